@@ -1,0 +1,149 @@
+/* undoredo--1.0.sql: history tables and SQL-callable functions */
+
+\echo Use "CREATE EXTENSION undoredo" to load this file. \quit
+
+/*
+ * One row per object whose history exists.  Its row lock is the scope lock:
+ * capture, undo, redo and clear take it FOR NO KEY UPDATE, so one scope's
+ * history grows and shrinks in a total order.
+ */
+CREATE SEQUENCE @extschema@.undoredo_scope_seq;
+CREATE TABLE @extschema@.undoredo_scope (
+    scope_id    bigint PRIMARY KEY
+                DEFAULT pg_catalog.nextval('@extschema@.undoredo_scope_seq'),
+    object_type text NOT NULL,
+    object_id   text NOT NULL,
+    UNIQUE (object_type, object_id)
+);
+
+/*
+ * Steps.  A step lives in undo_action while it can be undone and in
+ * redo_action while it can be redone; undo and redo move its one row, the
+ * recorded row changes stay where they are.  Step ids come from one
+ * sequence and are taken under the scope lock, so within a scope a higher
+ * id is always a later step.
+ */
+CREATE SEQUENCE @extschema@.undoredo_step_seq;
+CREATE TABLE @extschema@.undo_action (
+    step       bigint PRIMARY KEY
+               DEFAULT pg_catalog.nextval('@extschema@.undoredo_step_seq'),
+    scope_id   bigint NOT NULL,
+    label      text,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX undo_action_scope_idx ON @extschema@.undo_action (scope_id, step);
+
+CREATE TABLE @extschema@.redo_action (
+    step       bigint PRIMARY KEY,
+    scope_id   bigint NOT NULL,
+    label      text,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX redo_action_scope_idx ON @extschema@.redo_action (scope_id, step);
+
+/*
+ * Row changes of every step, in capture order (seq).  relid is the tracked
+ * table (the partitioned root for partitions); op is 'i', 'u' or 'd'.  The
+ * images are in the binary format of src/image.c: the row before and after
+ * the change, for an update only the key and the changed columns.
+ */
+CREATE TABLE @extschema@.undoredo_change (
+    step      bigint NOT NULL,
+    seq       integer NOT NULL,
+    relid     regclass NOT NULL,
+    op        "char" NOT NULL,
+    old_image bytea,
+    new_image bytea,
+    PRIMARY KEY (step, seq)
+);
+
+REVOKE ALL ON @extschema@.undoredo_scope, @extschema@.undo_action,
+    @extschema@.redo_action, @extschema@.undoredo_change,
+    @extschema@.undoredo_scope_seq, @extschema@.undoredo_step_seq FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_scope', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_scope_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undo_action', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.redo_action', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_step_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_change', '');
+
+/* The capture trigger (row events) and TRUNCATE guard (statement events). */
+CREATE FUNCTION @extschema@.undoredo_capture()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'undoredo_capture'
+LANGUAGE C;
+
+CREATE FUNCTION @extschema@.undoredo_track(tbl regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_track'
+LANGUAGE C;
+
+CREATE FUNCTION @extschema@.undoredo_untrack(tbl regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_untrack'
+LANGUAGE C;
+
+CREATE FUNCTION @extschema@.undoredo_undo(object_type text, object_id bigint,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_undo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_undo(object_type text, object_id text,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_undo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_redo(object_type text, object_id bigint,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_redo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_redo(object_type text, object_id text,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_redo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_status(object_type text, object_id bigint,
+    OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_status'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.undoredo_status(object_type text, object_id text,
+    OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_status'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.undoredo_history(object_type text, object_id bigint)
+RETURNS TABLE (step bigint, state text, label text, created_at timestamptz,
+               changes bigint)
+AS 'MODULE_PATHNAME', 'undoredo_history'
+LANGUAGE C STABLE ROWS 10;
+
+CREATE FUNCTION @extschema@.undoredo_history(object_type text, object_id text)
+RETURNS TABLE (step bigint, state text, label text, created_at timestamptz,
+               changes bigint)
+AS 'MODULE_PATHNAME', 'undoredo_history'
+LANGUAGE C STABLE ROWS 10;
+
+CREATE FUNCTION @extschema@.undoredo_clear(object_type text, object_id bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_clear'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_clear(object_type text, object_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_clear'
+LANGUAGE C VOLATILE;
+
+/*
+ * undoredo.replaying is defined when the library loads.  A placeholder on
+ * the database lets current_setting('undoredo.replaying') answer 'off' in a
+ * session that has not loaded the library yet.
+ */
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET undoredo.replaying = off',
+                              pg_catalog.current_database());
+END
+$$;

@@ -1,0 +1,302 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.c
+ *	  The capture trigger, and undoredo_track/undoredo_untrack that install
+ *	  and remove it.
+ *
+ * undoredo_track creates two triggers on the table, both calling
+ * undoredo_capture with the tracked table's oid as argument:
+ *	- undoredo_capture, AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW.  On a
+ *	  partitioned table PostgreSQL clones it to every partition, present and
+ *	  future; the argument tells the clone which root to image rows for.
+ *	- undoredo_truncate_guard, BEFORE TRUNCATE FOR EACH STATEMENT, on the
+ *	  table and its present partitions: TRUNCATE cannot be captured, so it is
+ *	  refused while a scope is set.
+ *
+ * While undoredo.scope is set and no replay runs, the row trigger records
+ * one row change into the transaction's current step of that scope
+ * (catalog.c starts it on first use).  Being an AFTER trigger it sees every
+ * statement form, cascaded foreign-key actions and changes made by other
+ * triggers, from any client.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "undoredo.h"
+
+PG_FUNCTION_INFO_V1(undoredo_capture);
+PG_FUNCTION_INFO_V1(undoredo_track);
+PG_FUNCTION_INFO_V1(undoredo_untrack);
+
+#define CAPTURE_TRIGGER "undoredo_capture"
+#define TRUNCATE_TRIGGER "undoredo_truncate_guard"
+
+static void
+record_change(Oid rootid, char op, bytea *oldimg, bytea *newimg)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[6] = {INT8OID, INT4OID, REGCLASSOID, CHAROID,
+	BYTEAOID, BYTEAOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	CurrentStep *cs;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+	cs = undoredo_current_step(undoredo_scope);
+
+	values[0] = Int64GetDatum(cs->step);
+	values[1] = Int32GetDatum(cs->next_seq++);
+	values[2] = ObjectIdGetDatum(rootid);
+	values[3] = CharGetDatum(op);
+	values[4] = PointerGetDatum(oldimg);
+	values[5] = PointerGetDatum(newimg);
+	if (oldimg == NULL)
+		nulls[4] = 'n';
+	if (newimg == NULL)
+		nulls[5] = 'n';
+	undoredo_run_as_owner(psprintf("INSERT INTO %s.undoredo_change"
+								   " (step, seq, relid, op, old_image, new_image)"
+								   " VALUES ($1, $2, $3, $4, $5, $6)",
+								   ext->qschema),
+						  6, argtypes, values, nulls, 0);
+	SPI_finish();
+}
+
+Datum
+undoredo_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			rootid;
+	TableInfo  *ti;
+	HeapTuple	oldtup = NULL;
+	HeapTuple	newtup = NULL;
+	bytea	   *oldimg = NULL;
+	bytea	   *newimg = NULL;
+	char		op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("undoredo_capture: not called by trigger manager")));
+	rel = trigdata->tg_relation;
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		if (!undoredo_replaying && undoredo_scope_active())
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot truncate tracked table \"%s\" while undoredo.scope is set",
+							RelationGetRelationName(rel)),
+					 errdetail("TRUNCATE cannot be captured as an undo step."),
+					 errhint("Use DELETE to make an undoable change, or RESET undoredo.scope first.")));
+		return PointerGetDatum(NULL);
+	}
+
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		trigdata->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("undoredo_capture must be installed by undoredo_track")));
+
+	if (undoredo_replaying || !undoredo_scope_active())
+		return PointerGetDatum(NULL);
+
+	rootid = atooid(trigdata->tg_trigger->tgargs[0]);
+	ti = undoredo_table_info(rel, rootid);
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		op = 'i';
+		newtup = trigdata->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		op = 'd';
+		oldtup = trigdata->tg_trigtuple;
+	}
+	else
+	{
+		op = 'u';
+		oldtup = trigdata->tg_trigtuple;
+		newtup = trigdata->tg_newtuple;
+	}
+	if (ti->map != NULL)
+	{
+		if (oldtup)
+			oldtup = execute_attr_map_tuple(oldtup, ti->map);
+		if (newtup)
+			newtup = execute_attr_map_tuple(newtup, ti->map);
+	}
+
+	if (op == 'i')
+		newimg = undoredo_image_full(ti, newtup);
+	else if (op == 'd')
+		oldimg = undoredo_image_full(ti, oldtup);
+	else if (!undoredo_image_update(ti, oldtup, newtup, &oldimg, &newimg))
+		return PointerGetDatum(NULL);	/* no column changed */
+
+	record_change(rootid, op, oldimg, newimg);
+	return PointerGetDatum(NULL);
+}
+
+static bool
+has_trigger(Relation rel, const char *name)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	int			i;
+
+	if (trigdesc == NULL)
+		return false;
+	for (i = 0; i < trigdesc->numtriggers; i++)
+		if (strcmp(trigdesc->triggers[i].tgname, name) == 0)
+			return true;
+	return false;
+}
+
+static char *
+qualified_relation_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static void
+run_ddl(const char *sql)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "undoredo: \"%s\" failed: %s", sql,
+			 SPI_result_code_string(rc));
+}
+
+static Oid
+table_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("table must not be null")));
+	return PG_GETARG_OID(0);
+}
+
+Datum
+undoredo_track(PG_FUNCTION_ARGS)
+{
+	Oid			relid = table_arg(fcinfo);
+	const UndoRedoExtension *ext = undoredo_extension();
+	Relation	rel;
+	const char *name;
+	char	   *qname;
+	List	   *members;
+	ListCell   *lc;
+
+	rel = relation_open(relid, ShareRowExclusiveLock);
+	name = RelationGetRelationName(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot track \"%s\"", name),
+				 errdetail("Only tables and partitioned tables can be tracked; \"%s\" is a %s.",
+						   name,
+						   rel->rd_rel->relkind == RELKIND_VIEW ? "view" :
+						   rel->rd_rel->relkind == RELKIND_MATVIEW ? "materialized view" :
+						   rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE ? "foreign table" :
+						   "relation of another kind")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot track temporary table \"%s\"", name),
+				 errdetail("A history outlives the session, a temporary table does not.")));
+	if (IsCatalogRelation(rel) ||
+		getExtensionOfObject(RelationRelationId, relid) ==
+		get_extension_oid("undoredo", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot track \"%s\"", name),
+				 errdetail("System catalogs and the history tables of undoredo cannot be tracked.")));
+	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot track table \"%s\" because it has no primary key", name),
+				 errdetail("undoredo identifies the rows of a tracked table by their primary key."),
+				 errhint("Add a primary key to \"%s\", then track it.", name)));
+
+	if (has_trigger(rel, CAPTURE_TRIGGER))
+	{
+		relation_close(rel, NoLock);
+		PG_RETURN_VOID();		/* tracked already, or through its root */
+	}
+
+	qname = qualified_relation_name(relid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+	run_ddl(psprintf("CREATE TRIGGER " CAPTURE_TRIGGER
+					 " AFTER INSERT OR UPDATE OR DELETE ON %s"
+					 " FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture('%u')",
+					 qname, ext->qschema, relid));
+	members = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, members)
+	{
+		Oid			member = lfirst_oid(lc);
+
+		if (get_rel_relkind(member) == RELKIND_FOREIGN_TABLE)
+			continue;
+		run_ddl(psprintf("CREATE TRIGGER " TRUNCATE_TRIGGER
+						 " BEFORE TRUNCATE ON %s"
+						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture('%u')",
+						 qualified_relation_name(member), ext->qschema, relid));
+	}
+	SPI_finish();
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}
+
+Datum
+undoredo_untrack(PG_FUNCTION_ARGS)
+{
+	Oid			relid = table_arg(fcinfo);
+	Relation	rel;
+	List	   *members;
+	ListCell   *lc;
+
+	rel = relation_open(relid, ShareRowExclusiveLock);
+	if (!has_trigger(rel, CAPTURE_TRIGGER))
+	{
+		ereport(NOTICE,
+				(errmsg("table \"%s\" is not tracked, skipping",
+						RelationGetRelationName(rel))));
+		relation_close(rel, NoLock);
+		PG_RETURN_VOID();
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+	run_ddl(psprintf("DROP TRIGGER " CAPTURE_TRIGGER " ON %s",
+					 qualified_relation_name(relid)));
+	members = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, members)
+		run_ddl(psprintf("DROP TRIGGER IF EXISTS " TRUNCATE_TRIGGER " ON %s",
+						 qualified_relation_name(lfirst_oid(lc))));
+	SPI_finish();
+	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}

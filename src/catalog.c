@@ -1,0 +1,468 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  The extension's own objects: where they live, who owns them, the SPI
+ *	  plans that read and write them, the scope lock and the step that the
+ *	  current transaction is capturing into.
+ *
+ * The history tables are private to the extension's owner.  Capture runs
+ * inside the writer's statement and replay as the caller, so every
+ * statement on the history switches to the owner for just that statement,
+ * as ri_triggers.c does (SECURITY_LOCAL_USERID_CHANGE).
+ *
+ * SPI plans are prepared once per backend and kept in a hash keyed by their
+ * SQL text and argument types; the plan cache re-plans them after DDL.
+ *
+ * The scope lock is a row lock on the scope's row in undoredo_scope, held
+ * to the end of the transaction.  The step a transaction captures into is
+ * kept per scope in transaction memory, so a captured row costs a list
+ * lookup, not a query.  A subtransaction abort forgets the steps it
+ * created (their rows are rolled back with it); undo, redo and clear
+ * forget the step of their scope, so later captures start a new step.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "undoredo.h"
+
+typedef struct PlanEntry
+{
+	uint64		hash;			/* key */
+	char	   *sql;
+	int			nargs;
+	Oid		   *argtypes;
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+static HTAB *plan_cache = NULL;
+
+static UndoRedoExtension extension;
+static bool extension_checked = false;	/* in this transaction */
+
+static List *current_steps = NIL;	/* of CurrentStep, TopTransactionContext */
+
+const UndoRedoExtension *
+undoredo_extension(void)
+{
+	Oid			extoid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Form_pg_extension form;
+
+	if (extension_checked)
+		return &extension;
+
+	extoid = get_extension_oid("undoredo", true);
+	if (!OidIsValid(extoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"undoredo\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION undoredo.")));
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "could not find tuple for extension %u", extoid);
+	form = (Form_pg_extension) GETSTRUCT(tuple);
+	extension.schema = form->extnamespace;
+	extension.owner = form->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (extension.qschema)
+		pfree(extension.qschema);
+	extension.qschema = MemoryContextStrdup(TopMemoryContext,
+											quote_identifier(get_namespace_name(extension.schema)));
+	extension_checked = true;
+	return &extension;
+}
+
+void
+undoredo_become_owner(UserContext *saved)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(ext->owner,
+						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+undoredo_restore_user(const UserContext *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/*
+ * The kept plan for this SQL text and argument types, prepared on first use.
+ * Must be called while connected to SPI.
+ */
+SPIPlanPtr
+undoredo_plan(const char *sql, int nargs, const Oid *argtypes)
+{
+	uint64		hash;
+	PlanEntry  *entry;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(PlanEntry);
+		plan_cache = hash_create("undoredo plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS);
+	}
+
+	hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+	if (nargs > 0)
+		hash ^= hash_bytes_extended((const unsigned char *) argtypes,
+									nargs * sizeof(Oid), 1);
+
+	entry = hash_search(plan_cache, &hash, HASH_ENTER, &found);
+	if (found && entry->plan != NULL && strcmp(entry->sql, sql) == 0 &&
+		entry->nargs == nargs &&
+		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0))
+		return entry->plan;
+
+	if (found && entry->plan != NULL)
+	{
+		/* a hash collision: replace the entry */
+		SPI_freeplan(entry->plan);
+		pfree(entry->sql);
+		if (entry->argtypes)
+			pfree(entry->argtypes);
+	}
+	entry->plan = NULL;
+
+	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+	if (plan == NULL)
+		elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+
+	entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	entry->nargs = nargs;
+	entry->argtypes = NULL;
+	if (nargs > 0)
+	{
+		entry->argtypes = MemoryContextAlloc(TopMemoryContext, nargs * sizeof(Oid));
+		memcpy(entry->argtypes, argtypes, nargs * sizeof(Oid));
+	}
+	entry->plan = plan;
+	return plan;
+}
+
+/* Run a statement on the history as the extension owner. */
+int
+undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
+					  Datum *values, const char *nulls, long count)
+{
+	SPIPlanPtr	plan = undoredo_plan(sql, nargs, argtypes);
+	UserContext saved;
+	int			rc;
+
+	undoredo_become_owner(&saved);
+	rc = SPI_execute_plan(plan, values, nulls, false, count);
+	undoredo_restore_user(&saved);
+	if (rc < 0)
+		elog(ERROR, "undoredo: SPI_execute_plan failed for \"%s\": %s",
+			 sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+/*
+ * Lock the scope's row until the end of the transaction and return its id;
+ * with create, make the row first if it is missing, otherwise return 0 when
+ * there is none.
+ */
+int64
+undoredo_lock_scope(const char *object_type, const char *object_id, bool create)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char	   *select_sql;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(object_type);
+	values[1] = CStringGetTextDatum(object_id);
+	select_sql = psprintf("SELECT scope_id FROM %s.undoredo_scope"
+						  " WHERE object_type OPERATOR(pg_catalog.=) $1"
+						  " AND object_id OPERATOR(pg_catalog.=) $2"
+						  " FOR NO KEY UPDATE", ext->qschema);
+
+	undoredo_run_as_owner(select_sql, 2, argtypes, values, NULL, 1);
+	if (SPI_processed == 0)
+	{
+		if (!create)
+			return 0;
+		undoredo_run_as_owner(psprintf("INSERT INTO %s.undoredo_scope (object_type, object_id)"
+									   " VALUES ($1, $2) ON CONFLICT DO NOTHING",
+									   ext->qschema),
+							  2, argtypes, values, NULL, 0);
+		undoredo_run_as_owner(select_sql, 2, argtypes, values, NULL, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "undoredo: scope row vanished");
+	}
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+void
+undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+
+	*undo_count = *redo_count = 0;
+	if (scope_id == 0)
+		return;
+	values[0] = Int64GetDatum(scope_id);
+	undoredo_run_as_owner(psprintf("SELECT"
+								   " (SELECT pg_catalog.count(*) FROM %s.undo_action"
+								   "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4,"
+								   " (SELECT pg_catalog.count(*) FROM %s.redo_action"
+								   "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4",
+								   ext->qschema, ext->qschema),
+						  1, argtypes, values, NULL, 1);
+	*undo_count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	*redo_count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 2, &isnull));
+}
+
+/* Forget all steps of a scope in undo_action or redo_action. */
+void
+undoredo_discard_steps(const char *table, int64 scope_id)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(scope_id);
+	undoredo_run_as_owner(psprintf("WITH gone AS (DELETE FROM %s.%s"
+								   " WHERE scope_id OPERATOR(pg_catalog.=) $1 RETURNING step)"
+								   " DELETE FROM %s.undoredo_change c USING gone"
+								   " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
+								   ext->qschema, table, ext->qschema),
+						  1, argtypes, values, NULL, 0);
+}
+
+/*
+ * Start a step: lock the scope, discard its redo history, insert the step
+ * and forget the oldest undoable steps beyond undoredo.max_steps.
+ */
+static void
+begin_step(CurrentStep *cs, const char *object_type, const char *object_id)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+
+	cs->scope_id = undoredo_lock_scope(object_type, object_id, true);
+	values[0] = Int64GetDatum(cs->scope_id);
+
+	undoredo_discard_steps("redo_action", cs->scope_id);
+
+	if (undoredo_label != NULL && undoredo_label[0] != '\0')
+		values[1] = CStringGetTextDatum(undoredo_label);
+	else
+		nulls[1] = 'n';
+	values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	undoredo_run_as_owner(psprintf("INSERT INTO %s.undo_action (scope_id, label, created_at)"
+								   " VALUES ($1, $2, $3) RETURNING step",
+								   ext->qschema),
+						  3, argtypes, values, nulls, 0);
+	cs->step = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	cs->next_seq = 1;
+
+	if (undoredo_max_steps > 0)
+	{
+		Oid			pargtypes[2] = {INT8OID, INT4OID};
+		Datum		pvalues[2];
+
+		pvalues[0] = Int64GetDatum(cs->scope_id);
+		pvalues[1] = Int32GetDatum(undoredo_max_steps);
+		undoredo_run_as_owner(psprintf("WITH old AS (SELECT step FROM %s.undo_action"
+									   "  WHERE scope_id OPERATOR(pg_catalog.=) $1"
+									   "  ORDER BY step DESC OFFSET $2),"
+									   " gone AS (DELETE FROM %s.undo_action a USING old"
+									   "  WHERE a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
+									   " DELETE FROM %s.undoredo_change c USING gone"
+									   " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
+									   ext->qschema, ext->qschema, ext->qschema),
+							  2, pargtypes, pvalues, NULL, 0);
+	}
+}
+
+/*
+ * The step this transaction captures into for the given scope string,
+ * started on first use.  Caller is connected to SPI.
+ */
+CurrentStep *
+undoredo_current_step(const char *scope)
+{
+	ListCell   *lc;
+	CurrentStep *cs;
+	MemoryContext oldcxt;
+	const char *colon;
+	char	   *object_type;
+
+	foreach(lc, current_steps)
+	{
+		cs = (CurrentStep *) lfirst(lc);
+		if (strcmp(cs->scope, scope) == 0)
+			return cs;
+	}
+
+	colon = strchr(scope, ':');
+	object_type = pnstrdup(scope, colon - scope);
+
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	cs = palloc0(sizeof(CurrentStep));
+	cs->scope = pstrdup(scope);
+	MemoryContextSwitchTo(oldcxt);
+
+	begin_step(cs, object_type, colon + 1);
+	cs->subid = GetCurrentSubTransactionId();
+
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	current_steps = lcons(cs, current_steps);
+	MemoryContextSwitchTo(oldcxt);
+	return cs;
+}
+
+/* Later captures into this scope start a new step. */
+void
+undoredo_forget_step(const char *object_type, const char *object_id)
+{
+	char	   *scope = psprintf("%s:%s", object_type, object_id);
+	ListCell   *lc;
+
+	foreach(lc, current_steps)
+	{
+		CurrentStep *cs = (CurrentStep *) lfirst(lc);
+
+		if (strcmp(cs->scope, scope) == 0)
+		{
+			current_steps = foreach_delete_current(current_steps, lc);
+			break;
+		}
+	}
+	pfree(scope);
+}
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			current_steps = NIL;	/* its memory goes with the transaction */
+			extension_checked = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, current_steps)
+	{
+		CurrentStep *cs = (CurrentStep *) lfirst(lc);
+
+		if (cs->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			current_steps = foreach_delete_current(current_steps, lc);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			cs->subid = parentSubid;
+	}
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		extension_checked = false;
+}
+
+void
+undoredo_xact_init(void)
+{
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+}
+
+/* Argument helpers shared by the SQL-callable functions. */
+char *
+undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *object_type;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("object_type must not be null")));
+	object_type = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (object_type[0] == '\0' || strchr(object_type, ':') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid object_type \"%s\"", object_type),
+				 errdetail("An object type is non-empty and has no colon, as in undoredo.scope \"<object_type>:<object_id>\".")));
+	return object_type;
+}
+
+/* object_id is bigint or text: the bigint form is its decimal text form */
+char *
+undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *object_id;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("object_id must not be null")));
+	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == INT8OID)
+		object_id = psprintf(INT64_FORMAT, PG_GETARG_INT64(argno));
+	else
+		object_id = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (object_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("object_id must not be empty")));
+	return object_id;
+}

@@ -1,0 +1,166 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  Module load and the undoredo.* settings.
+ *
+ * undoredo.scope names the object a transaction edits, as
+ * "<object_type>:<object_id>" split at the first colon.  Its check hook
+ * rejects a malformed value when it is set.  A value set before this library
+ * was loaded in the session was only a placeholder: when the real variable
+ * is defined PostgreSQL warns about a bad value and drops it.  _PG_init
+ * remembers such a value, and the first captured write reports it as an
+ * error, so a session that set a scope never silently captures nothing.
+ *
+ * undoredo.replaying is on only while undoredo_undo/undoredo_redo run; its
+ * check hook refuses any attempt to set it to another value.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "undoredo.h"
+
+PG_MODULE_MAGIC;
+
+char	   *undoredo_scope = NULL;
+char	   *undoredo_label = NULL;
+int			undoredo_max_steps = 0;
+int			undoredo_on_conflict = UNDOREDO_CONFLICT_ERROR;
+bool		undoredo_replaying = false;
+
+/* a malformed scope that was set before the library was loaded */
+static char *rejected_scope = NULL;
+
+static const struct config_enum_entry on_conflict_options[] = {
+	{"error", UNDOREDO_CONFLICT_ERROR, false},
+	{"overwrite", UNDOREDO_CONFLICT_OVERWRITE, false},
+	{NULL, 0, false}
+};
+
+void		_PG_init(void);
+
+static bool
+scope_is_valid(const char *value)
+{
+	const char *colon = strchr(value, ':');
+
+	return colon != NULL && colon != value && colon[1] != '\0';
+}
+
+#define SCOPE_DETAIL "A scope is \"<object_type>:<object_id>\", split at the first colon, both parts non-empty."
+
+static bool
+check_scope(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0' || scope_is_valid(*newval))
+		return true;
+	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+	GUC_check_errmsg("invalid value for parameter \"undoredo.scope\": \"%s\"",
+					 *newval);
+	GUC_check_errdetail(SCOPE_DETAIL);
+	return false;
+}
+
+static void
+assign_scope(const char *newval, void *extra)
+{
+	/* a scope set by the session supersedes one rejected at load */
+	if (rejected_scope != NULL)
+	{
+		pfree(rejected_scope);
+		rejected_scope = NULL;
+	}
+}
+
+static bool
+check_replaying(bool *newval, void **extra, GucSource source)
+{
+	if (*newval == undoredo_replaying)
+		return true;
+	GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+	GUC_check_errmsg("parameter \"undoredo.replaying\" cannot be set");
+	GUC_check_errdetail("It is on only while undoredo_undo or undoredo_redo runs.");
+	return false;
+}
+
+/*
+ * Is a scope in effect?  Raises the error for a malformed scope that was
+ * set before the library was loaded.
+ */
+bool
+undoredo_scope_active(void)
+{
+	if (undoredo_scope != NULL && undoredo_scope[0] != '\0')
+		return true;
+	if (rejected_scope != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for parameter \"undoredo.scope\": \"%s\"",
+						rejected_scope),
+				 errdetail(SCOPE_DETAIL),
+				 errhint("The value was set before the undoredo library was loaded in this session, so it was not applied. Set a valid scope.")));
+	return false;
+}
+
+void
+_PG_init(void)
+{
+	const char *placeholder = GetConfigOption("undoredo.scope", true, false);
+	char	   *rejected = NULL;
+
+	if (placeholder != NULL && placeholder[0] != '\0' &&
+		!scope_is_valid(placeholder))
+		rejected = MemoryContextStrdup(TopMemoryContext, placeholder);
+
+	DefineCustomStringVariable("undoredo.scope",
+							   "Object whose undo history captures this transaction's changes.",
+							   "\"<object_type>:<object_id>\"; empty captures nothing.",
+							   &undoredo_scope,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_scope, assign_scope, NULL);
+	DefineCustomStringVariable("undoredo.label",
+							   "Label recorded on the undo step this transaction creates.",
+							   NULL,
+							   &undoredo_label,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("undoredo.max_steps",
+							"Undoable steps a scope keeps when a new step is recorded (0: all).",
+							NULL,
+							&undoredo_max_steps,
+							0, 0, INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("undoredo.on_conflict",
+							 "What undo and redo do with rows changed outside the history.",
+							 "\"error\" refuses the call, \"overwrite\" forces the recorded state.",
+							 &undoredo_on_conflict,
+							 UNDOREDO_CONFLICT_ERROR,
+							 on_conflict_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("undoredo.replaying",
+							 "Shows whether undoredo_undo or undoredo_redo is running.",
+							 NULL,
+							 &undoredo_replaying,
+							 false,
+							 PGC_USERSET,
+							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							 check_replaying, NULL, NULL);
+
+	MarkGUCPrefixReserved("undoredo");
+
+	/* after the definitions: their assign hooks clear rejected_scope */
+	rejected_scope = rejected;
+
+	undoredo_xact_init();
+}

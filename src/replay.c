@@ -1,0 +1,656 @@
+/*-------------------------------------------------------------------------
+ *
+ * replay.c
+ *	  undoredo_undo and undoredo_redo.
+ *
+ * A call locks the scope, then replays step by step (undo: newest first,
+ * each step's changes in reverse capture order; redo: the most recently
+ * undone first, in capture order) and moves each step's row between
+ * undo_action and redo_action.
+ *
+ * Every row change becomes one statement that checks and applies at once:
+ * the DELETE or UPDATE matches the row by its primary key *and* by the
+ * exact send form of every column the step recorded (pg_catalog.=-free:
+ * "int4send(col) OPERATOR(pg_catalog.=) $n"), the INSERT uses ON CONFLICT
+ * on the primary key.  A statement that touches no row is diagnosed (gone,
+ * changed, or hidden from the caller by row-level security) and raises an
+ * error, which rolls the whole call back.  Replaying the exact reverse
+ * order keeps non-deferrable unique constraints satisfied at every row,
+ * and checking each change against the state left by the ones before it
+ * is the same as checking each step against the state left by undoing the
+ * newer ones.
+ *
+ * Foreign keys are checked on the final state only: the statements run
+ * with fire_triggers = false (as ri_triggers.c runs its queries), inside an
+ * after-trigger query level of our own, so their AFTER triggers (foreign
+ * key checks, cascades, application triggers) are queued and fire when the
+ * whole replay is done.  Cascaded children re-inserted before their parent
+ * and self-referencing trees are therefore fine.
+ *
+ * The row statements run as the caller, so table privileges and row-level
+ * security apply; only the history is read and written as the extension
+ * owner.  undoredo.replaying is on meanwhile, which also stops the capture
+ * trigger.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "undoredo.h"
+
+PG_FUNCTION_INFO_V1(undoredo_undo);
+PG_FUNCTION_INFO_V1(undoredo_redo);
+
+#define ERRCODE_UNDOREDO_CONFLICT MAKE_SQLSTATE('U','R','0','0','1')
+#define FETCH_BATCH 1000
+
+/* A statement's SQL text and parameters, built up piece by piece. */
+typedef struct Statement
+{
+	StringInfoData sql;
+	int			nargs;
+	Oid			argtypes[2 * MaxTupleAttributeNumber + 32];
+	Datum		values[2 * MaxTupleAttributeNumber + 32];
+	char		nulls[2 * MaxTupleAttributeNumber + 32];
+} Statement;
+
+typedef struct ReplayContext
+{
+	bool		undo;
+	int64		step;
+	TableInfo  *ti;
+} ReplayContext;
+
+static const char *
+verb(const ReplayContext *rc)
+{
+	return rc->undo ? "undo" : "redo";
+}
+
+static int
+add_param(Statement *st, Oid type, Datum value, bool isnull)
+{
+	if (st->nargs >= (int) lengthof(st->argtypes))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many columns to replay")));
+	st->argtypes[st->nargs] = type;
+	st->values[st->nargs] = value;
+	st->nulls[st->nargs] = isnull ? 'n' : ' ';
+	return ++st->nargs;
+}
+
+/*
+ * Check an image against the table as it is now: dropped columns are left
+ * out (returns false for them), a column whose type changed is refused.
+ */
+static bool
+usable(const ReplayContext *rc, const ImageValue *v)
+{
+	TableInfo  *ti = rc->ti;
+	ColumnInfo *col;
+
+	if (v->attnum < 1 || v->attnum > ti->natts)
+		return false;
+	col = &ti->cols[v->attnum - 1];
+	if (col->dropped || col->generated)
+		return false;
+	if (col->typid != v->typid)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("cannot %s step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						verb(rc), rc->step, NameStr(col->name), ti->relname),
+				 errdetail("The step recorded a value of type %s, the column is now of type %s.",
+						   format_type_be(v->typid), format_type_be(col->typid))));
+	return true;
+}
+
+static const char *
+column_name(TableInfo *ti, AttrNumber attnum)
+{
+	return quote_identifier(NameStr(ti->cols[attnum - 1].name));
+}
+
+/* "(a, b)=(1, x)" for messages */
+static char *
+key_text(const ReplayContext *rc, RowImage *image)
+{
+	TableInfo  *ti = rc->ti;
+	StringInfoData names;
+	StringInfoData vals;
+	int			i;
+
+	initStringInfo(&names);
+	initStringInfo(&vals);
+	for (i = 0; i < ti->nkeys; i++)
+	{
+		ImageValue *v = undoredo_image_find(image, ti->keys[i]);
+		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
+
+		appendStringInfo(&names, "%s%s", i ? ", " : "", NameStr(col->name));
+		appendStringInfo(&vals, "%s%s", i ? ", " : "",
+						 OidOutputFunctionCall(col->outfn,
+											   undoredo_image_datum(ti, v)));
+	}
+	return psprintf("(%s)=(%s)", names.data, vals.data);
+}
+
+/* WHERE clause on the primary key: "k1 OPERATOR(nsp.=) $1 AND ..." */
+static void
+add_key_condition(const ReplayContext *rc, Statement *st, RowImage *image)
+{
+	TableInfo  *ti = rc->ti;
+	int			i;
+
+	for (i = 0; i < ti->nkeys; i++)
+	{
+		ImageValue *v = undoredo_image_find(image, ti->keys[i]);
+		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
+		int			n;
+
+		if (v == NULL || !usable(rc, v) || v->format == 'n')
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot %s step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+							verb(rc), rc->step, ti->relname)));
+		n = add_param(st, col->typid, undoredo_image_datum(ti, v), false);
+		appendStringInfo(&st->sql, "%s%s %s $%d", i ? " AND " : " WHERE ",
+						 column_name(ti, ti->keys[i]), col->eqop, n);
+	}
+}
+
+/* "AND <col> is exactly the recorded value" for every recorded column */
+static void
+add_exact_condition(const ReplayContext *rc, Statement *st, RowImage *image)
+{
+	TableInfo  *ti = rc->ti;
+	int			i;
+
+	for (i = 0; i < image->nvalues; i++)
+	{
+		ImageValue *v = &image->values[i];
+		ColumnInfo *col;
+		int			n;
+
+		if (!usable(rc, v))
+			continue;
+		col = &ti->cols[v->attnum - 1];
+		if (v->format == 'n')
+		{
+			appendStringInfo(&st->sql, " AND %s IS NULL",
+							 column_name(ti, v->attnum));
+			continue;
+		}
+		if (v->format == 'b')
+		{
+			n = add_param(st, BYTEAOID,
+						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
+						  false);
+			appendStringInfo(&st->sql, " AND %s(%s) OPERATOR(pg_catalog.=) $%d",
+							 col->sendsql, column_name(ti, v->attnum), n);
+		}
+		else
+		{
+			n = add_param(st, TEXTOID,
+						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
+						  false);
+			appendStringInfo(&st->sql,
+							 " AND pg_catalog.textin(%s(%s)) OPERATOR(pg_catalog.=) $%d",
+							 col->sendsql, column_name(ti, v->attnum), n);
+		}
+	}
+}
+
+static void
+statement_init(Statement *st)
+{
+	initStringInfo(&st->sql);
+	st->nargs = 0;
+}
+
+static uint64
+execute(Statement *st, bool as_owner)
+{
+	SPIPlanPtr	plan = undoredo_plan(st->sql.data, st->nargs, st->argtypes);
+	UserContext saved;
+	int			rc;
+
+	if (as_owner)
+		undoredo_become_owner(&saved);
+	rc = SPI_execute_snapshot(plan, st->values, st->nulls,
+							  InvalidSnapshot, InvalidSnapshot,
+							  false, false, 0);
+	if (as_owner)
+		undoredo_restore_user(&saved);
+	if (rc < 0)
+		elog(ERROR, "undoredo: replay statement failed: %s: %s",
+			 SPI_result_code_string(rc), st->sql.data);
+	return SPI_processed;
+}
+
+static void
+conflict(const ReplayContext *rc, RowImage *image, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDOREDO_CONFLICT),
+			 errmsg("cannot %s step " INT64_FORMAT ": row %s of table \"%s\" %s",
+					verb(rc), rc->step, key_text(rc, image), rc->ti->relname, what),
+			 errdetail("The row was changed outside this history since the step was %s.",
+					   rc->undo ? "recorded or redone" : "undone"),
+			 errhint("SET undoredo.on_conflict = 'overwrite' to force the recorded state.")));
+}
+
+/*
+ * A DELETE or UPDATE of the row with this key touched nothing: tell why.
+ * Returns (the row is gone and the mode is overwrite) to skip the change.
+ */
+static void
+diagnose(const ReplayContext *rc, RowImage *expected)
+{
+	Statement	st;
+
+	statement_init(&st);
+	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->qname);
+	add_key_condition(rc, &st, expected);
+	if (execute(&st, true) == 0)
+	{
+		if (undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE)
+			return;
+		conflict(rc, expected, "no longer exists");
+	}
+	if (execute(&st, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						verb(rc), rc->step, key_text(rc, expected), rc->ti->relname,
+						GetUserNameFromId(GetUserId(), false)),
+				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand.")));
+	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
+	{
+		add_exact_condition(rc, &st, expected);
+		if (execute(&st, false) == 0)
+			conflict(rc, expected, "has been changed since");
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+					verb(rc), rc->step, key_text(rc, expected), rc->ti->relname,
+					GetUserNameFromId(GetUserId(), false)),
+			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
+}
+
+/* Remove the row the image describes. */
+static void
+replay_remove(const ReplayContext *rc, RowImage *image)
+{
+	Statement	st;
+
+	statement_init(&st);
+	appendStringInfo(&st.sql, "DELETE FROM %s", rc->ti->qname);
+	add_key_condition(rc, &st, image);
+	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
+		add_exact_condition(rc, &st, image);
+	if (execute(&st, false) == 0)
+		diagnose(rc, image);
+}
+
+static bool
+same_value(const ImageValue *a, const ImageValue *b)
+{
+	return a->format == b->format && a->len == b->len &&
+		(a->format == 'n' || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/* Change the row from one image to the other (same columns). */
+static void
+replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
+{
+	TableInfo  *ti = rc->ti;
+	Statement	st;
+	int			nset = 0;
+	int			i;
+
+	statement_init(&st);
+	appendStringInfo(&st.sql, "UPDATE %s SET ", ti->qname);
+	for (i = 0; i < to->nvalues; i++)
+	{
+		ImageValue *v = &to->values[i];
+		ImageValue *f = undoredo_image_find(from, v->attnum);
+		int			n;
+
+		if (!usable(rc, v) || (f != NULL && same_value(f, v)))
+			continue;
+		n = add_param(&st, ti->cols[v->attnum - 1].typid,
+					  v->format == 'n' ? (Datum) 0 : undoredo_image_datum(ti, v),
+					  v->format == 'n');
+		appendStringInfo(&st.sql, "%s%s = $%d", nset++ ? ", " : "",
+						 column_name(ti, v->attnum), n);
+	}
+	if (nset == 0)
+		return;					/* every changed column was dropped since */
+	add_key_condition(rc, &st, from);
+	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
+		add_exact_condition(rc, &st, from);
+	if (execute(&st, false) == 0)
+		diagnose(rc, from);
+}
+
+/* Insert the row the image describes. */
+static void
+replay_insert(const ReplayContext *rc, RowImage *image)
+{
+	TableInfo  *ti = rc->ti;
+	Statement	st;
+	StringInfoData cols;
+	StringInfoData vals;
+	StringInfoData sets;
+	bool		overriding = false;
+	bool		overwrite = undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE;
+	int			i;
+
+	if (ti->key_deferrable)
+	{
+		/* ON CONFLICT cannot use a deferrable key: look first */
+		statement_init(&st);
+		appendStringInfo(&st.sql, "SELECT 1 FROM %s", ti->qname);
+		add_key_condition(rc, &st, image);
+		if (execute(&st, true) > 0)
+		{
+			if (!overwrite)
+				conflict(rc, image, "exists again");
+			statement_init(&st);
+			appendStringInfo(&st.sql, "DELETE FROM %s", ti->qname);
+			add_key_condition(rc, &st, image);
+			if (execute(&st, false) == 0)
+				diagnose(rc, image);
+		}
+	}
+
+	statement_init(&st);
+	initStringInfo(&cols);
+	initStringInfo(&vals);
+	initStringInfo(&sets);
+	for (i = 0; i < image->nvalues; i++)
+	{
+		ImageValue *v = &image->values[i];
+		ColumnInfo *col;
+		int			n;
+
+		if (!usable(rc, v))
+			continue;
+		col = &ti->cols[v->attnum - 1];
+		overriding |= col->identity_always;
+		n = add_param(&st, col->typid,
+					  v->format == 'n' ? (Datum) 0 : undoredo_image_datum(ti, v),
+					  v->format == 'n');
+		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "",
+						 column_name(ti, v->attnum));
+		appendStringInfo(&vals, "%s$%d", vals.len ? ", " : "", n);
+		if (col->eqop == NULL)
+			appendStringInfo(&sets, "%s%s = EXCLUDED.%s", sets.len ? ", " : "",
+							 column_name(ti, v->attnum), column_name(ti, v->attnum));
+	}
+	appendStringInfo(&st.sql, "INSERT INTO %s (%s)%s VALUES (%s)",
+					 ti->qname, cols.data,
+					 overriding ? " OVERRIDING SYSTEM VALUE" : "", vals.data);
+	if (!ti->key_deferrable)
+	{
+		appendStringInfoString(&st.sql, " ON CONFLICT (");
+		for (i = 0; i < ti->nkeys; i++)
+			appendStringInfo(&st.sql, "%s%s", i ? ", " : "",
+							 column_name(ti, ti->keys[i]));
+		if (overwrite && sets.len > 0)
+			appendStringInfo(&st.sql, ") DO UPDATE SET %s", sets.data);
+		else
+			appendStringInfoString(&st.sql, ") DO NOTHING");
+	}
+	if (execute(&st, false) == 0 && !overwrite)
+		conflict(rc, image, "exists again");
+}
+
+static void
+replay_change(ReplayContext *rc, char op, bytea *oldimg, bytea *newimg)
+{
+	RowImage	before;
+	RowImage	after;
+
+	if (oldimg)
+		undoredo_image_parse(oldimg, &before);
+	if (newimg)
+		undoredo_image_parse(newimg, &after);
+
+	switch (op)
+	{
+		case 'i':
+			if (rc->undo)
+				replay_remove(rc, &after);
+			else
+				replay_insert(rc, &after);
+			break;
+		case 'd':
+			if (rc->undo)
+				replay_insert(rc, &before);
+			else
+				replay_remove(rc, &before);
+			break;
+		case 'u':
+			if (rc->undo)
+				replay_update(rc, &after, &before);
+			else
+				replay_update(rc, &before, &after);
+			break;
+		default:
+			elog(ERROR, "undoredo: unknown change kind '%c'", op);
+	}
+}
+
+/* Replay one step's changes, streaming them from the history. */
+static void
+replay_step(bool undo, int64 step)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	Portal		portal;
+	UserContext saved;
+	ReplayContext rc;
+	MemoryContext change_cxt;
+	MemoryContext oldcxt;
+
+	rc.undo = undo;
+	rc.step = step;
+	values[0] = Int64GetDatum(step);
+	plan = undoredo_plan(psprintf("SELECT relid::pg_catalog.oid, op, old_image, new_image"
+								  " FROM %s.undoredo_change WHERE step OPERATOR(pg_catalog.=) $1"
+								  " ORDER BY seq %s",
+								  ext->qschema, undo ? "DESC" : "ASC"),
+						 1, argtypes);
+	undoredo_become_owner(&saved);
+	portal = SPI_cursor_open(NULL, plan, values, NULL, false);
+	undoredo_restore_user(&saved);
+
+	change_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo change",
+									   ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		SPITupleTable *batch;
+		uint64		nrows;
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, FETCH_BATCH);
+		batch = SPI_tuptable;
+		nrows = SPI_processed;
+		if (nrows == 0)
+			break;
+		for (i = 0; i < nrows; i++)
+		{
+			HeapTuple	tuple = batch->vals[i];
+			TupleDesc	desc = batch->tupdesc;
+			bool		isnull;
+			Oid			relid;
+			char		op;
+			Datum		d;
+			bytea	   *oldimg = NULL;
+			bytea	   *newimg = NULL;
+
+			oldcxt = MemoryContextSwitchTo(change_cxt);
+			relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 1, &isnull));
+			op = DatumGetChar(SPI_getbinval(tuple, desc, 2, &isnull));
+			d = SPI_getbinval(tuple, desc, 3, &isnull);
+			if (!isnull)
+				oldimg = DatumGetByteaPP(d);
+			d = SPI_getbinval(tuple, desc, 4, &isnull);
+			if (!isnull)
+				newimg = DatumGetByteaPP(d);
+			rc.ti = undoredo_table_info_by_oid(relid, step);
+			replay_change(&rc, op, oldimg, newimg);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(change_cxt);
+		}
+		SPI_freetuptable(batch);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(change_cxt);
+}
+
+/* Move a step between undo_action and redo_action. */
+static void
+move_step(bool undo, int64 step)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(step);
+	undoredo_run_as_owner(psprintf("WITH m AS (DELETE FROM %s.%s"
+								   " WHERE step OPERATOR(pg_catalog.=) $1"
+								   " RETURNING step, scope_id, label, created_at)"
+								   " INSERT INTO %s.%s (step, scope_id, label, created_at)"
+								   " SELECT step, scope_id, label, created_at FROM m",
+								   ext->qschema, undo ? "undo_action" : "redo_action",
+								   ext->qschema, undo ? "redo_action" : "undo_action"),
+						  1, argtypes, values, NULL, 0);
+}
+
+static void
+replay_steps(bool undo, int64 scope_id, int32 steps)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	int64	   *ids;
+	uint64		n;
+	uint64		i;
+	bool		was_replaying = undoredo_replaying;
+
+	values[0] = Int64GetDatum(scope_id);
+	values[1] = Int32GetDatum(steps);
+	undoredo_run_as_owner(psprintf("SELECT step FROM %s.%s"
+								   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+								   " ORDER BY step %s LIMIT $2",
+								   ext->qschema, undo ? "undo_action" : "redo_action",
+								   undo ? "DESC" : "ASC"),
+						  2, argtypes, values, NULL, 0);
+	n = SPI_processed;
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	undoredo_replaying = true;
+	PG_TRY();
+	{
+		EState	   *estate;
+
+		AfterTriggerBeginQuery();
+		for (i = 0; i < n; i++)
+		{
+			replay_step(undo, ids[i]);
+			move_step(undo, ids[i]);
+		}
+
+		/* fire the queued AFTER triggers on the final state */
+		CommandCounterIncrement();
+		estate = CreateExecutorState();
+		AfterTriggerEndQuery(estate);
+		ExecCloseResultRelations(estate);
+		ExecResetTupleTable(estate->es_tupleTable, false);
+		FreeExecutorState(estate);
+	}
+	PG_FINALLY();
+	{
+		undoredo_replaying = was_replaying;
+	}
+	PG_END_TRY();
+}
+
+static Datum
+replay(FunctionCallInfo fcinfo, bool undo)
+{
+	char	   *object_type = undoredo_object_type_arg(fcinfo, 0);
+	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
+	int32		steps;
+	int64		scope_id;
+	int32		counts[2];
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("steps must not be null")));
+	steps = PG_GETARG_INT32(2);
+	if (steps < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("steps must be at least 1, not %d", steps)));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+	scope_id = undoredo_lock_scope(object_type, object_id, false);
+	if (scope_id != 0)
+		replay_steps(undo, scope_id, steps);
+	undoredo_forget_step(object_type, object_id);
+	undoredo_counts(scope_id, &counts[0], &counts[1]);
+	SPI_finish();
+
+	values[0] = Int32GetDatum(counts[0]);
+	values[1] = Int32GetDatum(counts[1]);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
+													  values, nulls)));
+}
+
+Datum
+undoredo_undo(PG_FUNCTION_ARGS)
+{
+	return replay(fcinfo, true);
+}
+
+Datum
+undoredo_redo(PG_FUNCTION_ARGS)
+{
+	return replay(fcinfo, false);
+}

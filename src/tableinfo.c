@@ -1,0 +1,244 @@
+/*-------------------------------------------------------------------------
+ *
+ * tableinfo.c
+ *	  What capture and replay need to know about a tracked table, cached per
+ *	  relation and rebuilt when the relation changes.
+ *
+ * Row images are always in the layout of the tracked table itself (for a
+ * partition, its partitioned root), so that a row that moved between
+ * partitions, or a partition with another column order, replays through
+ * the root.  For each column the entry keeps its type's binary send and
+ * receive functions (text output and input for a type without them) and,
+ * for the primary key columns, the equality operator of the key's index
+ * opclass, written with its schema so that search_path cannot redirect it.
+ *
+ * Entries live in CacheMemoryContext and are marked invalid by a relcache
+ * callback on the relation or its root, like the per-table plans of
+ * temporal_tables' versioning.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "undoredo.h"
+
+static HTAB *table_cache = NULL;
+
+static void
+invalidate_table_info(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TableInfo  *ti;
+
+	hash_seq_init(&status, table_cache);
+	while ((ti = (TableInfo *) hash_seq_search(&status)) != NULL)
+	{
+		if (relid == InvalidOid || ti->relid == relid || ti->rootid == relid)
+			ti->valid = false;
+	}
+}
+
+static char *
+qualified_function(Oid fnoid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_func_namespace(fnoid)),
+									  get_func_name(fnoid));
+}
+
+/* OPERATOR(nsp.=) of the opfamily of a primary key column */
+static char *
+key_equality_operator(Oid opfamily, Oid opcintype)
+{
+	Oid			opno;
+	HeapTuple	tuple;
+	Form_pg_operator opform;
+	char	   *result;
+
+	opno = get_opfamily_member(opfamily, opcintype, opcintype,
+							   BTEqualStrategyNumber);
+	if (!OidIsValid(opno))
+		elog(ERROR, "no equality operator in opfamily %u for type %u",
+			 opfamily, opcintype);
+	tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	opform = (Form_pg_operator) GETSTRUCT(tuple);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(opform->oprnamespace)),
+					  NameStr(opform->oprname));
+	ReleaseSysCache(tuple);
+	return result;
+}
+
+static void
+build_table_info(TableInfo *ti, Relation rel, Oid rootid)
+{
+	Relation	root;
+	TupleDesc	desc;
+	Oid			pkoid;
+	Relation	pkrel;
+	MemoryContext oldcxt;
+	int			i;
+
+	if (ti->mcxt != NULL)
+		MemoryContextDelete(ti->mcxt);
+	ti->mcxt = AllocSetContextCreate(CacheMemoryContext, "undoredo table info",
+									 ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(ti->mcxt);
+
+	root = (rootid == RelationGetRelid(rel)) ? rel :
+		relation_open(rootid, AccessShareLock);
+	desc = RelationGetDescr(root);
+
+	ti->rootid = rootid;
+	ti->relname = pstrdup(RelationGetRelationName(root));
+	ti->qname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(root)),
+										   ti->relname);
+	ti->rootdesc = CreateTupleDescCopy(desc);
+	ti->natts = desc->natts;
+	ti->cols = palloc0(sizeof(ColumnInfo) * desc->natts);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		ColumnInfo *col = &ti->cols[i];
+		HeapTuple	typtuple;
+		Form_pg_type typform;
+
+		col->name = att->attname;
+		col->typid = att->atttypid;
+		col->typmod = att->atttypmod;
+		col->dropped = att->attisdropped;
+		col->generated = att->attgenerated != '\0';
+		col->identity_always = att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS;
+		col->typbyval = att->attbyval;
+		col->typlen = att->attlen;
+		if (col->dropped)
+			continue;
+
+		typtuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(att->atttypid));
+		if (!HeapTupleIsValid(typtuple))
+			elog(ERROR, "cache lookup failed for type %u", att->atttypid);
+		typform = (Form_pg_type) GETSTRUCT(typtuple);
+		col->ioparam = getTypeIOParam(typtuple);
+		col->outfn = typform->typoutput;
+		col->infn = typform->typinput;
+		if (OidIsValid(typform->typsend) && OidIsValid(typform->typreceive))
+		{
+			col->sendfn = typform->typsend;
+			col->recvfn = typform->typreceive;
+			col->sendsql = qualified_function(col->sendfn);
+			fmgr_info_cxt(col->sendfn, &col->send_finfo, ti->mcxt);
+			fmgr_info_cxt(col->recvfn, &col->recv_finfo, ti->mcxt);
+		}
+		else
+		{
+			col->sendsql = qualified_function(col->outfn);
+			fmgr_info_cxt(col->outfn, &col->send_finfo, ti->mcxt);
+			fmgr_info_cxt(col->infn, &col->recv_finfo, ti->mcxt);
+		}
+		ReleaseSysCache(typtuple);
+	}
+
+	pkoid = RelationGetPrimaryKeyIndex(root);
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has no primary key", ti->relname),
+				 errdetail("undoredo identifies the rows of a tracked table by their primary key.")));
+	pkrel = index_open(pkoid, AccessShareLock);
+	ti->nkeys = pkrel->rd_index->indnkeyatts;
+	ti->keys = palloc(sizeof(AttrNumber) * ti->nkeys);
+	ti->key_deferrable = !pkrel->rd_index->indimmediate;
+	for (i = 0; i < ti->nkeys; i++)
+	{
+		AttrNumber	attnum = pkrel->rd_index->indkey.values[i];
+		ColumnInfo *col = &ti->cols[attnum - 1];
+
+		ti->keys[i] = attnum;
+		col->eqop = key_equality_operator(pkrel->rd_opfamily[i],
+										  pkrel->rd_opcintype[i]);
+	}
+	index_close(pkrel, AccessShareLock);
+
+	ti->map = NULL;
+	if (root != rel)
+	{
+		ti->map = convert_tuples_by_name(RelationGetDescr(rel), ti->rootdesc);
+		relation_close(root, AccessShareLock);
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	ti->valid = true;
+}
+
+/* Info for a relation whose rows are imaged in rootid's layout. */
+TableInfo *
+undoredo_table_info(Relation rel, Oid rootid)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TableInfo  *ti;
+	bool		found;
+
+	if (table_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TableInfo);
+		table_cache = hash_create("undoredo tables", 32, &ctl,
+								  HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(invalidate_table_info, (Datum) 0);
+	}
+
+	ti = hash_search(table_cache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		ti->mcxt = NULL;
+		ti->valid = false;
+	}
+	if (!ti->valid || ti->rootid != rootid)
+	{
+		ti->valid = false;
+		build_table_info(ti, rel, rootid);
+	}
+	return ti;
+}
+
+/*
+ * Info for the tracked table a step refers to, for replay; a clear error
+ * when the table is gone.
+ */
+TableInfo *
+undoredo_table_info_by_oid(Oid relid, int64 step)
+{
+	Relation	rel;
+	TableInfo  *ti;
+
+	rel = try_relation_open(relid, RowExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("step " INT64_FORMAT " changed a table that no longer exists (OID %u)",
+						step, relid),
+				 errdetail("The table was dropped after the step was recorded; a table re-created under the same name is another table."),
+				 errhint("Use undoredo_clear to forget this history.")));
+	ti = undoredo_table_info(rel, relid);
+	relation_close(rel, NoLock);
+	return ti;
+}

@@ -1,0 +1,147 @@
+/*-------------------------------------------------------------------------
+ *
+ * undoredo.h
+ *	  Declarations shared by the files of the undoredo extension.
+ *
+ * guc.c       settings, scope parsing, module load
+ * catalog.c   the extension's own objects: schema, owner, cached SPI plans,
+ *             the scope lock and the per-transaction current step
+ * tableinfo.c what capture and replay need to know about a tracked table
+ * image.c     binary row images
+ * capture.c   the trigger and undoredo_track/undoredo_untrack
+ * replay.c    undoredo_undo/undoredo_redo
+ * history.c   undoredo_status/undoredo_history/undoredo_clear
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef UNDOREDO_H
+#define UNDOREDO_H
+
+#include "access/htup.h"
+#include "access/tupconvert.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/relcache.h"
+
+/* guc.c */
+typedef enum UndoRedoConflictMode
+{
+	UNDOREDO_CONFLICT_ERROR,
+	UNDOREDO_CONFLICT_OVERWRITE
+} UndoRedoConflictMode;
+
+extern char *undoredo_scope;
+extern char *undoredo_label;
+extern int	undoredo_max_steps;
+extern int	undoredo_on_conflict;
+extern bool undoredo_replaying;
+
+extern bool undoredo_scope_active(void);
+
+/* catalog.c */
+typedef struct UndoRedoExtension
+{
+	Oid			schema;			/* namespace of the extension's objects */
+	Oid			owner;			/* role the history is read and written as */
+	char	   *qschema;		/* quoted schema name, for SQL text */
+} UndoRedoExtension;
+
+typedef struct UserContext
+{
+	Oid			userid;
+	int			sec_context;
+} UserContext;
+
+typedef struct CurrentStep
+{
+	char	   *scope;			/* "<object_type>:<object_id>" */
+	int64		scope_id;
+	int64		step;
+	int32		next_seq;
+	SubTransactionId subid;		/* subtransaction that created the step */
+} CurrentStep;
+
+extern const UndoRedoExtension *undoredo_extension(void);
+extern void undoredo_become_owner(UserContext *saved);
+extern void undoredo_restore_user(const UserContext *saved);
+extern SPIPlanPtr undoredo_plan(const char *sql, int nargs, const Oid *argtypes);
+extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
+								  Datum *values, const char *nulls, long count);
+extern int64 undoredo_lock_scope(const char *object_type, const char *object_id,
+								 bool create);
+extern void undoredo_discard_steps(const char *table, int64 scope_id);
+extern CurrentStep *undoredo_current_step(const char *scope);
+extern void undoredo_forget_step(const char *object_type, const char *object_id);
+extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
+extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
+extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
+extern void undoredo_xact_init(void);
+
+/* tableinfo.c */
+typedef struct ColumnInfo
+{
+	NameData	name;
+	Oid			typid;
+	int32		typmod;
+	bool		dropped;
+	bool		generated;		/* stored generated: never in an image */
+	bool		identity_always;
+	bool		typbyval;
+	int16		typlen;
+	Oid			sendfn;			/* InvalidOid: no binary form, use text */
+	Oid			recvfn;
+	Oid			outfn;
+	Oid			infn;
+	Oid			ioparam;
+	char	   *sendsql;		/* qualified send function, or output
+								 * function when sendfn is invalid */
+	char	   *eqop;			/* key columns: OPERATOR(nsp.=) */
+	FmgrInfo	send_finfo;		/* sendfn, or outfn */
+	FmgrInfo	recv_finfo;		/* recvfn, or infn */
+} ColumnInfo;
+
+typedef struct TableInfo
+{
+	Oid			relid;			/* the relation the trigger fired on */
+	Oid			rootid;			/* the tracked table: image layout */
+	bool		valid;
+	MemoryContext mcxt;
+	char	   *qname;			/* quoted qualified name of rootid */
+	char	   *relname;		/* for messages */
+	int			natts;			/* of rootid */
+	ColumnInfo *cols;			/* [natts], by attnum - 1 */
+	int			nkeys;
+	AttrNumber *keys;			/* primary key attnums of rootid */
+	bool		key_deferrable;
+	TupleDesc	rootdesc;
+	TupleConversionMap *map;	/* relid's rows to rootid's layout, or NULL */
+} TableInfo;
+
+extern TableInfo *undoredo_table_info(Relation rel, Oid rootid);
+extern TableInfo *undoredo_table_info_by_oid(Oid relid, int64 step);
+
+/* image.c */
+typedef struct ImageValue
+{
+	AttrNumber	attnum;
+	Oid			typid;
+	char		format;			/* 'b' send/receive, 't' text, 'n' null */
+	const char *data;
+	int32		len;
+} ImageValue;
+
+typedef struct RowImage
+{
+	int			nvalues;
+	ImageValue *values;
+} RowImage;
+
+extern bytea *undoredo_image_full(TableInfo *ti, HeapTuple tuple);
+extern bool undoredo_image_update(TableInfo *ti, HeapTuple oldtup,
+								  HeapTuple newtup, bytea **oldimg,
+								  bytea **newimg);
+extern void undoredo_image_parse(bytea *img, RowImage *image);
+extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);
+extern ImageValue *undoredo_image_find(RowImage *image, AttrNumber attnum);
+
+#endif							/* UNDOREDO_H */
