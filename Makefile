@@ -13,11 +13,20 @@ REGRESS = install tracking capture undo_redo types conflicts privileges \
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict
 
 
-PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+# Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+else
+# make test and make demo install the build dependencies first
+all installcheck install:
+	@echo "PostgreSQL server headers (PGXS) not found: run 'make deps' (or make test)" >&2
+	@exit 1
+endif
+.DEFAULT_GOAL := all
 
-override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+override CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
 .PHONY: test demo deps
 deps:

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Install the Debian packages that building and testing undoredo need, when
+# they are missing.  As root it runs apt-get; otherwise it prints the command.
+set -euo pipefail
+
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-common
+          build-essential python3 python3-psycopg2)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "undoredo needs these Debian packages: ${missing[*]}" >&2
+    echo "Run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "Installing ${missing[*]} ..."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# the cluster that the postgresql package would create is not needed
+mkdir -p /etc/postgresql-common
+grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf \
+    || echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+apt-get install -y -qq "${missing[@]}" >/dev/null
