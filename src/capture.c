@@ -32,6 +32,8 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -220,6 +222,7 @@ undoredo_track(PG_FUNCTION_ARGS)
 						   rel->rd_rel->relkind == RELKIND_VIEW ? "view" :
 						   rel->rd_rel->relkind == RELKIND_MATVIEW ? "materialized view" :
 						   rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE ? "foreign table" :
+						   rel->rd_rel->relkind == RELKIND_SEQUENCE ? "sequence" :
 						   "relation of another kind")));
 	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
@@ -233,6 +236,8 @@ undoredo_track(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot track \"%s\"", name),
 				 errdetail("System catalogs and the history tables of undoredo cannot be tracked.")));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, name);
 	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -253,7 +258,7 @@ undoredo_track(PG_FUNCTION_ARGS)
 					 " AFTER INSERT OR UPDATE OR DELETE ON %s"
 					 " FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture('%u')",
 					 qname, ext->qschema, relid));
-	members = find_all_inheritors(relid, NoLock, NULL);
+	members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
 	foreach(lc, members)
 	{
 		Oid			member = lfirst_oid(lc);
@@ -279,6 +284,8 @@ undoredo_untrack(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	rel = relation_open(relid, ShareRowExclusiveLock);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
 	if (!has_trigger(rel, CAPTURE_TRIGGER))
 	{
 		ereport(NOTICE,
@@ -292,10 +299,16 @@ undoredo_untrack(PG_FUNCTION_ARGS)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	run_ddl(psprintf("DROP TRIGGER " CAPTURE_TRIGGER " ON %s",
 					 qualified_relation_name(relid)));
-	members = find_all_inheritors(relid, NoLock, NULL);
+	members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
 	foreach(lc, members)
-		run_ddl(psprintf("DROP TRIGGER IF EXISTS " TRUNCATE_TRIGGER " ON %s",
-						 qualified_relation_name(lfirst_oid(lc))));
+	{
+		Relation	member = relation_open(lfirst_oid(lc), NoLock);
+
+		if (has_trigger(member, TRUNCATE_TRIGGER))
+			run_ddl(psprintf("DROP TRIGGER " TRUNCATE_TRIGGER " ON %s",
+							 qualified_relation_name(lfirst_oid(lc))));
+		relation_close(member, NoLock);
+	}
 	SPI_finish();
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
