@@ -28,9 +28,12 @@ endif
 
 override CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
-.PHONY: test demo deps
+.PHONY: test demo deps lint
 deps:
 	@bash test/deps.sh
+
+lint:
+	@bash test/lint.sh
 
 test: deps
 	@bash test/run.sh

@@ -382,7 +382,7 @@ undoredo_forget_step(const char *object_type, const char *object_id)
 }
 
 static void
-xact_callback(XactEvent event, void *arg)
+xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	switch (event)
 	{
@@ -401,7 +401,7 @@ xact_callback(XactEvent event, void *arg)
 
 static void
 subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-				 SubTransactionId parentSubid, void *arg)
+				 SubTransactionId parentSubid, void *arg pg_attribute_unused())
 {
 	ListCell   *lc;
 

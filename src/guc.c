@@ -53,7 +53,8 @@ scope_is_valid(const char *value)
 #define SCOPE_DETAIL "A scope is \"<object_type>:<object_id>\", split at the first colon, both parts non-empty."
 
 static bool
-check_scope(char **newval, void **extra, GucSource source)
+check_scope(char **newval, void **extra pg_attribute_unused(),
+			GucSource source pg_attribute_unused())
 {
 	if (*newval == NULL || (*newval)[0] == '\0' || scope_is_valid(*newval))
 		return true;
@@ -65,7 +66,8 @@ check_scope(char **newval, void **extra, GucSource source)
 }
 
 static void
-assign_scope(const char *newval, void *extra)
+assign_scope(const char *newval pg_attribute_unused(),
+			 void *extra pg_attribute_unused())
 {
 	/* a scope set by the session supersedes one rejected at load */
 	if (rejected_scope != NULL)
@@ -76,7 +78,9 @@ assign_scope(const char *newval, void *extra)
 }
 
 static bool
-check_replaying(bool *newval, void **extra, GucSource source)
+/* cppcheck-suppress constParameter ; the hook signature is fixed */
+check_replaying(bool *newval, void **extra pg_attribute_unused(),
+				GucSource source pg_attribute_unused())
 {
 	if (*newval == undoredo_replaying)
 		return true;

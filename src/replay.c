@@ -142,6 +142,7 @@ key_text(const ReplayContext *rc, RowImage *image)
 
 		appendStringInfo(&names, "%s%s", i ? ", " : "", NameStr(col->name));
 		appendStringInfo(&vals, "%s%s", i ? ", " : "",
+						 v == NULL || v->format == 'n' ? "null" :
 						 OidOutputFunctionCall(col->outfn,
 											   undoredo_image_datum(ti, v)));
 	}
@@ -161,12 +162,13 @@ add_key_condition(const ReplayContext *rc, Statement *st, RowImage *image)
 		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
 		int			n;
 
-		if (v == NULL || !usable(rc, v) || v->format == 'n')
+		if (v != NULL && usable(rc, v) && v->format != 'n')
+			n = add_param(st, col->typid, undoredo_image_datum(ti, v), false);
+		else
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot %s step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
 							verb(rc), rc->step, ti->relname)));
-		n = add_param(st, col->typid, undoredo_image_datum(ti, v), false);
 		appendStringInfo(&st->sql, "%s%s %s $%d", i ? " AND " : " WHERE ",
 						 column_name(ti, ti->keys[i]), col->eqop, n);
 	}

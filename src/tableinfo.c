@@ -41,7 +41,7 @@
 static HTAB *table_cache = NULL;
 
 static void
-invalidate_table_info(Datum arg, Oid relid)
+invalidate_table_info(Datum arg pg_attribute_unused(), Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	TableInfo  *ti;

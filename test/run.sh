@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 make -s PG_CONFIG="$PG_CONFIG"
+bash test/lint.sh
 if [ "$(id -u)" -eq 0 ]; then
     make -s install PG_CONFIG="$PG_CONFIG"
 else
