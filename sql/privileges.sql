@@ -359,18 +359,22 @@ RESET undoredo.scope;
 SELECT * FROM undoredo_status('priv', 'evil');
 SELECT state, label, changes FROM undoredo_history('priv', 'evil');
 SELECT * FROM undoredo_undo('priv', 'evil', 4);
-TABLE privileges.sp;
+SELECT * FROM privileges.sp ORDER BY k;
 SELECT * FROM undoredo_redo('priv', 'evil', 4);
-TABLE privileges.sp;
+SELECT * FROM privileges.sp ORDER BY k;
 SELECT * FROM undoredo_undo('priv', 'evil', 2);
-TABLE privileges.sp;
+SELECT * FROM privileges.sp ORDER BY k;
 -- a conflict is diagnosed without them too
 UPDATE privileges.sp SET d = 11 WHERE k OPERATOR(pg_catalog.=) 'x';
 SELECT privileges.try($$SELECT undoredo_undo('priv', 'evil', 2)$$);
+SELECT * FROM privileges.sp ORDER BY k;
+-- and overwrite: forced update, delete, re-insert over an existing key
 SET undoredo.on_conflict = 'overwrite';
+SELECT * FROM undoredo_undo('priv', 'evil', 2);
+SELECT * FROM privileges.sp ORDER BY k;
 INSERT INTO privileges.sp VALUES ('y', 99, 99, '\x63', 99);
-SELECT * FROM undoredo_redo('priv', 'evil', 2);
-TABLE privileges.sp;
+SELECT * FROM undoredo_redo('priv', 'evil');
+SELECT * FROM privileges.sp ORDER BY k;
 RESET undoredo.on_conflict;
 SELECT * FROM undoredo_status('priv', 'evil');
 SELECT undoredo_clear('priv', 'evil');

@@ -12,6 +12,9 @@ if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
     done
 fi
 
+echo "==== other clients: Python (psycopg2)"
+/usr/bin/python3 test/test_clients.py -v || status=1
+
 if [ $status -eq 0 ]; then
     echo "all suites passed"
 else
