@@ -26,7 +26,6 @@ all installcheck install:
 endif
 .DEFAULT_GOAL := all
 
-override CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
 .PHONY: test demo deps lint
 deps:

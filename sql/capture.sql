@@ -87,7 +87,7 @@ MERGE INTO doc d USING (VALUES (70, 'merged'), (71, 'new by merge')) AS s(id, ti
 UPDATE tag SET name = upper(d.title) FROM doc d WHERE d.id = tag.doc_id AND tag.id = 1;
 UPDATE doc SET id = 700 WHERE id = 70;      -- cascades to tag.doc_id
 DELETE FROM doc WHERE id = 700;             -- cascades to tag
-SELECT step, changes FROM undoredo_history('doc', 7) ORDER BY step;
+SELECT row_number() OVER (ORDER BY step) AS nth, changes FROM undoredo_history('doc', 7);
 -- an update that changes no value is no change
 UPDATE doc SET title = title WHERE id = 71;
 SELECT count(*) AS steps FROM undoredo_history('doc', 7);

@@ -5,10 +5,12 @@
  *	  and remove it.
  *
  * undoredo_track creates two triggers on the table, both calling
- * undoredo_capture with the tracked table's oid as argument:
+ * undoredo_capture:
  *	- undoredo_capture, AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW.  On a
  *	  partitioned table PostgreSQL clones it to every partition, present and
- *	  future; the argument tells the clone which root to image rows for.
+ *	  future; following a clone's parent triggers up to the original tells
+ *	  which tracked table to image rows for.  (No table oid is stored in the
+ *	  trigger: it would not survive pg_dump and restore.)
  *	- undoredo_truncate_guard, BEFORE TRUNCATE FOR EACH STATEMENT, on the
  *	  table and its present partitions: TRUNCATE cannot be captured, so it is
  *	  refused while a scope is set.
@@ -24,17 +26,22 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "commands/extension.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -79,6 +86,40 @@ record_change(Oid rootid, char op, bytea *oldimg, bytea *newimg)
 	SPI_finish();
 }
 
+/*
+ * The table a capture trigger was created on by undoredo_track: the trigger's
+ * own table, or for a clone on a partition, that of its topmost parent
+ * trigger.
+ */
+static Oid
+tracked_table(Oid tgoid, Oid relid)
+{
+	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+
+	for (;;)
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+		Form_pg_trigger form;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(tgoid));
+		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+		tuple = systable_getnext(scan);
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "could not find trigger %u", tgoid);
+		form = (Form_pg_trigger) GETSTRUCT(tuple);
+		relid = form->tgrelid;
+		tgoid = form->tgparentid;
+		systable_endscan(scan);
+		if (!OidIsValid(tgoid))
+			break;
+	}
+	table_close(tgrel, AccessShareLock);
+	return relid;
+}
+
 Datum
 undoredo_capture(PG_FUNCTION_ARGS)
 {
@@ -111,8 +152,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 	}
 
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		trigdata->tg_trigger->tgnargs != 1)
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("undoredo_capture must be installed by undoredo_track")));
@@ -120,8 +160,11 @@ undoredo_capture(PG_FUNCTION_ARGS)
 	if (undoredo_replaying || !undoredo_scope_active())
 		return PointerGetDatum(NULL);
 
-	rootid = atooid(trigdata->tg_trigger->tgargs[0]);
-	ti = undoredo_table_info(rel, rootid);
+	ti = undoredo_cached_table_info(RelationGetRelid(rel));
+	if (ti == NULL)
+		ti = undoredo_table_info(rel, tracked_table(trigdata->tg_trigger->tgoid,
+												   RelationGetRelid(rel)));
+	rootid = ti->rootid;
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{
@@ -256,8 +299,8 @@ undoredo_track(PG_FUNCTION_ARGS)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	run_ddl(psprintf("CREATE TRIGGER " CAPTURE_TRIGGER
 					 " AFTER INSERT OR UPDATE OR DELETE ON %s"
-					 " FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture('%u')",
-					 qname, ext->qschema, relid));
+					 " FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture()",
+					 qname, ext->qschema));
 	members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
 	foreach(lc, members)
 	{
@@ -267,8 +310,8 @@ undoredo_track(PG_FUNCTION_ARGS)
 			continue;
 		run_ddl(psprintf("CREATE TRIGGER " TRUNCATE_TRIGGER
 						 " BEFORE TRUNCATE ON %s"
-						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture('%u')",
-						 qualified_relation_name(member), ext->qschema, relid));
+						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
+						 qualified_relation_name(member), ext->qschema));
 	}
 	SPI_finish();
 	relation_close(rel, NoLock);

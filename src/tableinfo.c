@@ -187,6 +187,18 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 	ti->valid = true;
 }
 
+/* The valid cached info of a relation, or NULL. */
+TableInfo *
+undoredo_cached_table_info(Oid relid)
+{
+	TableInfo  *ti;
+
+	if (table_cache == NULL)
+		return NULL;
+	ti = hash_search(table_cache, &relid, HASH_FIND, NULL);
+	return (ti != NULL && ti->valid) ? ti : NULL;
+}
+
 /* Info for a relation whose rows are imaged in rootid's layout. */
 TableInfo *
 undoredo_table_info(Relation rel, Oid rootid)

@@ -118,6 +118,7 @@ typedef struct TableInfo
 } TableInfo;
 
 extern TableInfo *undoredo_table_info(Relation rel, Oid rootid);
+extern TableInfo *undoredo_cached_table_info(Oid relid);
 extern TableInfo *undoredo_table_info_by_oid(Oid relid, int64 step);
 
 /* image.c */

@@ -12,6 +12,9 @@ if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
     done
 fi
 
+echo "==== pg_dump keeps histories"
+bash test/dump.sh || status=1
+
 echo "==== other clients: Python (psycopg2)"
 /usr/bin/python3 test/test_clients.py -v || status=1
 
