@@ -74,6 +74,45 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'undoredo_capture'
 LANGUAGE C;
 
+/*
+ * Row triggers of a partitioned table are cloned to partitions created or
+ * attached later, statement triggers are not: this event trigger adds the
+ * TRUNCATE guard to new partitions of tracked tables.
+ */
+CREATE FUNCTION @extschema@.undoredo_guard_new_partitions()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part regclass;
+BEGIN
+    FOR part IN
+        SELECT DISTINCT tree.relid
+        FROM pg_event_trigger_ddl_commands() AS cmd,
+             pg_partition_tree(cmd.objid::regclass) AS tree
+        WHERE cmd.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+          AND cmd.objsubid OPERATOR(pg_catalog.=) 0
+          AND tree.relid IN (SELECT c.oid FROM pg_class c
+                             WHERE c.relkind IN ('r', 'p'))
+          AND EXISTS (SELECT FROM pg_trigger t
+                      WHERE t.tgrelid OPERATOR(pg_catalog.=) tree.relid
+                        AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_capture')
+          AND NOT EXISTS (SELECT FROM pg_trigger t
+                          WHERE t.tgrelid OPERATOR(pg_catalog.=) tree.relid
+                            AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_truncate_guard')
+    LOOP
+        EXECUTE format('CREATE TRIGGER undoredo_truncate_guard BEFORE TRUNCATE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       part, '@extschema@.undoredo_capture');
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER undoredo_guard_new_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.undoredo_guard_new_partitions();
+
 CREATE FUNCTION @extschema@.undoredo_track(tbl regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'undoredo_track'
