@@ -10,7 +10,7 @@ PGFILEDESC = "undoredo - per-object undo/redo histories"
 REGRESS = install tracking capture undo_redo types conflicts privileges \
           history guarantees constraints partitions
 
-ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict
+ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order repeatable_read
 
 
 # Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.

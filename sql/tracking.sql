@@ -4,8 +4,8 @@ SET search_path = tracking, public;
 
 CREATE TABLE doc (id bigint PRIMARY KEY, title text);
 SELECT undoredo_track('doc');
--- the C trigger and the TRUNCATE guard are installed
-SELECT tgname, tgfoid::regproc, tgenabled FROM pg_trigger
+-- the C row trigger and the statement guard (scope lock, TRUNCATE refusal)
+SELECT pg_get_triggerdef(oid) FROM pg_trigger
 WHERE tgrelid = 'doc'::regclass ORDER BY tgname;
 -- tracking a tracked table again is not an error and adds nothing
 SELECT undoredo_track('doc');
@@ -52,6 +52,27 @@ SELECT undoredo_untrack('doc');
 SELECT undoredo_track('doc');
 UPDATE doc SET title = 'TWO' WHERE id = 2;
 SELECT undo_count, redo_count FROM undoredo_status('doc', 1);
+
+-- a partitioned table: the row trigger is cloned to every partition, the
+-- guard is put on every partition, including those created or attached
+-- after tracking
+CREATE TABLE part (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE part_1 PARTITION OF part FOR VALUES IN (1);
+SELECT undoredo_track('part');
+CREATE TABLE part_2 PARTITION OF part FOR VALUES IN (2);
+CREATE TABLE part_3 (id int, k int, PRIMARY KEY (id, k));
+ALTER TABLE part ATTACH PARTITION part_3 FOR VALUES IN (3);
+SELECT tgrelid::regclass, tgname FROM pg_trigger
+WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('part'))
+ORDER BY tgrelid::regclass::text, tgname;
+SET undoredo.scope = 'part:1';
+TRUNCATE part_3;
+TRUNCATE part;
+RESET undoredo.scope;
+-- untracking the partitioned table removes them all
+SELECT undoredo_untrack('part');
+SELECT count(*) FROM pg_trigger
+WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('part'));
 
 -- a role without TRIGGER privilege on the table can neither track nor untrack it
 RESET undoredo.scope;

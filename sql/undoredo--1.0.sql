@@ -3,9 +3,11 @@
 \echo Use "CREATE EXTENSION undoredo" to load this file. \quit
 
 /*
- * One row per object whose history exists.  Its row lock is the scope lock:
- * capture, undo, redo and clear take it FOR NO KEY UPDATE, so one scope's
- * history grows and shrinks in a total order.
+ * One row per object whose history exists.  Updating it is the scope lock:
+ * capture, undo, redo and clear bump generation, so one scope's history
+ * grows and shrinks in a total order (and a REPEATABLE READ transaction
+ * that waited for the lock gets a serialization error rather than a stale
+ * history).
  */
 CREATE SEQUENCE @extschema@.undoredo_scope_seq;
 CREATE TABLE @extschema@.undoredo_scope (
@@ -13,6 +15,7 @@ CREATE TABLE @extschema@.undoredo_scope (
                 DEFAULT pg_catalog.nextval('@extschema@.undoredo_scope_seq'),
     object_type text NOT NULL,
     object_id   text NOT NULL,
+    generation  bigint NOT NULL DEFAULT 0,
     UNIQUE (object_type, object_id)
 );
 
@@ -77,7 +80,8 @@ LANGUAGE C;
 /*
  * Row triggers of a partitioned table are cloned to partitions created or
  * attached later, statement triggers are not: this event trigger adds the
- * TRUNCATE guard to new partitions of tracked tables.
+ * statement-level guard (scope lock, TRUNCATE refusal) to new partitions of
+ * tracked tables.
  */
 CREATE FUNCTION @extschema@.undoredo_guard_new_partitions()
 RETURNS event_trigger
@@ -100,9 +104,10 @@ BEGIN
                         AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_capture')
           AND NOT EXISTS (SELECT FROM pg_trigger t
                           WHERE t.tgrelid OPERATOR(pg_catalog.=) tree.relid
-                            AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_truncate_guard')
+                            AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_guard')
     LOOP
-        EXECUTE format('CREATE TRIGGER undoredo_truncate_guard BEFORE TRUNCATE ON %s'
+        EXECUTE format('CREATE TRIGGER undoredo_guard'
+                       ' BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION %s()',
                        part, '@extschema@.undoredo_capture');
     END LOOP;

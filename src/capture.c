@@ -11,9 +11,13 @@
  *	  future; following a clone's parent triggers up to the original tells
  *	  which tracked table to image rows for.  (No table oid is stored in the
  *	  trigger: it would not survive pg_dump and restore.)
- *	- undoredo_truncate_guard, BEFORE TRUNCATE FOR EACH STATEMENT, on the
- *	  table and its present partitions: TRUNCATE cannot be captured, so it is
- *	  refused while a scope is set.
+ *	- undoredo_guard, BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE FOR EACH
+ *	  STATEMENT, on the table and its partitions (an event trigger of the
+ *	  install script adds it to partitions made later).  Under a scope it
+ *	  takes the scope lock before the statement locks any row, the order
+ *	  undo and redo use too, so a capture and an undo of one scope wait for
+ *	  each other instead of deadlocking.  TRUNCATE cannot be captured, so it
+ *	  is refused while a scope is set.
  *
  * While undoredo.scope is set and no replay runs, the row trigger records
  * one row change into the transaction's current step of that scope
@@ -52,7 +56,7 @@ PG_FUNCTION_INFO_V1(undoredo_track);
 PG_FUNCTION_INFO_V1(undoredo_untrack);
 
 #define CAPTURE_TRIGGER "undoredo_capture"
-#define TRUNCATE_TRIGGER "undoredo_truncate_guard"
+#define GUARD_TRIGGER "undoredo_guard"
 
 static void
 record_change(Oid rootid, char op, bytea *oldimg, bytea *newimg)
@@ -62,7 +66,7 @@ record_change(Oid rootid, char op, bytea *oldimg, bytea *newimg)
 	BYTEAOID, BYTEAOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	CurrentStep *cs;
+	ScopeState *cs;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
@@ -148,6 +152,19 @@ undoredo_capture(PG_FUNCTION_ARGS)
 							RelationGetRelationName(rel)),
 					 errdetail("TRUNCATE cannot be captured as an undo step."),
 					 errhint("Use DELETE to make an undoable change, or RESET undoredo.scope first.")));
+		return PointerGetDatum(NULL);
+	}
+
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
+		TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+	{
+		if (!undoredo_replaying && undoredo_scope_active())
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "undoredo: SPI_connect failed");
+			undoredo_lock_scope(undoredo_scope);
+			SPI_finish();
+		}
 		return PointerGetDatum(NULL);
 	}
 
@@ -308,8 +325,8 @@ undoredo_track(PG_FUNCTION_ARGS)
 
 		if (get_rel_relkind(member) == RELKIND_FOREIGN_TABLE)
 			continue;
-		run_ddl(psprintf("CREATE TRIGGER " TRUNCATE_TRIGGER
-						 " BEFORE TRUNCATE ON %s"
+		run_ddl(psprintf("CREATE TRIGGER " GUARD_TRIGGER
+						 " BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
 						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
 						 qualified_relation_name(member), ext->qschema));
 	}
@@ -347,8 +364,8 @@ undoredo_untrack(PG_FUNCTION_ARGS)
 	{
 		Relation	member = relation_open(lfirst_oid(lc), NoLock);
 
-		if (has_trigger(member, TRUNCATE_TRIGGER))
-			run_ddl(psprintf("DROP TRIGGER " TRUNCATE_TRIGGER " ON %s",
+		if (has_trigger(member, GUARD_TRIGGER))
+			run_ddl(psprintf("DROP TRIGGER " GUARD_TRIGGER " ON %s",
 							 qualified_relation_name(lfirst_oid(lc))));
 		relation_close(member, NoLock);
 	}

@@ -13,12 +13,13 @@
  * SPI plans are prepared once per backend and kept in a hash keyed by their
  * SQL text and argument types; the plan cache re-plans them after DDL.
  *
- * The scope lock is a row lock on the scope's row in undoredo_scope, held
- * to the end of the transaction.  The step a transaction captures into is
- * kept per scope in transaction memory, so a captured row costs a list
- * lookup, not a query.  A subtransaction abort forgets the steps it
- * created (their rows are rolled back with it); undo, redo and clear
- * forget the step of their scope, so later captures start a new step.
+ * The scope lock is an update of the scope's row in undoredo_scope, held to
+ * the end of the transaction.  Which scopes a transaction has locked, and
+ * the step it captures into for each, is kept in transaction memory, so a
+ * captured row costs a list lookup, not a query.  A subtransaction abort
+ * forgets the locks and steps it took (the database rolls them back too);
+ * undo, redo and clear forget the step of their scope, so later captures
+ * start a new step.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,7 +57,7 @@ static HTAB *plan_cache = NULL;
 static UndoRedoExtension extension;
 static bool extension_checked = false;	/* in this transaction */
 
-static List *current_steps = NIL;	/* of CurrentStep, TopTransactionContext */
+static List *scope_states = NIL;	/* of ScopeState, in TopTransactionContext */
 
 const UndoRedoExtension *
 undoredo_extension(void)
@@ -195,38 +196,41 @@ undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 }
 
 /*
- * Lock the scope's row until the end of the transaction and return its id;
- * with create, make the row first if it is missing, otherwise return 0 when
- * there is none.
+ * Take the scope lock: update the scope's row (made first if missing) and
+ * keep the row lock to the end of the transaction.  Updating rather than
+ * only locking the row makes a REPEATABLE READ or SERIALIZABLE transaction
+ * that waited for another one fail with a serialization error instead of
+ * reading a history older than the lock; inserting a missing row waits for
+ * a transaction that is still creating it.
  */
-int64
-undoredo_lock_scope(const char *object_type, const char *object_id, bool create)
+static int64
+lock_scope_row(const char *scope)
 {
 	const UndoRedoExtension *ext = undoredo_extension();
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
-	char	   *select_sql;
+	const char *colon = strchr(scope, ':');
+	char	   *update_sql;
 	bool		isnull;
 
-	values[0] = CStringGetTextDatum(object_type);
-	values[1] = CStringGetTextDatum(object_id);
-	select_sql = psprintf("SELECT scope_id FROM %s.undoredo_scope"
+	values[0] = PointerGetDatum(cstring_to_text_with_len(scope, colon - scope));
+	values[1] = CStringGetTextDatum(colon + 1);
+	update_sql = psprintf("UPDATE %s.undoredo_scope"
+						  " SET generation = generation OPERATOR(pg_catalog.+) 1"
 						  " WHERE object_type OPERATOR(pg_catalog.=) $1"
 						  " AND object_id OPERATOR(pg_catalog.=) $2"
-						  " FOR NO KEY UPDATE", ext->qschema);
+						  " RETURNING scope_id", ext->qschema);
 
-	undoredo_run_as_owner(select_sql, 2, argtypes, values, NULL, 1);
+	undoredo_run_as_owner(update_sql, 2, argtypes, values, NULL, 0);
 	if (SPI_processed == 0)
 	{
-		if (!create)
-			return 0;
 		undoredo_run_as_owner(psprintf("INSERT INTO %s.undoredo_scope (object_type, object_id)"
 									   " VALUES ($1, $2) ON CONFLICT DO NOTHING",
 									   ext->qschema),
 							  2, argtypes, values, NULL, 0);
-		undoredo_run_as_owner(select_sql, 2, argtypes, values, NULL, 1);
-		if (SPI_processed == 0)
-			elog(ERROR, "undoredo: scope row vanished");
+		undoredo_run_as_owner(update_sql, 2, argtypes, values, NULL, 0);
+		if (SPI_processed != 1)
+			elog(ERROR, "undoredo: could not lock scope \"%s\"", scope);
 	}
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
@@ -275,11 +279,11 @@ undoredo_discard_steps(const char *table, int64 scope_id)
 }
 
 /*
- * Start a step: lock the scope, discard its redo history, insert the step
+ * Start a step of a locked scope: discard its redo history, insert the step
  * and forget the oldest undoable steps beyond undoredo.max_steps.
  */
 static void
-begin_step(CurrentStep *cs, const char *object_type, const char *object_id)
+begin_step(ScopeState *cs)
 {
 	const UndoRedoExtension *ext = undoredo_extension();
 	Oid			argtypes[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
@@ -287,7 +291,6 @@ begin_step(CurrentStep *cs, const char *object_type, const char *object_id)
 	char		nulls[3] = {' ', ' ', ' '};
 	bool		isnull;
 
-	cs->scope_id = undoredo_lock_scope(object_type, object_id, true);
 	values[0] = Int64GetDatum(cs->scope_id);
 
 	undoredo_discard_steps("redo_action", cs->scope_id);
@@ -325,60 +328,52 @@ begin_step(CurrentStep *cs, const char *object_type, const char *object_id)
 }
 
 /*
- * The step this transaction captures into for the given scope string,
- * started on first use.  Caller is connected to SPI.
+ * The scope's state in this transaction, its lock taken on first use.
+ * Caller is connected to SPI.
  */
-CurrentStep *
-undoredo_current_step(const char *scope)
+ScopeState *
+undoredo_lock_scope(const char *scope)
 {
 	ListCell   *lc;
-	CurrentStep *cs;
+	ScopeState *ss;
 	MemoryContext oldcxt;
-	const char *colon;
-	char	   *object_type;
 
-	foreach(lc, current_steps)
+	foreach(lc, scope_states)
 	{
-		cs = (CurrentStep *) lfirst(lc);
-		if (strcmp(cs->scope, scope) == 0)
-			return cs;
+		ss = (ScopeState *) lfirst(lc);
+		if (strcmp(ss->scope, scope) == 0)
+			return ss;
 	}
 
-	colon = strchr(scope, ':');
-	object_type = pnstrdup(scope, colon - scope);
-
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	cs = palloc0(sizeof(CurrentStep));
-	cs->scope = pstrdup(scope);
+	ss = palloc0(sizeof(ScopeState));
+	ss->scope = pstrdup(scope);
 	MemoryContextSwitchTo(oldcxt);
 
-	begin_step(cs, object_type, colon + 1);
-	cs->subid = GetCurrentSubTransactionId();
+	ss->scope_id = lock_scope_row(scope);
+	ss->lock_subid = GetCurrentSubTransactionId();
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	current_steps = lcons(cs, current_steps);
+	scope_states = lcons(ss, scope_states);
 	MemoryContextSwitchTo(oldcxt);
-	return cs;
+	return ss;
 }
 
-/* Later captures into this scope start a new step. */
-void
-undoredo_forget_step(const char *object_type, const char *object_id)
+/*
+ * The scope's state with the step this transaction captures into, started
+ * on first use.  Caller is connected to SPI.
+ */
+ScopeState *
+undoredo_current_step(const char *scope)
 {
-	char	   *scope = psprintf("%s:%s", object_type, object_id);
-	ListCell   *lc;
+	ScopeState *ss = undoredo_lock_scope(scope);
 
-	foreach(lc, current_steps)
+	if (ss->step == 0)
 	{
-		CurrentStep *cs = (CurrentStep *) lfirst(lc);
-
-		if (strcmp(cs->scope, scope) == 0)
-		{
-			current_steps = foreach_delete_current(current_steps, lc);
-			break;
-		}
+		begin_step(ss);
+		ss->step_subid = GetCurrentSubTransactionId();
 	}
-	pfree(scope);
+	return ss;
 }
 
 static void
@@ -391,7 +386,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			current_steps = NIL;	/* its memory goes with the transaction */
+			scope_states = NIL;	/* its memory goes with the transaction */
 			extension_checked = false;
 			break;
 		default:
@@ -399,25 +394,37 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	}
 }
 
+/*
+ * A subtransaction abort releases the locks it took and rolls back the
+ * steps it started; a commit hands both to the parent.
+ */
 static void
 subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				 SubTransactionId parentSubid, void *arg pg_attribute_unused())
 {
 	ListCell   *lc;
 
-	foreach(lc, current_steps)
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	foreach(lc, scope_states)
 	{
-		CurrentStep *cs = (CurrentStep *) lfirst(lc);
+		ScopeState *ss = (ScopeState *) lfirst(lc);
 
-		if (cs->subid != mySubid)
-			continue;
 		if (event == SUBXACT_EVENT_ABORT_SUB)
-			current_steps = foreach_delete_current(current_steps, lc);
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			cs->subid = parentSubid;
+		{
+			if (ss->lock_subid == mySubid)
+				scope_states = foreach_delete_current(scope_states, lc);
+			else if (ss->step != 0 && ss->step_subid == mySubid)
+				ss->step = 0;
+		}
+		else
+		{
+			if (ss->lock_subid == mySubid)
+				ss->lock_subid = parentSubid;
+			if (ss->step_subid == mySubid)
+				ss->step_subid = parentSubid;
+		}
 	}
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		extension_checked = false;
 }
 
 void

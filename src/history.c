@@ -122,17 +122,14 @@ undoredo_clear(PG_FUNCTION_ARGS)
 {
 	char	   *object_type = undoredo_object_type_arg(fcinfo, 0);
 	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
-	int64		scope_id;
+	ScopeState *ss;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
-	scope_id = undoredo_lock_scope(object_type, object_id, false);
-	if (scope_id != 0)
-	{
-		undoredo_discard_steps("undo_action", scope_id);
-		undoredo_discard_steps("redo_action", scope_id);
-	}
-	undoredo_forget_step(object_type, object_id);
+	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
+	undoredo_discard_steps("undo_action", ss->scope_id);
+	undoredo_discard_steps("redo_action", ss->scope_id);
+	ss->step = 0;				/* later captures start a new step */
 	SPI_finish();
 	PG_RETURN_VOID();
 }

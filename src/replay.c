@@ -612,7 +612,7 @@ replay(FunctionCallInfo fcinfo, bool undo)
 	char	   *object_type = undoredo_object_type_arg(fcinfo, 0);
 	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
 	int32		steps;
-	int64		scope_id;
+	ScopeState *ss;
 	int32		counts[2];
 	TupleDesc	desc;
 	Datum		values[2];
@@ -632,11 +632,10 @@ replay(FunctionCallInfo fcinfo, bool undo)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
-	scope_id = undoredo_lock_scope(object_type, object_id, false);
-	if (scope_id != 0)
-		replay_steps(undo, scope_id, steps);
-	undoredo_forget_step(object_type, object_id);
-	undoredo_counts(scope_id, &counts[0], &counts[1]);
+	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
+	replay_steps(undo, ss->scope_id, steps);
+	ss->step = 0;				/* later captures start a new step */
+	undoredo_counts(ss->scope_id, &counts[0], &counts[1]);
 	SPI_finish();
 
 	values[0] = Int32GetDatum(counts[0]);

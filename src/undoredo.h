@@ -52,14 +52,16 @@ typedef struct UserContext
 	int			sec_context;
 } UserContext;
 
-typedef struct CurrentStep
+/* A scope this transaction holds the lock of, and its current step. */
+typedef struct ScopeState
 {
 	char	   *scope;			/* "<object_type>:<object_id>" */
 	int64		scope_id;
-	int64		step;
+	SubTransactionId lock_subid;	/* subtransaction that took the lock */
+	int64		step;			/* 0: no step yet (or forgotten) */
 	int32		next_seq;
-	SubTransactionId subid;		/* subtransaction that created the step */
-} CurrentStep;
+	SubTransactionId step_subid;	/* subtransaction that started the step */
+} ScopeState;
 
 extern const UndoRedoExtension *undoredo_extension(void);
 extern void undoredo_become_owner(UserContext *saved);
@@ -67,11 +69,9 @@ extern void undoredo_restore_user(const UserContext *saved);
 extern SPIPlanPtr undoredo_plan(const char *sql, int nargs, const Oid *argtypes);
 extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 								  Datum *values, const char *nulls, long count);
-extern int64 undoredo_lock_scope(const char *object_type, const char *object_id,
-								 bool create);
+extern ScopeState *undoredo_lock_scope(const char *scope);
+extern ScopeState *undoredo_current_step(const char *scope);
 extern void undoredo_discard_steps(const char *table, int64 scope_id);
-extern CurrentStep *undoredo_current_step(const char *scope);
-extern void undoredo_forget_step(const char *object_type, const char *object_id);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
