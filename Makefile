@@ -8,7 +8,7 @@ DATA = sql/undoredo--1.0.sql
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \
-          history guarantees constraints partitions
+          history guarantees constraints partitions schema
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order repeatable_read
 
