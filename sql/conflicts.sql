@@ -137,7 +137,7 @@ SELECT * FROM c ORDER BY id;
 SELECT undoredo_clear('conf', 'del');
 
 -------------------------------------------------------------------------
--- Values are compared by their exact stored form, not by =.
+-- Equal by = is not enough: 1.50 vs 1.5, -0 vs 0.
 -------------------------------------------------------------------------
 INSERT INTO c VALUES (4, 'a4', 'b4', 1.5, 1);
 SET undoredo.scope = 'conf:exact';
@@ -229,10 +229,6 @@ SELECT * FROM c ORDER BY id;
 -------------------------------------------------------------------------
 -- A deferrable primary key takes another path to the same conflicts.
 -------------------------------------------------------------------------
--- BUG: undoredo_track refuses a table whose primary key is deferrable,
--- saying it has no primary key (the relcache's primary key index is only
--- set for an immediate key), so the deferrable-key paths of replay.c are
--- never reached.
 CREATE TABLE dk (id int PRIMARY KEY DEFERRABLE, v text);
 SELECT undoredo_track('dk');
 INSERT INTO dk VALUES (1, 'one');
@@ -245,7 +241,7 @@ SELECT * FROM dk;
 SELECT * FROM undoredo_status('conf', 'dk');
 
 -------------------------------------------------------------------------
--- undoredo.on_conflict = 'overwrite' forces the target state.
+-- undoredo.on_conflict: 'error', 'overwrite', nothing else.
 -------------------------------------------------------------------------
 SHOW undoredo.on_conflict;
 SET undoredo.on_conflict = 'bogus';

@@ -1,7 +1,7 @@
--- Privileges: ordinary roles capture, undo and redo without any privilege
--- on the history tables, which nobody but the extension's owner or a
--- superuser can read or change; undo and redo run with the caller's table
--- privileges and row-level security; search_path cannot redirect anything.
+-- Privileges: roles without any grant on the history tables capture,
+-- undo and redo; direct access to the history is denied to them; undo and
+-- redo obey the caller's grants and policies; a hostile search_path is
+-- ignored.
 CREATE SCHEMA privileges;
 SET search_path = privileges, public;
 \set SHOW_CONTEXT never
@@ -94,9 +94,16 @@ SELECT try('SELECT nextval(''public.undoredo_scope_seq'')');
 -- nor can it stop the capture of a table it does not own
 SELECT try('SELECT undoredo_untrack(''doc'')');
 RESET ROLE;
--- nothing above changed the history
+-- nothing above changed the history, and doc is still captured
 SELECT state, label, changes FROM undoredo_history('priv', 1);
-SELECT tgname FROM pg_trigger WHERE tgrelid = 'doc'::regclass ORDER BY 1;
+SET ROLE undoredo_test_priv_writer;
+SET undoredo.scope = 'priv:1';
+UPDATE doc SET title = 'one' WHERE id = 1;
+RESET undoredo.scope;
+SELECT * FROM undoredo_status('priv', 1);
+SELECT * FROM undoredo_undo('priv', 1);
+SELECT * FROM doc ORDER BY id;
+RESET ROLE;
 
 -- the owner of a tracked table is no better off
 CREATE ROLE undoredo_test_priv_owner NOLOGIN;
@@ -266,13 +273,12 @@ RESET ROLE;
 SELECT * FROM tdoc ORDER BY id;
 
 -------------------------------------------------------------------------
--- 4. A history cannot be forged around table privileges: a role that may
---    not write "doc" attaches the capture trigger to a table of its own,
---    naming "doc" as the tracked table.
+-- 4. Forging: a role that may not write "doc" attaches the capture
+--    trigger to a table of its own, naming "doc" as the tracked table.
 -------------------------------------------------------------------------
--- BUG: undoredo_capture trusts its trigger argument: the forged changes
--- are recorded as changes of "doc", and a legitimate undo of that scope
--- then inserts the forged row into "doc".
+-- (An earlier build took the tracked table from the trigger's argument:
+-- the forged changes were recorded as changes of "doc", and this undo
+-- inserted the forged row into "doc".)
 CREATE ROLE undoredo_test_priv_forger NOLOGIN;
 GRANT CREATE ON SCHEMA privileges TO undoredo_test_priv_forger;
 SET ROLE undoredo_test_priv_forger;

@@ -1,6 +1,7 @@
--- Values round-trip exactly for every column type.
 CREATE SCHEMA types;
 SET search_path = types, public;
+
+-- Values round-trip exactly for every column type.
 
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TYPE pair AS (a integer, b text, f float8);
@@ -271,7 +272,6 @@ SELECT * FROM undoredo_redo('types', 5, 2);
 SELECT * FROM acl;
 
 -- An array of such a type (its send function fails at run time).
--- BUG: every captured write fails: no binary output function for aclitem
 CREATE TABLE acla (id integer PRIMARY KEY, aa aclitem[]);
 SELECT undoredo_track('acla');
 SET undoredo.scope = 'types:6';
@@ -292,7 +292,7 @@ SET undoredo.scope = 'types:4';
 UPDATE cn SET c = NULL;
 RESET undoredo.scope;
 UPDATE cn SET c = ROW(NULL, NULL, NULL);
--- BUG: the conflict check uses "c IS NULL", true for (,,): undo overwrites
+-- NULL and a row of nulls (,,) are different values: a conflict
 \set VERBOSITY sqlstate
 SELECT * FROM undoredo_undo('types', 4);
 \set VERBOSITY default

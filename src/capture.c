@@ -298,7 +298,7 @@ undoredo_track(PG_FUNCTION_ARGS)
 				 errdetail("System catalogs and the history tables of undoredo cannot be tracked.")));
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, name);
-	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
+	if (!OidIsValid(undoredo_primary_key(rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot track table \"%s\" because it has no primary key", name),

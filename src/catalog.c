@@ -59,6 +59,18 @@ static bool extension_checked = false;	/* in this transaction */
 
 static List *scope_states = NIL;	/* of ScopeState, in TopTransactionContext */
 
+/* A step closed by undo, redo or clear, to reopen if that is rolled back. */
+typedef struct ClosedStep
+{
+	ScopeState *ss;
+	int64		step;
+	int32		next_seq;
+	SubTransactionId step_subid;
+	SubTransactionId closed_subid;
+} ClosedStep;
+
+static List *closed_steps = NIL;	/* oldest first, in TopTransactionContext */
+
 const UndoRedoExtension *
 undoredo_extension(void)
 {
@@ -376,6 +388,30 @@ undoredo_current_step(const char *scope)
 	return ss;
 }
 
+/*
+ * Later captures into this scope start a new step (after undo, redo or
+ * clear); if the subtransaction doing this rolls back, the step goes on.
+ */
+void
+undoredo_close_step(ScopeState *ss)
+{
+	MemoryContext oldcxt;
+	ClosedStep *cs;
+
+	if (ss->step == 0)
+		return;
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	cs = palloc(sizeof(ClosedStep));
+	cs->ss = ss;
+	cs->step = ss->step;
+	cs->next_seq = ss->next_seq;
+	cs->step_subid = ss->step_subid;
+	cs->closed_subid = GetCurrentSubTransactionId();
+	closed_steps = lappend(closed_steps, cs);
+	MemoryContextSwitchTo(oldcxt);
+	ss->step = 0;
+}
+
 static void
 xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
@@ -387,6 +423,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			scope_states = NIL;	/* its memory goes with the transaction */
+			closed_steps = NIL;
 			extension_checked = false;
 			break;
 		default:
@@ -395,17 +432,42 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 }
 
 /*
- * A subtransaction abort releases the locks it took and rolls back the
- * steps it started; a commit hands both to the parent.
+ * A subtransaction abort reopens the steps it closed, rolls back the steps
+ * it started and releases the locks it took; a commit hands all three to
+ * the parent.
  */
 static void
 subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				 SubTransactionId parentSubid, void *arg pg_attribute_unused())
 {
 	ListCell   *lc;
+	List	   *reopened = NIL;
 
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
+	foreach(lc, closed_steps)
+	{
+		ClosedStep *cs = (ClosedStep *) lfirst(lc);
+
+		if (cs->closed_subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+		{
+			cs->closed_subid = parentSubid;
+			continue;
+		}
+		/* the first one closed in this subtransaction is the one to reopen */
+		if (!list_member_ptr(reopened, cs->ss))
+		{
+			cs->ss->step = cs->step;
+			cs->ss->next_seq = cs->next_seq;
+			cs->ss->step_subid = cs->step_subid;
+			reopened = lappend(reopened, cs->ss);
+		}
+		closed_steps = foreach_delete_current(closed_steps, lc);
+	}
+	list_free(reopened);
+
 	foreach(lc, scope_states)
 	{
 		ScopeState *ss = (ScopeState *) lfirst(lc);

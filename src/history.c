@@ -129,7 +129,7 @@ undoredo_clear(PG_FUNCTION_ARGS)
 	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
 	undoredo_discard_steps("undo_action", ss->scope_id);
 	undoredo_discard_steps("redo_action", ss->scope_id);
-	ss->step = 0;				/* later captures start a new step */
+	undoredo_close_step(ss);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

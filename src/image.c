@@ -16,7 +16,9 @@
  *
  * An update image holds the primary key and the columns whose stored form
  * changed (bytes compared after detoasting, not '=': 1.50 -> 1.5 and
- * 0 -> -0 are changes).
+ * 0 -> -0 are changes).  For a table whose primary key is deferrable it
+ * holds the whole row: within a step two rows may share a key for a while,
+ * and only the other columns tell them apart.
  *
  *-------------------------------------------------------------------------
  */
@@ -166,6 +168,9 @@ undoredo_image_update(TableInfo *ti, HeapTuple oldtup, HeapTuple newtup,
 		return false;
 	for (i = 0; i < ti->nkeys; i++)
 		include[ti->keys[i] - 1] = true;
+	if (ti->key_deferrable)
+		for (i = 0; i < ti->natts; i++)
+			include[i] = imaged(&ti->cols[i]);
 	for (i = 0; i < ti->natts; i++)
 		if (include[i])
 			count++;

@@ -29,12 +29,15 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
+#include "miscadmin.h"
 
 #include "undoredo.h"
 
@@ -83,6 +86,78 @@ key_equality_operator(Oid opfamily, Oid opcintype)
 					  quote_identifier(get_namespace_name(opform->oprnamespace)),
 					  NameStr(opform->oprname));
 	ReleaseSysCache(tuple);
+	return result;
+}
+
+/*
+ * Does the type have binary send and receive all the way down?  An array
+ * or composite of a type without them (aclitem[]) has array_send or
+ * record_send, which then fail at run time.
+ */
+static bool
+binary_io(Oid typid)
+{
+	HeapTuple	tuple;
+	Form_pg_type form;
+	bool		result;
+
+	check_stack_depth();
+	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	form = (Form_pg_type) GETSTRUCT(tuple);
+	result = OidIsValid(form->typsend) && OidIsValid(form->typreceive);
+	if (result && OidIsValid(form->typelem) && IsTrueArrayType(form))
+		result = binary_io(form->typelem);
+	else if (result && form->typtype == TYPTYPE_DOMAIN)
+		result = binary_io(form->typbasetype);
+	else if (result && form->typtype == TYPTYPE_RANGE)
+		result = binary_io(get_range_subtype(typid));
+	else if (result && form->typtype == TYPTYPE_MULTIRANGE)
+		result = binary_io(get_multirange_range(typid));
+	else if (result && form->typtype == TYPTYPE_COMPOSITE)
+	{
+		TupleDesc	desc = lookup_rowtype_tupdesc(typid, -1);
+		int			i;
+
+		for (i = 0; result && i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped)
+				result = binary_io(att->atttypid);
+		}
+		ReleaseTupleDesc(desc);
+	}
+	ReleaseSysCache(tuple);
+	return result;
+}
+
+/*
+ * The primary key index of a relation, deferrable or not (the relcache's
+ * rd_pkindex only knows immediate ones), or InvalidOid.
+ */
+Oid
+undoredo_primary_key(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			result = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID,
+											ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		if (((Form_pg_index) GETSTRUCT(tuple))->indisprimary)
+			result = lfirst_oid(lc);
+		ReleaseSysCache(tuple);
+		if (OidIsValid(result))
+			break;
+	}
+	list_free(indexes);
 	return result;
 }
 
@@ -138,7 +213,7 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 		col->ioparam = getTypeIOParam(typtuple);
 		col->outfn = typform->typoutput;
 		col->infn = typform->typinput;
-		if (OidIsValid(typform->typsend) && OidIsValid(typform->typreceive))
+		if (binary_io(att->atttypid))
 		{
 			col->sendfn = typform->typsend;
 			col->recvfn = typform->typreceive;
@@ -155,7 +230,7 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 		ReleaseSysCache(typtuple);
 	}
 
-	pkoid = RelationGetPrimaryKeyIndex(root);
+	pkoid = undoredo_primary_key(root);
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -72,6 +72,7 @@ extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes
 extern ScopeState *undoredo_lock_scope(const char *scope);
 extern ScopeState *undoredo_current_step(const char *scope);
 extern void undoredo_discard_steps(const char *table, int64 scope_id);
+extern void undoredo_close_step(ScopeState *ss);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
@@ -119,6 +120,7 @@ typedef struct TableInfo
 
 extern TableInfo *undoredo_table_info(Relation rel, Oid rootid);
 extern TableInfo *undoredo_cached_table_info(Oid relid);
+extern Oid	undoredo_primary_key(Relation rel);
 extern TableInfo *undoredo_table_info_by_oid(Oid relid, int64 step);
 
 /* image.c */
