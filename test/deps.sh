@@ -20,8 +20,5 @@ fi
 echo "Installing ${missing[*]} ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# the cluster that the postgresql package would create is not needed
-mkdir -p /etc/postgresql-common
-grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf \
-    || echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
-apt-get install -y -qq "${missing[@]}" >/dev/null
+apt-get install -y -qq -o Dpkg::Options::=--force-confdef \
+    -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null

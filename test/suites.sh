@@ -3,24 +3,28 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 status=0
+
 rm -f regression.diffs output_iso/regression.diffs
-if ! make -s installcheck PG_CONFIG="$PG_CONFIG"; then
+if ! make -s installcheck PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$log"; then
     status=1
     for f in regression.diffs output_iso/regression.diffs; do
         [ -f "$f" ] && { echo "==== $f"; cat "$f"; }
     done
 fi
+passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$log")
+failed=$(grep -cE '\.\.\. FAILED' "$log")
 
 echo "==== pg_dump keeps histories"
-bash test/dump.sh || status=1
+if bash test/dump.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 
 echo "==== other clients: Python (psycopg2)"
-/usr/bin/python3 test/test_clients.py -v || status=1
+if /usr/bin/python3 test/test_clients.py -v 2>&1 | tee "$log"; then :; else status=1; fi
+passed=$((passed + $(grep -cE '\.\.\. ok$' "$log")))
+failed=$((failed + $(grep -cE '\.\.\. (FAIL|ERROR)$' "$log")))
 
-if [ $status -eq 0 ]; then
-    echo "all suites passed"
-else
-    echo "some suites failed" >&2
-fi
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] || status=1
 exit $status
