@@ -39,3 +39,5 @@ test: deps
 
 demo: deps
 	@bash test/demo.sh
+
+$(OBJS): src/undoredo.h

@@ -224,24 +224,33 @@ statement_init(Statement *st)
 	st->nargs = 0;
 }
 
+/*
+ * Run a replay statement as the caller, or, to look past row-level security
+ * when explaining a failure, as the table's owner (as ri_triggers.c runs
+ * its checks: the owner's own code runs with the owner's rights, never
+ * with the extension owner's).
+ */
 static uint64
-execute(Statement *st, bool as_owner)
+execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 {
 	SPIPlanPtr	plan = undoredo_plan(st->sql.data, st->nargs, st->argtypes);
-	UserContext saved;
-	int			rc;
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			ret;
 
-	if (as_owner)
-		undoredo_become_owner(&saved);
-	rc = SPI_execute_snapshot(plan, st->values, st->nulls,
-							  InvalidSnapshot, InvalidSnapshot,
-							  false, false, 0);
-	if (as_owner)
-		undoredo_restore_user(&saved);
-	if (rc < 0)
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	if (as_table_owner)
+		SetUserIdAndSecContext(rc->ti->owner,
+							   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_NOFORCE_RLS);
+	ret = SPI_execute_snapshot(plan, st->values, st->nulls,
+							   InvalidSnapshot, InvalidSnapshot,
+							   false, false, 0);
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+	if (ret < 0)
 		elog(ERROR, "undoredo: replay statement failed: %s: %s",
-			 SPI_result_code_string(rc), st->sql.data);
-	if (SPI_processed > 1 && rc != SPI_OK_SELECT)
+			 SPI_result_code_string(ret), st->sql.data);
+	if (SPI_processed > 1 && ret != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_CARDINALITY_VIOLATION),
 				 errmsg("undoredo: a replay statement matched " UINT64_FORMAT " rows of one key",
@@ -273,13 +282,13 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 	statement_init(&st);
 	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->qname);
 	add_key_condition(rc, &st, expected);
-	if (execute(&st, true) == 0)
+	if (execute(rc, &st, true) == 0)
 	{
 		if (undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE)
 			return;
 		conflict(rc, expected, "no longer exists");
 	}
-	if (execute(&st, false) == 0)
+	if (execute(rc, &st, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to %s step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
@@ -289,7 +298,7 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
 	{
 		add_exact_condition(rc, &st, expected);
-		if (execute(&st, false) == 0)
+		if (execute(rc, &st, false) == 0)
 			conflict(rc, expected, "has been changed since");
 	}
 	ereport(ERROR,
@@ -311,7 +320,7 @@ replay_remove(const ReplayContext *rc, RowImage *image)
 	add_key_condition(rc, &st, image);
 	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
 		add_exact_condition(rc, &st, image);
-	if (execute(&st, false) == 0)
+	if (execute(rc, &st, false) == 0)
 		diagnose(rc, image);
 }
 
@@ -360,7 +369,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	add_key_condition(rc, &st, from);
 	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
 		add_exact_condition(rc, &st, from);
-	if (execute(&st, false) == 0)
+	if (execute(rc, &st, false) == 0)
 		diagnose(rc, from);
 }
 
@@ -383,14 +392,14 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 		statement_init(&st);
 		appendStringInfo(&st.sql, "SELECT 1 FROM %s", ti->qname);
 		add_key_condition(rc, &st, image);
-		if (execute(&st, true) > 0)
+		if (execute(rc, &st, true) > 0)
 		{
 			if (!overwrite)
 				conflict(rc, image, "exists again");
 			statement_init(&st);
 			appendStringInfo(&st.sql, "DELETE FROM %s", ti->qname);
 			add_key_condition(rc, &st, image);
-			if (execute(&st, false) == 0)
+			if (execute(rc, &st, false) == 0)
 				diagnose(rc, image);
 		}
 	}
@@ -433,7 +442,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 		else
 			appendStringInfoString(&st.sql, ") DO NOTHING");
 	}
-	if (execute(&st, false) == 0 && !overwrite)
+	if (execute(rc, &st, false) == 0 && !overwrite)
 		conflict(rc, image, "exists again");
 }
 

@@ -183,6 +183,7 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 
 	ti->rootid = rootid;
 	ti->relname = pstrdup(RelationGetRelationName(root));
+	ti->owner = root->rd_rel->relowner;
 	ti->qname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(root)),
 										   ti->relname);
 	ti->rootdesc = CreateTupleDescCopy(desc);

@@ -109,6 +109,7 @@ typedef struct TableInfo
 	MemoryContext mcxt;
 	char	   *qname;			/* quoted qualified name of rootid */
 	char	   *relname;		/* for messages */
+	Oid			owner;			/* of rootid */
 	int			natts;			/* of rootid */
 	ColumnInfo *cols;			/* [natts], by attnum - 1 */
 	int			nkeys;
