@@ -271,8 +271,9 @@ conflict(const ReplayContext *rc, RowImage *image, const char *what)
 }
 
 /*
- * A DELETE or UPDATE of the row with this key touched nothing: tell why.
- * Returns (the row is gone and the mode is overwrite) to skip the change.
+ * A DELETE or UPDATE of the row with this key touched nothing: raise the
+ * error that says why.  Returns only when the row is gone and
+ * undoredo.on_conflict is overwrite: the change is then skipped.
  */
 static void
 diagnose(const ReplayContext *rc, RowImage *expected)
