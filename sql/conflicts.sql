@@ -136,6 +136,22 @@ SELECT * FROM undoredo_redo('conf', 'del');
 SELECT * FROM c ORDER BY id;
 SELECT undoredo_clear('conf', 'del');
 
+-- Undo of a primary-key change when another row took the old key since.
+CREATE TABLE kc (id int PRIMARY KEY, v text);
+SELECT undoredo_track('kc');
+INSERT INTO kc VALUES (1, 'moved');
+SET undoredo.scope = 'conf:key';
+UPDATE kc SET id = 2 WHERE id = 1;
+RESET undoredo.scope;
+INSERT INTO kc VALUES (1, 'took the key');
+SELECT try($$SELECT undoredo_undo('conf', 'key')$$);
+SELECT * FROM kc ORDER BY id;
+SELECT * FROM undoredo_status('conf', 'key');
+DELETE FROM kc WHERE id = 1;
+SELECT * FROM undoredo_undo('conf', 'key');
+SELECT * FROM kc ORDER BY id;
+SELECT undoredo_clear('conf', 'key');
+
 -------------------------------------------------------------------------
 -- Equal by = is not enough: 1.50 vs 1.5, -0 vs 0.
 -------------------------------------------------------------------------
