@@ -124,6 +124,13 @@ tracked_table(Oid tgoid, Oid relid)
 	return relid;
 }
 
+/* Is this write to be captured (or TRUNCATE refused)? */
+static bool
+capturing(void)
+{
+	return !undoredo_replaying && undoredo_scope_active();
+}
+
 Datum
 undoredo_capture(PG_FUNCTION_ARGS)
 {
@@ -145,7 +152,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		if (!undoredo_replaying && undoredo_scope_active())
+		if (capturing())
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot truncate tracked table \"%s\" while undoredo.scope is set",
@@ -158,7 +165,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
 		TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 	{
-		if (!undoredo_replaying && undoredo_scope_active())
+		if (capturing())
 		{
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "undoredo: SPI_connect failed");
@@ -174,7 +181,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("undoredo_capture must be installed by undoredo_track")));
 
-	if (undoredo_replaying || !undoredo_scope_active())
+	if (!capturing())
 		return PointerGetDatum(NULL);
 
 	ti = undoredo_cached_table_info(RelationGetRelid(rel));
