@@ -25,6 +25,22 @@ if /usr/bin/python3 test/test_clients.py -v 2>&1 | tee "$log"; then :; else stat
 passed=$((passed + $(grep -cE '\.\.\. ok$' "$log")))
 failed=$((failed + $(grep -cE '\.\.\. (FAIL|ERROR)$' "$log")))
 
+# Further suites: each test/suite-*.sh prints one "<name> ... ok" or
+# "<name> ... FAIL" line per test case and exits non-zero when one failed.
+for suite in test/suite-*.sh; do
+    [ -e "$suite" ] || continue
+    echo "==== $suite"
+    bash "$suite" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    ok=$(grep -cE '\.\.\. ok$' "$log")
+    bad=$(grep -cE '\.\.\. (FAIL|FAILED|ERROR)$' "$log")
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        [ "$bad" -eq 0 ] && bad=1
+    fi
+    passed=$((passed + ok)); failed=$((failed + bad))
+done
+
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || status=1
 exit $status
