@@ -4,7 +4,9 @@
 set -euo pipefail
 
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-common
-          build-essential cppcheck python3 python3-psycopg2)
+          build-essential cppcheck python3 python3-psycopg2
+          python3-sqlalchemy python3-flask python3-flask-sqlalchemy
+          python3-setuptools python3-pip python3-venv chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
