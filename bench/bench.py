@@ -1,0 +1,309 @@
+"""The undoredo benchmark (make bench): capture and replay cost as ratios.
+
+Every figure is a ratio to the same work on an untracked table measured in
+the same run, against the server bench/run.sh started (pinned to one CPU).
+Each measurement alternates its variants and is repeated; the median of the
+repetitions is reported.  Variants:
+  untracked  the table without any trigger
+  undoredo   tracked with undoredo_track, written under undoredo.scope
+  plpgsql    the hand-written peer: a PL/pgSQL AFTER ROW trigger logging
+             (op, to_jsonb(OLD), to_jsonb(NEW), txid_current()) to a table
+Workloads (table doc, reloaded before every measurement):
+  W1 INSERT ... SELECT generate_series of ROWS rows
+  W2 one UPDATE of all rows, changing n and title
+  W3 one DELETE of all rows
+  W4 pgbench, 1 client, -M prepared, single-row UPDATE transactions on
+     random ids, synchronous_commit on and off; every transaction is a step
+Also: undo and redo of the W2 step (content checked), a 1-row undo with a
+large history of other scopes, history bytes per W2 row, and the backend's
+peak memory while a 1,000,000-row step is undone.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psycopg2
+
+VARIANTS = ("untracked", "undoredo", "plpgsql")
+SCOPE = "doc:1"
+
+LOAD = """INSERT INTO doc (id, title, body, n)
+          SELECT i, 'title ' || i, rpad(md5(i::text), 200, md5(i::text)), i
+          FROM generate_series(1, %s) AS i"""
+WORK = {
+    "W1": LOAD,
+    "W2": "UPDATE doc SET n = n + 1, title = title || '!'",
+    "W3": "DELETE FROM doc",
+}
+
+
+def connect():
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    return conn
+
+
+def history_tables(cur):
+    """Every table of the extension (heap, indexes and TOAST are counted)."""
+    cur.execute("""SELECT c.oid::regclass::text FROM pg_depend d
+                   JOIN pg_extension e ON e.oid = d.refobjid
+                   JOIN pg_class c ON c.oid = d.objid
+                   WHERE d.classid = 'pg_class'::regclass
+                     AND e.extname = 'undoredo' AND d.deptype = 'e'
+                     AND c.relkind = 'r'""")
+    return [r[0] for r in cur.fetchall()]
+
+
+def history_bytes(cur):
+    return sum(table_bytes(cur, t) for t in history_tables(cur))
+
+
+def table_bytes(cur, table):
+    cur.execute("SELECT pg_total_relation_size(%s)", (table,))
+    return cur.fetchone()[0]
+
+
+def reset(cur, variant, rows):
+    """A fresh doc table with `rows` rows, set up as `variant`."""
+    cur.execute("RESET undoredo.scope")
+    cur.execute("DROP TABLE IF EXISTS doc, doc_log")
+    cur.execute("""CREATE TABLE doc (id bigint PRIMARY KEY, title text NOT NULL,
+                   body text, n int NOT NULL,
+                   updated timestamptz NOT NULL DEFAULT now())""")
+    cur.execute("TRUNCATE " + ", ".join(history_tables(cur)))
+    if rows:
+        cur.execute(LOAD, (rows,))
+    if variant == "undoredo":
+        cur.execute("SELECT undoredo_track('doc')")
+    elif variant == "plpgsql":
+        cur.execute("""CREATE TABLE doc_log (op text, old jsonb, new jsonb,
+                       txid bigint)""")
+        cur.execute("""CREATE TRIGGER doc_log AFTER INSERT OR UPDATE OR DELETE
+                       ON doc FOR EACH ROW EXECUTE FUNCTION doc_log()""")
+    cur.execute("VACUUM ANALYZE doc")
+    cur.execute("CHECKPOINT")
+
+
+def timed(cur, sql, args=None):
+    start = time.perf_counter()
+    cur.execute(sql, args)
+    return time.perf_counter() - start
+
+
+def median_ratios(samples, base="untracked", invert=False):
+    med = {v: statistics.median(s) for v, s in samples.items()}
+    if invert:
+        return {v: med[v] / med[base] for v in med}, med
+    return {v: med[v] / med[base] for v in med}, med
+
+
+def measure_statements(cur, reps, rows, results):
+    for name, sql in WORK.items():
+        samples = {v: [] for v in VARIANTS}
+        for rep in range(reps):
+            order = VARIANTS[rep % 3:] + VARIANTS[:rep % 3]
+            for variant in order:
+                reset(cur, variant, 0 if name == "W1" else rows)
+                cur.execute("SET undoredo.scope = %s", (SCOPE,))
+                samples[variant].append(
+                    timed(cur, sql, (rows,) if name == "W1" else None))
+        ratios, med = median_ratios(samples)
+        results[name] = (ratios, med)
+        report(name, ratios, med, "s")
+
+
+def pgbench(seconds, sync, cpu):
+    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+    script.write("\\set id random(1, 100000)\n"
+                 "UPDATE doc SET n = n + 1, updated = now() WHERE id = :id;\n")
+    script.close()
+    env = dict(os.environ)
+    env["PGOPTIONS"] = ("-c undoredo.scope=%s -c synchronous_commit=%s"
+                        % (SCOPE, sync))
+    out = subprocess.run(
+        ["taskset", "-c", str(cpu), "/usr/lib/postgresql/15/bin/pgbench",
+         "-n", "-M", "prepared", "-c", "1", "-T", str(seconds),
+         "-f", script.name],
+        env=env, check=True, capture_output=True, text=True).stdout
+    os.unlink(script.name)
+    return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+
+
+def measure_pgbench(cur, reps, rows, seconds, cpu, results):
+    for sync in ("on", "off"):
+        samples = {v: [] for v in VARIANTS}
+        for rep in range(reps):
+            order = VARIANTS[rep % 3:] + VARIANTS[:rep % 3]
+            for variant in order:
+                reset(cur, variant, rows)
+                samples[variant].append(pgbench(seconds, sync, cpu))
+        ratios, med = median_ratios(samples)
+        name = "W4 sync %s" % sync
+        results[name] = (ratios, med)
+        report(name, ratios, med, "tps")
+
+
+def content(cur):
+    cur.execute("SELECT md5(string_agg(d::text, ',' ORDER BY id)) FROM doc d")
+    return cur.fetchone()[0]
+
+
+def measure_replay(cur, reps, rows, results):
+    """Undo and redo of the W2 step against untracked W2, content checked."""
+    samples = {"untracked W2": [], "undo": [], "redo": []}
+    per_row = []
+    for rep in range(reps):
+        reset(cur, "untracked", rows)
+        samples["untracked W2"].append(timed(cur, WORK["W2"]))
+        reset(cur, "undoredo", rows)
+        before = content(cur)
+        base = history_bytes(cur)
+        cur.execute("SET undoredo.scope = %s", (SCOPE,))
+        cur.execute(WORK["W2"])
+        cur.execute("RESET undoredo.scope")
+        per_row.append((history_bytes(cur) - base) / rows)
+        after = content(cur)
+        cur.execute("CHECKPOINT")
+        samples["undo"].append(timed(cur, "SELECT * FROM undoredo_undo('doc', 1)"))
+        check(content(cur) == before, "undo of W2 restores the table")
+        cur.execute("CHECKPOINT")
+        samples["redo"].append(timed(cur, "SELECT * FROM undoredo_redo('doc', 1)"))
+        check(content(cur) == after, "redo of W2 restores the update")
+    ratios, med = median_ratios(samples, base="untracked W2")
+    results["replay"] = (ratios, med)
+    report("undo/redo of W2", ratios, med, "s")
+    results["bytes per W2 row"] = statistics.median(per_row)
+    print("history bytes per W2 row: %.0f" % results["bytes per W2 row"])
+
+
+def check(ok, what):
+    if not ok:
+        sys.exit("benchmark check failed: " + what)
+
+
+def measure_small_undo(cur, history_rows, calls, results):
+    """A 1-row undo with `history_rows` rows of other scopes' history."""
+    def undo_times():
+        times = []
+        for _ in range(calls):
+            cur.execute("SET undoredo.scope = 'doc:2'")
+            cur.execute("UPDATE doc SET n = n + 1 WHERE id = 1")
+            cur.execute("RESET undoredo.scope")
+            times.append(timed(cur, "SELECT * FROM undoredo_undo('doc', 2)"))
+        return statistics.median(times)
+
+    reset(cur, "undoredo", 1000)
+    empty = undo_times()
+    cur.execute("SET undoredo.scope = 'other:1'")
+    for start in range(0, history_rows, 100000):
+        cur.execute("""INSERT INTO doc (id, title, n)
+                       SELECT i, 'x', 0 FROM generate_series(%s, %s) i""",
+                    (10 ** 7 + start, 10 ** 7 + start + 99999))
+    cur.execute("RESET undoredo.scope")
+    cur.execute("VACUUM ANALYZE")
+    full = undo_times()
+    results["small undo"] = full / empty
+    print("1-row undo, %d rows of other history / empty history: %.2fx "
+          "(%.3f ms / %.3f ms)" % (history_rows, full / empty,
+                                   full * 1e3, empty * 1e3))
+
+
+def backend_memory(pid, stop, peak):
+    """Sample the backend's anonymous memory (kB) until stop is set."""
+    while not stop.is_set():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        peak[0] = max(peak[0], int(line.split()[1]))
+        except OSError:
+            return
+        time.sleep(0.02)
+
+
+def measure_big_undo(cur, rows, results):
+    reset(cur, "undoredo", rows)
+    cur.execute("SET undoredo.scope = 'doc:3'")
+    cur.execute("UPDATE doc SET n = n + 1, title = title || '!'")
+    cur.execute("RESET undoredo.scope")
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    stop, peak = threading.Event(), [0]
+    sampler = threading.Thread(target=backend_memory, args=(pid, stop, peak))
+    sampler.start()
+    seconds = timed(cur, "SELECT * FROM undoredo_undo('doc', 3)")
+    stop.set()
+    sampler.join()
+    results["big undo MB"] = peak[0] / 1024
+    print("undo of a %d-row step: %.1f s, backend peak RssAnon %.0f MB"
+          % (rows, seconds, peak[0] / 1024))
+
+
+def report(name, ratios, med, unit):
+    print("%-16s" % name + "".join(
+        "  %s %.2fx (%.4g %s)" % (v, ratios[v], med[v], unit) for v in ratios),
+        flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rows, shorter runs: a smoke test")
+    args = parser.parse_args()
+    reps = 3
+    rows, seconds, history_rows, big = 100000, 10, 1000000, 1000000
+    if args.quick:
+        rows, seconds, history_rows, big = 20000, 2, 100000, 100000
+    cpu = int(os.environ.get("BENCH_CPU", "1"))
+
+    cur = connect().cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS undoredo")
+    cur.execute("""CREATE OR REPLACE FUNCTION doc_log() RETURNS trigger
+                   LANGUAGE plpgsql AS $$
+                   BEGIN
+                       INSERT INTO doc_log VALUES (TG_OP,
+                           CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+                           CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+                           txid_current());
+                       RETURN NULL;
+                   END $$""")
+    results = {}
+    measure_statements(cur, reps, rows, results)
+    measure_pgbench(cur, reps, rows, seconds, cpu, results)
+    measure_replay(cur, reps, rows, results)
+    measure_small_undo(cur, history_rows, 200, results)
+    measure_big_undo(cur, big, results)
+    print_table(results, rows)
+
+
+def print_table(results, rows):
+    print()
+    print("| measure | target | undoredo | hand-written PL/pgSQL |")
+    print("|---|---|---|---|")
+    targets = {"W1": "≤ 1.8x", "W2": "≤ 1.6x", "W3": "≤ 5x",
+               "W4 sync on": "≥ 0.95", "W4 sync off": "≥ 0.80"}
+    for name, target in targets.items():
+        ratios, med = results[name]
+        unit = "TPS" if name.startswith("W4") else "time"
+        print("| %s %s | %s | %.2fx | %.2fx |" % (name, unit, target,
+              ratios["undoredo"], ratios["plpgsql"]))
+    ratios, med = results["replay"]
+    print("| undo of W2 | ≤ 1.5x | %.2fx | |" % ratios["undo"])
+    print("| redo of W2 | ≤ 1.5x | %.2fx | |" % ratios["redo"])
+    print("| 1-row undo with 1M rows of history | ≤ 1.2x | %.2fx | |"
+          % results["small undo"])
+    print("| history bytes per W2 row | ≤ 200 | %.0f | |"
+          % results["bytes per W2 row"])
+    print("| undo of a 1M-row step, peak backend memory | < 200 MB | %.0f MB | |"
+          % results["big undo MB"])
+    print("\n(%d rows per statement workload; medians of 3 runs)" % rows)
+
+
+if __name__ == "__main__":
+    main()
