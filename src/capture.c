@@ -19,11 +19,21 @@
  *	  each other instead of deadlocking.  TRUNCATE cannot be captured, so it
  *	  is refused while a scope is set.
  *
- * While undoredo.scope is set and no replay runs, the row trigger records
- * one row change into the transaction's current step of that scope
+ * While undoredo.scope is set and no replay runs, the row trigger appends
+ * one row change to the transaction's current step of that scope
  * (catalog.c starts it on first use).  Being an AFTER trigger it sees every
  * statement form, cascaded foreign-key actions and changes made by other
  * triggers, from any client.
+ *
+ * Changes are not written one by one: a query per row would cost several
+ * times the write it records.  They are appended to a pending chunk in
+ * transaction memory, and a chunk becomes one history row (store.c, no
+ * query) when it is full, when the statement ends (ExecutorFinish and
+ * ProcessUtility hooks, after the statement's AFTER triggers have fired)
+ * and at commit.  Each
+ * chunk holds consecutive changes of one subtransaction, so a rolled-back
+ * savepoint drops exactly its own changes, and chunks of an outer level
+ * are never written inside a subtransaction that may still roll back.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +52,11 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
+#include "tcop/utility.h"
+#include "access/xact.h"
+#include "libpq/pqformat.h"
+#include "utils/memutils.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -58,36 +73,205 @@ PG_FUNCTION_INFO_V1(undoredo_untrack);
 #define CAPTURE_TRIGGER "undoredo_capture"
 #define GUARD_TRIGGER "undoredo_guard"
 
-static void
-record_change(Oid rootid, char op, bytea *oldimg, bytea *newimg)
+/*
+ * Captured changes are kept in pending chunks and written as one history
+ * row per chunk of up to CHUNK_SIZE bytes (the history table's
+ * toast_tuple_target lets such a row stay inline and uncompressed).
+ */
+#define CHUNK_SIZE 8000
+
+static PendingChunk *
+new_chunk(ScopeState *ss)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[6] = {INT8OID, INT4OID, REGCLASSOID, CHAROID,
-	BYTEAOID, BYTEAOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	ScopeState *cs;
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	PendingChunk *chunk = palloc(sizeof(PendingChunk));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
-	cs = undoredo_current_step(undoredo_scope);
+	chunk->subid = GetCurrentSubTransactionId();
+	chunk->first_seq = ss->next_seq;
+	chunk->count = 0;
+	initStringInfo(&chunk->data);
+	ss->pending = lappend(ss->pending, chunk);
+	MemoryContextSwitchTo(oldcxt);
+	return chunk;
+}
 
-	values[0] = Int64GetDatum(cs->step);
-	values[1] = Int32GetDatum(cs->next_seq++);
-	values[2] = ObjectIdGetDatum(rootid);
-	values[3] = CharGetDatum(op);
-	values[4] = PointerGetDatum(oldimg);
-	values[5] = PointerGetDatum(newimg);
-	if (oldimg == NULL)
-		nulls[4] = 'n';
-	if (newimg == NULL)
-		nulls[5] = 'n';
-	undoredo_run_as_owner(psprintf("INSERT INTO %s.undoredo_change"
-								   " (step, seq, relid, op, old_image, new_image)"
-								   " VALUES ($1, $2, $3, $4, $5, $6)",
-								   ext->qschema),
-						  6, argtypes, values, nulls, 0);
-	SPI_finish();
+static void
+free_chunk(PendingChunk *chunk)
+{
+	pfree(chunk->data.data);
+	pfree(chunk);
+}
+
+/* Write a chunk taken off the pending list, and free it. */
+static void
+write_chunk(ScopeState *ss, PendingChunk *chunk)
+{
+	if (chunk->count > 0)
+		undoredo_store_chunk(ss->step, chunk->first_seq, chunk->count,
+							 &chunk->data);
+	free_chunk(chunk);
+}
+
+/*
+ * Write the scope's pending chunks: those of the current subtransaction,
+ * or all of them (at commit, when only the top level is left).  Chunks of
+ * an outer subtransaction stay pending: written here, they would be rolled
+ * back with this subtransaction while the changes they record stay.
+ */
+void
+undoredo_flush_pending(ScopeState *ss, bool all)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	ListCell   *lc;
+
+	foreach(lc, ss->pending)
+	{
+		PendingChunk *chunk = (PendingChunk *) lfirst(lc);
+
+		if (!all && chunk->subid != subid)
+			continue;
+		ss->pending = foreach_delete_current(ss->pending, lc);
+		write_chunk(ss, chunk);
+	}
+}
+
+/*
+ * Before undo, redo, clear or undoredo_history read a scope's history,
+ * write what this transaction captured into it.  A statement still being
+ * captured at an outer level (the reader runs inside one of its triggers)
+ * cannot be written yet, nor be undone in halves: that is refused.
+ */
+void
+undoredo_flush_for_reading(ScopeState *ss)
+{
+	undoredo_flush_pending(ss, false);
+	if (ss->pending != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot read the history of \"%s\" while a statement is capturing into it",
+						ss->scope),
+				 errdetail("The function was called from a trigger or function of a statement on a tracked table under this scope.")));
+}
+
+/*
+ * A subtransaction ends: on abort its pending changes are forgotten (the
+ * rows they record are rolled back too), on commit they pass to the parent.
+ */
+void
+undoredo_pending_subxact(ScopeState *ss, bool commit,
+						 SubTransactionId mySubid, SubTransactionId parentSubid)
+{
+	ListCell   *lc;
+
+	foreach(lc, ss->pending)
+	{
+		PendingChunk *chunk = (PendingChunk *) lfirst(lc);
+
+		if (chunk->subid != mySubid)
+			continue;
+		if (commit)
+			chunk->subid = parentSubid;
+		else
+		{
+			ss->pending = foreach_delete_current(ss->pending, lc);
+			free_chunk(chunk);
+		}
+	}
+}
+
+/* At the end of every statement, once its AFTER triggers have fired. */
+static void
+flush_statement(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, undoredo_scope_states())
+		undoredo_flush_pending((ScopeState *) lfirst(lc), false);
+}
+
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void
+capture_ExecutorFinish(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	flush_statement();
+}
+
+/* COPY and other utility statements fire AFTER triggers without ExecutorFinish */
+static void
+capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	flush_statement();
+}
+
+void
+undoredo_capture_init(void)
+{
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = capture_ExecutorFinish;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = capture_ProcessUtility;
+}
+
+/*
+ * Append one row change to the step's pending chunk: the tracked table's
+ * oid, the kind of change and the row images it needs.  The change is
+ * encoded first, so that an update that changed nothing starts no step.
+ */
+static void
+record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
+{
+	StringInfoData record;
+	ScopeState *ss;
+	PendingChunk *chunk;
+	bool		continues;
+
+	initStringInfo(&record);
+	pq_sendint32(&record, ti->rootid);
+	pq_sendbyte(&record, op);
+	if (op == 'i')
+		undoredo_image_append_full(&record, ti, newtup);
+	else if (op == 'd')
+		undoredo_image_append_full(&record, ti, oldtup);
+	else if (!undoredo_image_append_update(&record, ti, oldtup, newtup))
+		return;					/* no column changed: nothing to record */
+
+	ss = undoredo_current_step(undoredo_scope);
+	chunk = ss->pending != NIL ? llast(ss->pending) : NULL;
+	continues = chunk != NULL &&
+		chunk->subid == GetCurrentSubTransactionId() &&
+		chunk->first_seq + chunk->count == ss->next_seq;
+	if (continues && chunk->data.len + record.len > CHUNK_SIZE)
+	{
+		ss->pending = list_delete_last(ss->pending);
+		write_chunk(ss, chunk);
+		continues = false;
+	}
+	if (!continues)
+		chunk = new_chunk(ss);
+	appendBinaryStringInfo(&chunk->data, record.data, record.len);
+	chunk->count++;
+	ss->next_seq++;
+	if (chunk->data.len > CHUNK_SIZE)
+	{
+		/* one large change */
+		ss->pending = list_delete_last(ss->pending);
+		write_chunk(ss, chunk);
+	}
 }
 
 /*
@@ -136,12 +320,9 @@ undoredo_capture(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
-	Oid			rootid;
 	TableInfo  *ti;
 	HeapTuple	oldtup = NULL;
 	HeapTuple	newtup = NULL;
-	bytea	   *oldimg = NULL;
-	bytea	   *newimg = NULL;
 	char		op;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -166,12 +347,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 		TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 	{
 		if (capturing())
-		{
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "undoredo: SPI_connect failed");
 			undoredo_lock_scope(undoredo_scope);
-			SPI_finish();
-		}
 		return PointerGetDatum(NULL);
 	}
 
@@ -188,7 +364,6 @@ undoredo_capture(PG_FUNCTION_ARGS)
 	if (ti == NULL)
 		ti = undoredo_table_info(rel, tracked_table(trigdata->tg_trigger->tgoid,
 												   RelationGetRelid(rel)));
-	rootid = ti->rootid;
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{
@@ -213,15 +388,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 		if (newtup)
 			newtup = execute_attr_map_tuple(newtup, ti->map);
 	}
-
-	if (op == 'i')
-		newimg = undoredo_image_full(ti, newtup);
-	else if (op == 'd')
-		oldimg = undoredo_image_full(ti, oldtup);
-	else if (!undoredo_image_update(ti, oldtup, newtup, &oldimg, &newimg))
-		return PointerGetDatum(NULL);	/* no column changed */
-
-	record_change(rootid, op, oldimg, newimg);
+	record_change(ti, op, oldtup, newtup);
 	return PointerGetDatum(NULL);
 }
 

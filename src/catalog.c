@@ -13,8 +13,8 @@
  * SPI plans are prepared once per backend and kept in a hash keyed by their
  * SQL text and argument types; the plan cache re-plans them after DDL.
  *
- * The scope lock is an update of the scope's row in undoredo_scope, held to
- * the end of the transaction.  Which scopes a transaction has locked, and
+ * The scope lock is a heavyweight lock on the scope's name, held to the end
+ * of the transaction, plus an update of the scope's row (lock_scope_row).  Which scopes a transaction has locked, and
  * the step it captures into for each, is kept in transaction memory, so a
  * captured row costs a list lookup, not a query.  A subtransaction abort
  * forgets the locks and steps it took (the database rolls them back too);
@@ -40,6 +40,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "storage/lock.h"
 
 #include "undoredo.h"
 
@@ -208,44 +209,26 @@ undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 }
 
 /*
- * Take the scope lock: update the scope's row (made first if missing) and
- * keep the row lock to the end of the transaction.  Updating rather than
- * only locking the row makes a REPEATABLE READ or SERIALIZABLE transaction
- * that waited for another one fail with a serialization error instead of
- * reading a history older than the lock; inserting a missing row waits for
- * a transaction that is still creating it.
+ * Take the scope lock and return the scope's id.  The lock is a
+ * heavyweight lock on a hash of the scope's name (an advisory lock tag in
+ * a key space of our own, shown in pg_locks), held to the end of the
+ * transaction, so lock_timeout, deadlock detection and waiting all work as
+ * for any lock.  Then the scope's row is made if missing and its generation
+ * bumped (store.c), which also turns a stale REPEATABLE READ snapshot into
+ * a serialization error.
  */
 static int64
 lock_scope_row(const char *scope)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
 	const char *colon = strchr(scope, ':');
-	char	   *update_sql;
-	bool		isnull;
+	uint64		hash = hash_bytes_extended((const unsigned char *) scope,
+										   strlen(scope), 0);
+	LOCKTAG		tag;
 
-	values[0] = PointerGetDatum(cstring_to_text_with_len(scope, colon - scope));
-	values[1] = CStringGetTextDatum(colon + 1);
-	update_sql = psprintf("UPDATE %s.undoredo_scope"
-						  " SET generation = generation OPERATOR(pg_catalog.+) 1"
-						  " WHERE object_type OPERATOR(pg_catalog.=) $1"
-						  " AND object_id OPERATOR(pg_catalog.=) $2"
-						  " RETURNING scope_id", ext->qschema);
-
-	undoredo_run_as_owner(update_sql, 2, argtypes, values, NULL, 0);
-	if (SPI_processed == 0)
-	{
-		undoredo_run_as_owner(psprintf("INSERT INTO %s.undoredo_scope (object_type, object_id)"
-									   " VALUES ($1, $2) ON CONFLICT DO NOTHING",
-									   ext->qschema),
-							  2, argtypes, values, NULL, 0);
-		undoredo_run_as_owner(update_sql, 2, argtypes, values, NULL, 0);
-		if (SPI_processed != 1)
-			elog(ERROR, "undoredo: could not lock scope \"%s\"", scope);
-	}
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
+						 (uint32) hash, UNDOREDO_LOCK_SPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	return undoredo_store_scope(pnstrdup(scope, colon - scope), colon + 1);
 }
 
 void
@@ -292,32 +275,25 @@ undoredo_discard_steps(const char *table, int64 scope_id)
 
 /*
  * Start a step of a locked scope: discard its redo history, insert the step
- * and forget the oldest undoable steps beyond undoredo.max_steps.
+ * and forget the oldest undoable steps beyond undoredo.max_steps.  The
+ * common case (nothing to redo, no limit) makes no query.
  */
 static void
 begin_step(ScopeState *cs)
 {
 	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	bool		isnull;
+	bool		redo = undoredo_store_has_redo(cs->scope_id);
 
-	values[0] = Int64GetDatum(cs->scope_id);
+	if (redo || undoredo_max_steps > 0)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "undoredo: SPI_connect failed");
+		if (redo)
+			undoredo_discard_steps("redo_action", cs->scope_id);
+	}
 
-	undoredo_discard_steps("redo_action", cs->scope_id);
-
-	if (undoredo_label != NULL && undoredo_label[0] != '\0')
-		values[1] = CStringGetTextDatum(undoredo_label);
-	else
-		nulls[1] = 'n';
-	values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	undoredo_run_as_owner(psprintf("INSERT INTO %s.undo_action (scope_id, label, created_at)"
-								   " VALUES ($1, $2, $3) RETURNING step",
-								   ext->qschema),
-						  3, argtypes, values, nulls, 0);
-	cs->step = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
+	cs->step = undoredo_store_step(cs->scope_id, undoredo_label,
+								   GetCurrentTransactionStartTimestamp());
 	cs->next_seq = 1;
 
 	if (undoredo_max_steps > 0)
@@ -337,25 +313,21 @@ begin_step(ScopeState *cs)
 									   ext->qschema, ext->qschema, ext->qschema),
 							  2, pargtypes, pvalues, NULL, 0);
 	}
+	if (redo || undoredo_max_steps > 0)
+		SPI_finish();
 }
 
 /*
  * The scope's state in this transaction, its lock taken on first use.
- * Caller is connected to SPI.
  */
 ScopeState *
 undoredo_lock_scope(const char *scope)
 {
-	ListCell   *lc;
-	ScopeState *ss;
+	ScopeState *ss = undoredo_find_scope_state(scope);
 	MemoryContext oldcxt;
 
-	foreach(lc, scope_states)
-	{
-		ss = (ScopeState *) lfirst(lc);
-		if (strcmp(ss->scope, scope) == 0)
-			return ss;
-	}
+	if (ss != NULL)
+		return ss;
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	ss = palloc0(sizeof(ScopeState));
@@ -371,9 +343,31 @@ undoredo_lock_scope(const char *scope)
 	return ss;
 }
 
+/* The scope's state if this transaction has locked it, else NULL. */
+ScopeState *
+undoredo_find_scope_state(const char *scope)
+{
+	ListCell   *lc;
+
+	foreach(lc, scope_states)
+	{
+		ScopeState *ss = (ScopeState *) lfirst(lc);
+
+		if (strcmp(ss->scope, scope) == 0)
+			return ss;
+	}
+	return NULL;
+}
+
+List *
+undoredo_scope_states(void)
+{
+	return scope_states;
+}
+
 /*
  * The scope's state with the step this transaction captures into, started
- * on first use.  Caller is connected to SPI.
+ * on first use.
  */
 ScopeState *
 undoredo_current_step(const char *scope)
@@ -415,8 +409,16 @@ undoredo_close_step(ScopeState *ss)
 static void
 xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
+	ListCell   *lc;
+
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			foreach(lc, scope_states)
+				undoredo_flush_pending((ScopeState *) lfirst(lc), true);
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
@@ -472,6 +474,8 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		ScopeState *ss = (ScopeState *) lfirst(lc);
 
+		undoredo_pending_subxact(ss, event == SUBXACT_EVENT_COMMIT_SUB,
+								 mySubid, parentSubid);
 		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
 			if (ss->lock_subid == mySubid)

@@ -162,6 +162,7 @@ _PG_init(void)
 							 check_replaying, NULL, NULL);
 
 	MarkGUCPrefixReserved("undoredo");
+	undoredo_capture_init();
 
 	/* after the definitions: their assign hooks clear rejected_scope */
 	rejected_scope = rejected;

@@ -67,6 +67,18 @@ undoredo_status(PG_FUNCTION_ARGS)
 													  values, nulls)));
 }
 
+/* Changes this transaction captured into the scope and has not written. */
+static int64
+pending_changes(ScopeState *ss)
+{
+	ListCell   *lc;
+	int64		count = 0;
+
+	foreach(lc, ss->pending)
+		count += ((PendingChunk *) lfirst(lc))->count;
+	return count;
+}
+
 Datum
 undoredo_history(PG_FUNCTION_ARGS)
 {
@@ -75,6 +87,7 @@ undoredo_history(PG_FUNCTION_ARGS)
 	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
 	const UndoRedoExtension *ext;
 	int64		scope_id;
+	ScopeState *ss;
 	uint64		i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -82,6 +95,7 @@ undoredo_history(PG_FUNCTION_ARGS)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	ext = undoredo_extension();
 	scope_id = find_scope(object_type, object_id);
+	ss = undoredo_find_scope_state(psprintf("%s:%s", object_type, object_id));
 	if (scope_id != 0)
 	{
 		Oid			argtypes[1] = {INT8OID};
@@ -89,7 +103,8 @@ undoredo_history(PG_FUNCTION_ARGS)
 
 		args[0] = Int64GetDatum(scope_id);
 		undoredo_run_as_owner(psprintf("SELECT a.step, a.state, a.label, a.created_at,"
-									   " (SELECT pg_catalog.count(*) FROM %s.undoredo_change c"
+									   " (SELECT COALESCE(pg_catalog.sum(c.nchanges), 0)"
+									   "  FROM %s.undoredo_change c"
 									   "  WHERE c.step OPERATOR(pg_catalog.=) a.step)"
 									   " FROM (SELECT step, 'undo'::pg_catalog.text AS state, label, created_at"
 									   "       FROM %s.undo_action WHERE scope_id OPERATOR(pg_catalog.=) $1"
@@ -109,6 +124,9 @@ undoredo_history(PG_FUNCTION_ARGS)
 				values[col] = SPI_getbinval(SPI_tuptable->vals[i],
 											SPI_tuptable->tupdesc, col + 1,
 											&nulls[col]);
+			if (ss != NULL && DatumGetInt64(values[0]) == ss->step)
+				values[4] = Int64GetDatum(DatumGetInt64(values[4]) +
+										  pending_changes(ss));
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 								 values, nulls);
 		}
@@ -127,6 +145,7 @@ undoredo_clear(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
+	undoredo_flush_for_reading(ss);
 	undoredo_discard_steps("undo_action", ss->scope_id);
 	undoredo_discard_steps("redo_action", ss->scope_id);
 	undoredo_close_step(ss);

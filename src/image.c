@@ -1,14 +1,26 @@
 /*-------------------------------------------------------------------------
  *
  * image.c
- *	  Binary row images.
+ *	  Row images.
  *
- * An image is a bytea holding a count and, per column, its attnum, its type
- * oid at capture, a format byte and the value: the type's binary send form
- * ('b'), its text output for a type without send/receive ('t'), or null
- * ('n').  The send form is exact and does not depend on session settings
- * (DateStyle, TimeZone, extra_float_digits), and computing it detoasts the
- * value, so an out-of-line original may be vacuumed away afterwards.
+ * An image is a length, a count and, per column, its attnum, its type oid
+ * at capture, a format byte and the value.  The capture trigger appends
+ * images straight into the chunk of history it is filling (capture.c).
+ * Formats:
+ *	'r'/'R'	the value as stored (detoasted), for built-in base types with
+ *			binary I/O: a copy, no conversion, so capture stays cheap.  The
+ *			byte order is part of the format ('r' little-, 'R' big-endian),
+ *			so a history restored on a server of the other byte order is
+ *			refused rather than misread.
+ *	'b'		the type's binary send form: exact and independent of session
+ *			settings (DateStyle, TimeZone, extra_float_digits), for every
+ *			other type with binary I/O (enums, composites, domains, arrays
+ *			of those), whose stored form holds oids that a dump and restore
+ *			would change.
+ *	't'		text output, for a type without binary send/receive.
+ *	'n'		null.
+ * Either way the value is detoasted, so an out-of-line original may be
+ * vacuumed away afterwards.
  *
  * Columns are identified by attnum, which stays put across ADD and DROP
  * COLUMN; the type oid lets replay refuse a column whose type changed.
@@ -26,9 +38,16 @@
 
 #include "access/htup_details.h"
 #include "libpq/pqformat.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
 
 #include "undoredo.h"
+
+#ifdef WORDS_BIGENDIAN
+#define FORMAT_RAW 'R'
+#else
+#define FORMAT_RAW 'r'
+#endif
 
 static void
 append_value(StringInfo buf, ColumnInfo *col, AttrNumber attnum,
@@ -40,6 +59,31 @@ append_value(StringInfo buf, ColumnInfo *col, AttrNumber attnum,
 	{
 		pq_sendbyte(buf, 'n');
 		pq_sendint32(buf, -1);
+	}
+	else if (col->raw && col->typbyval)
+	{
+		char		bytes[sizeof(Datum)];
+
+		store_att_byval(bytes, value, col->typlen);
+		pq_sendbyte(buf, FORMAT_RAW);
+		pq_sendint32(buf, col->typlen);
+		pq_sendbytes(buf, bytes, col->typlen);
+	}
+	else if (col->raw && col->typlen > 0)
+	{
+		pq_sendbyte(buf, FORMAT_RAW);
+		pq_sendint32(buf, col->typlen);
+		pq_sendbytes(buf, DatumGetPointer(value), col->typlen);
+	}
+	else if (col->raw)
+	{
+		struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+
+		pq_sendbyte(buf, FORMAT_RAW);
+		pq_sendint32(buf, VARSIZE_ANY(v));
+		pq_sendbytes(buf, (char *) v, VARSIZE_ANY(v));
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
 	}
 	else if (OidIsValid(col->sendfn))
 	{
@@ -68,42 +112,48 @@ imaged(ColumnInfo *col)
 	return !col->dropped && !col->generated;
 }
 
-static bytea *
-build_image(TableInfo *ti, HeapTuple tuple, const bool *include, int count)
+/* Append the image of the included columns: length, count, values. */
+static void
+append_image(StringInfo buf, TableInfo *ti, const Datum *values,
+			 const bool *isnull, const bool *include)
 {
-	StringInfoData buf;
-	int			i;
-
-	pq_begintypsend(&buf);
-	pq_sendint16(&buf, count);
-	for (i = 0; i < ti->natts; i++)
-	{
-		Datum		value;
-		bool		isnull;
-
-		if (!include[i])
-			continue;
-		value = heap_getattr(tuple, i + 1, ti->rootdesc, &isnull);
-		append_value(&buf, &ti->cols[i], i + 1, value, isnull);
-	}
-	return pq_endtypsend(&buf);
-}
-
-/* Every column of a row (an inserted or deleted row), in root layout. */
-bytea *
-undoredo_image_full(TableInfo *ti, HeapTuple tuple)
-{
-	bool	   *include = palloc(sizeof(bool) * ti->natts);
+	int			start = buf->len;
 	int			count = 0;
 	int			i;
+	uint32		n32;
+	uint16		n16;
 
+	pq_sendint32(buf, 0);		/* length and count, set below */
+	pq_sendint16(buf, 0);
 	for (i = 0; i < ti->natts; i++)
 	{
-		include[i] = imaged(&ti->cols[i]);
-		if (include[i])
-			count++;
+		if (!include[i])
+			continue;
+		append_value(buf, &ti->cols[i], i + 1, values[i], isnull[i]);
+		count++;
 	}
-	return build_image(ti, tuple, include, count);
+	n32 = pg_hton32(buf->len - start - 4);
+	memcpy(buf->data + start, &n32, 4);
+	n16 = pg_hton16(count);
+	memcpy(buf->data + start + 4, &n16, 2);
+}
+
+/* The image of every column of a row (an inserted or deleted row). */
+void
+undoredo_image_append_full(StringInfo buf, TableInfo *ti, HeapTuple tuple)
+{
+	Datum	   *values = palloc(sizeof(Datum) * ti->natts);
+	bool	   *isnull = palloc(sizeof(bool) * ti->natts);
+	bool	   *include = palloc(sizeof(bool) * ti->natts);
+	int			i;
+
+	heap_deform_tuple(tuple, ti->rootdesc, values, isnull);
+	for (i = 0; i < ti->natts; i++)
+		include[i] = imaged(&ti->cols[i]);
+	append_image(buf, ti, values, isnull, include);
+	pfree(values);
+	pfree(isnull);
+	pfree(include);
 }
 
 /* Do two values of a column have the same stored form? */
@@ -135,59 +185,65 @@ same_stored_form(ColumnInfo *col, Datum a, bool anull, Datum b, bool bnull)
 }
 
 /*
- * Images of an update: the key and the changed columns, before and after.
- * Returns false when no column changed.
+ * The images of an update, before and after: the key and the changed
+ * columns.  Appends nothing and returns false when no column changed.
  */
 bool
-undoredo_image_update(TableInfo *ti, HeapTuple oldtup, HeapTuple newtup,
-					  bytea **oldimg, bytea **newimg)
+undoredo_image_append_update(StringInfo buf, TableInfo *ti,
+							 HeapTuple oldtup, HeapTuple newtup)
 {
+	Datum	   *oldvalues = palloc(sizeof(Datum) * ti->natts);
+	bool	   *oldnulls = palloc(sizeof(bool) * ti->natts);
+	Datum	   *newvalues = palloc(sizeof(Datum) * ti->natts);
+	bool	   *newnulls = palloc(sizeof(bool) * ti->natts);
 	bool	   *include = palloc0(sizeof(bool) * ti->natts);
 	bool		changed = false;
-	int			count = 0;
 	int			i;
 
+	heap_deform_tuple(oldtup, ti->rootdesc, oldvalues, oldnulls);
+	heap_deform_tuple(newtup, ti->rootdesc, newvalues, newnulls);
 	for (i = 0; i < ti->natts; i++)
 	{
-		Datum		a,
-					b;
-		bool		anull,
-					bnull;
-
-		if (!imaged(&ti->cols[i]))
-			continue;
-		a = heap_getattr(oldtup, i + 1, ti->rootdesc, &anull);
-		b = heap_getattr(newtup, i + 1, ti->rootdesc, &bnull);
-		if (!same_stored_form(&ti->cols[i], a, anull, b, bnull))
+		if (imaged(&ti->cols[i]) &&
+			!same_stored_form(&ti->cols[i], oldvalues[i], oldnulls[i],
+							  newvalues[i], newnulls[i]))
 		{
 			include[i] = true;
 			changed = true;
 		}
 	}
-	if (!changed)
-		return false;
-	for (i = 0; i < ti->nkeys; i++)
-		include[ti->keys[i] - 1] = true;
-	if (ti->key_deferrable)
-		for (i = 0; i < ti->natts; i++)
-			include[i] = imaged(&ti->cols[i]);
-	for (i = 0; i < ti->natts; i++)
-		if (include[i])
-			count++;
-	*oldimg = build_image(ti, oldtup, include, count);
-	*newimg = build_image(ti, newtup, include, count);
-	return true;
+	if (changed)
+	{
+		for (i = 0; i < ti->nkeys; i++)
+			include[ti->keys[i] - 1] = true;
+		if (ti->key_deferrable)
+			for (i = 0; i < ti->natts; i++)
+				include[i] = imaged(&ti->cols[i]);
+		append_image(buf, ti, oldvalues, oldnulls, include);
+		append_image(buf, ti, newvalues, newnulls, include);
+	}
+	pfree(oldvalues);
+	pfree(oldnulls);
+	pfree(newvalues);
+	pfree(newnulls);
+	pfree(include);
+	return changed;
 }
 
+/*
+ * Read the image at buf's cursor (as appended by append_image) and move
+ * the cursor past it.  The values point into buf.
+ */
 void
-undoredo_image_parse(bytea *img, RowImage *image)
+undoredo_image_read(StringInfo msg, RowImage *image)
 {
 	StringInfoData buf;
+	int			len = (int32) pq_getmsgint(msg, 4);
 	int			i;
 
-	buf.data = VARDATA_ANY(img);
-	buf.len = VARSIZE_ANY_EXHDR(img);
-	buf.maxlen = buf.len;
+	buf.data = (char *) pq_getmsgbytes(msg, len);
+	buf.len = len;
+	buf.maxlen = len;
 	buf.cursor = 0;
 
 	image->nvalues = pq_getmsgint(&buf, 2);
@@ -224,6 +280,25 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 	ColumnInfo *col = &ti->cols[v->attnum - 1];
 	StringInfoData buf;
 
+	if (v->format == 'r' || v->format == 'R')
+	{
+		char	   *copy;
+
+		if (v->format != FORMAT_RAW)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot replay a value of column \"%s\" of table \"%s\" recorded on a server of another byte order",
+							NameStr(col->name), ti->relname)));
+		if (v->len != (col->typlen > 0 ? col->typlen : v->len))
+			elog(ERROR, "undoredo: stored value of column \"%s\" has length %d, not %d",
+				 NameStr(col->name), v->len, col->typlen);
+		copy = palloc(Max(v->len, (int) sizeof(Datum)));
+		memcpy(copy, v->data, v->len);
+		if (col->typbyval)
+			return fetch_att(copy, true, col->typlen);
+		return PointerGetDatum(copy);
+	}
+
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, v->data, v->len);
 	if (v->format == 'b')
@@ -231,4 +306,18 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 								   col->typmod);
 	return InputFunctionCall(&col->recv_finfo, buf.data, col->ioparam,
 							 col->typmod);
+}
+
+/*
+ * The value in the column type's binary send form (or text output): what
+ * replay compares the current value with.
+ */
+bytea *
+undoredo_image_sent(TableInfo *ti, const ImageValue *v)
+{
+	ColumnInfo *col = &ti->cols[v->attnum - 1];
+
+	if (v->format == 'b' || v->format == 't')
+		return (bytea *) cstring_to_text_with_len(v->data, v->len);
+	return SendFunctionCall(&col->send_finfo, undoredo_image_datum(ti, v));
 }

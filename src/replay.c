@@ -43,6 +43,7 @@
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -197,11 +198,10 @@ add_exact_condition(const ReplayContext *rc, Statement *st, RowImage *image)
 							 col->sendsql, column_name(ti, v->attnum));
 			continue;
 		}
-		if (v->format == 'b')
+		if (v->format != 't')
 		{
 			n = add_param(st, BYTEAOID,
-						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
-						  false);
+						  PointerGetDatum(undoredo_image_sent(ti, v)), false);
 			appendStringInfo(&st->sql, " AND %s(%s) OPERATOR(pg_catalog.=) $%d",
 							 col->sendsql, column_name(ti, v->attnum), n);
 		}
@@ -465,43 +465,76 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 		conflict(rc, image, "exists again");
 }
 
-static void
-replay_change(ReplayContext *rc, char op, bytea *oldimg, bytea *newimg)
+/* One recorded change, as read from a chunk (capture.c's record_change). */
+typedef struct Change
 {
-	RowImage	before;
-	RowImage	after;
+	Oid			relid;
+	char		op;
+	RowImage	before;			/* 'u' and 'd' */
+	RowImage	after;			/* 'u' and 'i' */
+} Change;
 
-	if (oldimg)
-		undoredo_image_parse(oldimg, &before);
-	if (newimg)
-		undoredo_image_parse(newimg, &after);
+static void
+read_change(StringInfo msg, Change *change)
+{
+	change->relid = (Oid) pq_getmsgint(msg, 4);
+	change->op = pq_getmsgbyte(msg);
+	if (change->op == 'u' || change->op == 'd')
+		undoredo_image_read(msg, &change->before);
+	if (change->op == 'u' || change->op == 'i')
+		undoredo_image_read(msg, &change->after);
+	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
+		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
+}
 
-	switch (op)
+static void
+replay_change(ReplayContext *rc, Change *change)
+{
+	rc->ti = undoredo_table_info_by_oid(change->relid, rc->step);
+	switch (change->op)
 	{
 		case 'i':
 			if (rc->undo)
-				replay_remove(rc, &after);
+				replay_remove(rc, &change->after);
 			else
-				replay_insert(rc, &after);
+				replay_insert(rc, &change->after);
 			break;
 		case 'd':
 			if (rc->undo)
-				replay_insert(rc, &before);
+				replay_insert(rc, &change->before);
 			else
-				replay_remove(rc, &before);
-			break;
-		case 'u':
-			if (rc->undo)
-				replay_update(rc, &after, &before);
-			else
-				replay_update(rc, &before, &after);
+				replay_remove(rc, &change->before);
 			break;
 		default:
-			elog(ERROR, "undoredo: unknown change kind '%c'", op);
+			if (rc->undo)
+				replay_update(rc, &change->after, &change->before);
+			else
+				replay_update(rc, &change->before, &change->after);
+			break;
 	}
 }
 
-/* Replay one step's changes, streaming them from the history. */
+/* Replay the changes of one chunk: undo backwards, redo forwards. */
+static void
+replay_chunk(ReplayContext *rc, int32 nchanges, bytea *changes)
+{
+	StringInfoData msg;
+	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
+	int			i;
+
+	msg.data = VARDATA_ANY(changes);
+	msg.len = VARSIZE_ANY_EXHDR(changes);
+	msg.maxlen = msg.len;
+	msg.cursor = 0;
+	for (i = 0; i < nchanges; i++)
+		read_change(&msg, &list[i]);
+	if (msg.cursor != msg.len)
+		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
+	for (i = 0; i < nchanges; i++)
+		replay_change(rc, &list[rc->undo ? nchanges - 1 - i : i]);
+}
+
+/* Replay one step's changes, streaming its chunks from the history. */
 static void
 replay_step(bool undo, int64 step)
 {
@@ -512,13 +545,13 @@ replay_step(bool undo, int64 step)
 	Portal		portal;
 	UserContext saved;
 	ReplayContext rc;
-	MemoryContext change_cxt;
+	MemoryContext chunk_cxt;
 	MemoryContext oldcxt;
 
 	rc.undo = undo;
 	rc.step = step;
 	values[0] = Int64GetDatum(step);
-	plan = undoredo_plan(psprintf("SELECT relid::pg_catalog.oid, op, old_image, new_image"
+	plan = undoredo_plan(psprintf("SELECT nchanges, changes"
 								  " FROM %s.undoredo_change WHERE step OPERATOR(pg_catalog.=) $1"
 								  " ORDER BY seq %s",
 								  ext->qschema, undo ? "DESC" : "ASC"),
@@ -527,8 +560,8 @@ replay_step(bool undo, int64 step)
 	portal = SPI_cursor_open(NULL, plan, values, NULL, false);
 	undoredo_restore_user(&saved);
 
-	change_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo change",
-									   ALLOCSET_DEFAULT_SIZES);
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo chunk",
+									  ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		SPITupleTable *batch;
@@ -545,30 +578,19 @@ replay_step(bool undo, int64 step)
 			HeapTuple	tuple = batch->vals[i];
 			TupleDesc	desc = batch->tupdesc;
 			bool		isnull;
-			Oid			relid;
-			char		op;
-			Datum		d;
-			bytea	   *oldimg = NULL;
-			bytea	   *newimg = NULL;
+			int32		nchanges;
 
-			oldcxt = MemoryContextSwitchTo(change_cxt);
-			relid = DatumGetObjectId(SPI_getbinval(tuple, desc, 1, &isnull));
-			op = DatumGetChar(SPI_getbinval(tuple, desc, 2, &isnull));
-			d = SPI_getbinval(tuple, desc, 3, &isnull);
-			if (!isnull)
-				oldimg = DatumGetByteaPP(d);
-			d = SPI_getbinval(tuple, desc, 4, &isnull);
-			if (!isnull)
-				newimg = DatumGetByteaPP(d);
-			rc.ti = undoredo_table_info_by_oid(relid, step);
-			replay_change(&rc, op, oldimg, newimg);
+			oldcxt = MemoryContextSwitchTo(chunk_cxt);
+			nchanges = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+			replay_chunk(&rc, nchanges,
+						 DatumGetByteaPP(SPI_getbinval(tuple, desc, 2, &isnull)));
 			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(change_cxt);
+			MemoryContextReset(chunk_cxt);
 		}
 		SPI_freetuptable(batch);
 	}
 	SPI_cursor_close(portal);
-	MemoryContextDelete(change_cxt);
+	MemoryContextDelete(chunk_cxt);
 }
 
 /* Move a step between undo_action and redo_action. */
@@ -675,6 +697,7 @@ replay(FunctionCallInfo fcinfo, bool undo)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
+	undoredo_flush_for_reading(ss);
 	replay_steps(undo, ss->scope_id, steps);
 	undoredo_close_step(ss);
 	undoredo_counts(ss->scope_id, &counts[0], &counts[1]);

@@ -24,6 +24,7 @@
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
@@ -218,6 +219,8 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 		{
 			col->sendfn = typform->typsend;
 			col->recvfn = typform->typreceive;
+			col->raw = att->atttypid < FirstGenbkiObjectId &&
+				typform->typtype == TYPTYPE_BASE && att->attlen != -2;
 			col->sendsql = qualified_function(col->sendfn);
 			fmgr_info_cxt(col->sendfn, &col->send_finfo, ti->mcxt);
 			fmgr_info_cxt(col->recvfn, &col->recv_finfo, ti->mcxt);

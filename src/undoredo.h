@@ -19,8 +19,11 @@
 
 #include "access/htup.h"
 #include "access/tupconvert.h"
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/relcache.h"
 
 /* guc.c */
@@ -39,6 +42,10 @@ extern bool undoredo_replaying;
 extern bool undoredo_scope_active(void);
 
 /* catalog.c */
+
+/* field4 of the advisory lock tags of scope locks ("UR") */
+#define UNDOREDO_LOCK_SPACE 0x5552
+
 typedef struct UndoRedoExtension
 {
 	Oid			schema;			/* namespace of the extension's objects */
@@ -61,7 +68,20 @@ typedef struct ScopeState
 	int64		step;			/* 0: no step yet (or forgotten) */
 	int32		next_seq;
 	SubTransactionId step_subid;	/* subtransaction that started the step */
+	List	   *pending;		/* of PendingChunk: captured, not yet stored */
 } ScopeState;
+
+/*
+ * Row changes captured but not yet written to the history: a run of
+ * consecutively numbered changes of one subtransaction (capture.c).
+ */
+typedef struct PendingChunk
+{
+	SubTransactionId subid;
+	int32		first_seq;
+	int32		count;
+	StringInfoData data;
+} PendingChunk;
 
 extern const UndoRedoExtension *undoredo_extension(void);
 extern void undoredo_become_owner(UserContext *saved);
@@ -77,6 +97,24 @@ extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
 extern void undoredo_xact_init(void);
+extern List *undoredo_scope_states(void);
+extern ScopeState *undoredo_find_scope_state(const char *scope);
+
+/* store.c */
+extern int64 undoredo_store_scope(const char *object_type, const char *object_id);
+extern bool undoredo_store_has_redo(int64 scope_id);
+extern int64 undoredo_store_step(int64 scope_id, const char *label,
+								 TimestampTz created_at);
+extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
+								 StringInfo data);
+
+/* capture.c */
+extern void undoredo_capture_init(void);
+extern void undoredo_flush_pending(ScopeState *ss, bool all);
+extern void undoredo_flush_for_reading(ScopeState *ss);
+extern void undoredo_pending_subxact(ScopeState *ss, bool commit,
+									 SubTransactionId mySubid,
+									 SubTransactionId parentSubid);
 
 /* tableinfo.c */
 typedef struct ColumnInfo
@@ -89,6 +127,7 @@ typedef struct ColumnInfo
 	bool		identity_always;
 	bool		typbyval;
 	int16		typlen;
+	bool		raw;			/* imaged in its stored form (image.c) */
 	Oid			sendfn;			/* InvalidOid: no binary form, use text */
 	Oid			recvfn;
 	Oid			outfn;
@@ -129,7 +168,8 @@ typedef struct ImageValue
 {
 	AttrNumber	attnum;
 	Oid			typid;
-	char		format;			/* 'b' send/receive, 't' text, 'n' null */
+	char		format;			/* 'r'/'R' stored form, 'b' send/receive,
+								 * 't' text, 'n' null */
 	const char *data;
 	int32		len;
 } ImageValue;
@@ -140,12 +180,13 @@ typedef struct RowImage
 	ImageValue *values;
 } RowImage;
 
-extern bytea *undoredo_image_full(TableInfo *ti, HeapTuple tuple);
-extern bool undoredo_image_update(TableInfo *ti, HeapTuple oldtup,
-								  HeapTuple newtup, bytea **oldimg,
-								  bytea **newimg);
-extern void undoredo_image_parse(bytea *img, RowImage *image);
+extern void undoredo_image_append_full(StringInfo buf, TableInfo *ti,
+									   HeapTuple tuple);
+extern bool undoredo_image_append_update(StringInfo buf, TableInfo *ti,
+										 HeapTuple oldtup, HeapTuple newtup);
+extern void undoredo_image_read(StringInfo msg, RowImage *image);
 extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);
+extern bytea *undoredo_image_sent(TableInfo *ti, const ImageValue *v);
 extern ImageValue *undoredo_image_find(RowImage *image, AttrNumber attnum);
 
 #endif							/* UNDOREDO_H */

@@ -1,0 +1,32 @@
+/* undoredo--1.0--1.1.sql: row changes stored in chunks */
+
+\echo Use "ALTER EXTENSION undoredo UPDATE TO '1.1'" to load this file. \quit
+
+/*
+ * Row changes move from one history row each to chunks (see
+ * undoredo--1.1.sql).  Every recorded change becomes a chunk of one: the
+ * tracked table's oid (4 bytes, network order), the kind of change, and
+ * the images it needs, each preceded by its length.  1.0 images are valid
+ * 1.1 images.
+ */
+ALTER TABLE @extschema@.undoredo_change
+    ADD COLUMN nchanges integer NOT NULL DEFAULT 1,
+    ADD COLUMN changes bytea;
+
+UPDATE @extschema@.undoredo_change SET changes =
+    pg_catalog.substr(pg_catalog.int8send(relid::pg_catalog.oid::pg_catalog.int8), 5)
+    OPERATOR(pg_catalog.||) pg_catalog.set_byte('\x00'::pg_catalog.bytea, 0,
+                                                pg_catalog.ascii(op::pg_catalog.text))
+    OPERATOR(pg_catalog.||) CASE WHEN old_image IS NULL THEN ''::pg_catalog.bytea
+        ELSE pg_catalog.int4send(pg_catalog.length(old_image)) OPERATOR(pg_catalog.||) old_image END
+    OPERATOR(pg_catalog.||) CASE WHEN new_image IS NULL THEN ''::pg_catalog.bytea
+        ELSE pg_catalog.int4send(pg_catalog.length(new_image)) OPERATOR(pg_catalog.||) new_image END;
+
+ALTER TABLE @extschema@.undoredo_change
+    ALTER COLUMN nchanges DROP DEFAULT,
+    ALTER COLUMN changes SET NOT NULL,
+    DROP COLUMN relid,
+    DROP COLUMN op,
+    DROP COLUMN old_image,
+    DROP COLUMN new_image,
+    SET (toast_tuple_target = 8160);

@@ -1,0 +1,253 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *	  Direct access to the history tables on the capture path.
+ *
+ * What a captured transaction writes -- the scope row, the step row and
+ * the chunks of row changes -- is inserted with the table AM and its index
+ * entries made by hand, without a query: an SPI round trip per row or per
+ * transaction would cost more than the write it records.  Rows are formed
+ * from the relations' own descriptors by column name, so columns dropped
+ * by an upgrade script are simply left null.  No access check happens at
+ * this level, so writers need no privilege on the history.
+ *
+ * Everything here runs under the scope lock (catalog.c), which serializes
+ * the writers of one scope: a lookup with the latest snapshot sees the
+ * last holder's committed work, and no other writer can race on the rows
+ * of the scope.  Reads for undo, redo and the history functions, which are
+ * not per row, stay in SQL through SPI.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "commands/sequence.h"
+#include "executor/tuptable.h"
+#include "parser/parse_relation.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "undoredo.h"
+
+static Oid
+history_relid(const char *name)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			relid = get_relname_relid(name, ext->schema);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "undoredo: relation \"%s\" of the extension is missing", name);
+	return relid;
+}
+
+/* A tuple of rel from (column name, value) pairs; other columns are null. */
+static HeapTuple
+form_row(Relation rel, int n, const char *const *names, const Datum *values,
+		 const bool *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *v = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+	int			i;
+	int			j;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		isnull[i] = true;
+		if (att->attisdropped)
+			continue;
+		for (j = 0; j < n; j++)
+		{
+			if (strcmp(NameStr(att->attname), names[j]) == 0)
+			{
+				v[i] = values[j];
+				isnull[i] = nulls != NULL && nulls[j];
+			}
+		}
+	}
+	return heap_form_tuple(desc, v, isnull);
+}
+
+/* Make the index entries of a heap tuple (plain column indexes only). */
+static void
+insert_index_entries(Relation rel, HeapTuple tuple)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(irel);
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		int			i;
+
+		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
+			elog(ERROR, "undoredo: index \"%s\" of a history table is not a plain column index",
+				 RelationGetRelationName(irel));
+		for (i = 0; i < info->ii_NumIndexAttrs; i++)
+			values[i] = heap_getattr(tuple, info->ii_IndexAttrNumbers[i],
+									 RelationGetDescr(rel), &isnull[i]);
+		index_insert(irel, values, isnull, &tuple->t_self, rel,
+					 irel->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, info);
+		index_close(irel, RowExclusiveLock);
+	}
+	list_free(indexes);
+}
+
+static void
+insert_row(Relation rel, HeapTuple tuple)
+{
+	heap_insert(rel, tuple, GetCurrentCommandId(true), 0, NULL);
+	insert_index_entries(rel, tuple);
+}
+
+/*
+ * The scope's id, its row made if missing, and its generation bumped.  The
+ * update is what a REPEATABLE READ or SERIALIZABLE transaction that waited
+ * for the scope lock trips over: if the newest version of the row is not
+ * visible to its snapshot, another transaction changed the history since
+ * the snapshot was taken, and reading that history now would be reading
+ * the future.  Called with the scope lock held.
+ */
+int64
+undoredo_store_scope(const char *object_type, const char *object_id)
+{
+	Relation	rel = table_open(history_relid("undoredo_scope"), RowExclusiveLock);
+	Oid			keyidx = history_relid("undoredo_scope_object_type_object_id_key");
+	TupleDesc	desc = RelationGetDescr(rel);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int64		scope_id;
+	static const char *const names[] = {"scope_id", "object_type", "object_id",
+	"generation"};
+	Datum		values[4];
+	bool		isnull;
+
+	values[1] = CStringGetTextDatum(object_type);
+	values[2] = CStringGetTextDatum(object_id);
+	ScanKeyInit(&key[0], 2, BTEqualStrategyNumber, F_TEXTEQ, values[1]);
+	ScanKeyInit(&key[1], 3, BTEqualStrategyNumber, F_TEXTEQ, values[2]);
+	key[0].sk_collation = key[1].sk_collation = DEFAULT_COLLATION_OID;
+	key[0].sk_attno = attnameAttNum(rel, "object_type", false);
+	key[1].sk_attno = attnameAttNum(rel, "object_id", false);
+	scan = systable_beginscan(rel, keyidx, true, snapshot, 2, key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		Datum	   *v = palloc(sizeof(Datum) * desc->natts);
+		bool	   *n = palloc(sizeof(bool) * desc->natts);
+		int			gen = attnameAttNum(rel, "generation", false) - 1;
+		HeapTuple	newtuple;
+
+		if (IsolationUsesXactSnapshot() &&
+			!HeapTupleSatisfiesVisibility(tuple, GetTransactionSnapshot(),
+										  ((BufferHeapTupleTableSlot *) scan->slot)->buffer))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update"),
+					 errdetail("Another transaction changed the history of \"%s:%s\" after this transaction's snapshot was taken.",
+							   object_type, object_id)));
+		heap_deform_tuple(tuple, desc, v, n);
+		scope_id = DatumGetInt64(heap_getattr(tuple,
+											  attnameAttNum(rel, "scope_id", false),
+											  desc, &isnull));
+		v[gen] = Int64GetDatum(DatumGetInt64(v[gen]) + 1);
+		newtuple = heap_form_tuple(desc, v, n);
+		simple_heap_update(rel, &tuple->t_self, newtuple);
+		if (!HeapTupleIsHeapOnly(newtuple))
+			insert_index_entries(rel, newtuple);
+	}
+	else
+	{
+		scope_id = nextval_internal(history_relid("undoredo_scope_seq"), false);
+		values[0] = Int64GetDatum(scope_id);
+		values[3] = Int64GetDatum(0);
+		insert_row(rel, form_row(rel, 4, names, values, NULL));
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, RowExclusiveLock);
+	return scope_id;
+}
+
+/* Does the scope have steps to redo?  Called with the scope lock held. */
+bool
+undoredo_store_has_redo(int64 scope_id)
+{
+	Relation	rel = table_open(history_relid("redo_action"), AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, attnameAttNum(rel, "scope_id", false),
+				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(scope_id));
+	scan = systable_beginscan(rel, history_relid("redo_action_scope_idx"), true,
+							  snapshot, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Insert a new undoable step of the scope; returns its id. */
+int64
+undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
+{
+	Relation	rel = table_open(history_relid("undo_action"), RowExclusiveLock);
+	static const char *const names[] = {"step", "scope_id", "label", "created_at"};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	int64		step = nextval_internal(history_relid("undoredo_step_seq"), false);
+
+	values[0] = Int64GetDatum(step);
+	values[1] = Int64GetDatum(scope_id);
+	if (label != NULL && label[0] != '\0')
+		values[2] = CStringGetTextDatum(label);
+	else
+		nulls[2] = true;
+	values[3] = TimestampTzGetDatum(created_at);
+	insert_row(rel, form_row(rel, 4, names, values, nulls));
+	table_close(rel, RowExclusiveLock);
+	return step;
+}
+
+/* Insert a chunk of row changes: count changes numbered from seq. */
+void
+undoredo_store_chunk(int64 step, int32 seq, int32 count, StringInfo data)
+{
+	Relation	rel = table_open(history_relid("undoredo_change"), RowExclusiveLock);
+	static const char *const names[] = {"step", "seq", "nchanges", "changes"};
+	Datum		values[4];
+	bytea	   *changes = palloc(VARHDRSZ + data->len);
+
+	SET_VARSIZE(changes, VARHDRSZ + data->len);
+	memcpy(VARDATA(changes), data->data, data->len);
+	values[0] = Int64GetDatum(step);
+	values[1] = Int32GetDatum(seq);
+	values[2] = Int32GetDatum(count);
+	values[3] = PointerGetDatum(changes);
+	insert_row(rel, form_row(rel, 4, names, values, NULL));
+	table_close(rel, RowExclusiveLock);
+	pfree(changes);
+}
