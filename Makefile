@@ -2,15 +2,17 @@
 
 MODULE_big = undoredo
 OBJS = src/guc.o src/catalog.o src/tableinfo.o src/image.o src/capture.o \
-       src/replay.o src/history.o
+       src/replay.o src/history.o src/store.o
 EXTENSION = undoredo
-DATA = sql/undoredo--1.0.sql
+DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \
-          history guarantees constraints partitions schema
+          history guarantees constraints partitions schema badinput security
 
-ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order repeatable_read
+ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
+            repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
+            lock_timeout
 
 
 # Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.
@@ -27,7 +29,7 @@ endif
 .DEFAULT_GOAL := all
 
 
-.PHONY: test demo deps lint
+.PHONY: test demo demo-web deps lint bench soak
 deps:
 	@bash test/deps.sh
 
@@ -39,5 +41,16 @@ test: deps
 
 demo: deps
 	@bash test/demo.sh
+
+demo-web: deps
+	@bash test/demo-web.sh
+
+# make bench [BENCH_ARGS=--quick]: capture and replay cost, as ratios
+bench: deps all install
+	@bash bench/run.sh $(BENCH_ARGS)
+
+# make soak [SEEDS=200] [DURATION=600]: the randomized model test, longer
+soak: deps all install
+	@bash test/soak.sh $(or $(SEEDS),200) $(or $(DURATION),600)
 
 $(OBJS): src/undoredo.h

@@ -10,4 +10,4 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     sudo make -s install PG_CONFIG="$PG_CONFIG"
 fi
-exec pg_virtualenv -v 15 psql -X -q -a -v ON_ERROR_STOP=1 -f demo/tour.sql
+exec pg_virtualenv -t -v 15 psql -X -q -a -v ON_ERROR_STOP=1 -f demo/tour.sql

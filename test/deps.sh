@@ -12,6 +12,9 @@ for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$p")
 done
+# the browser test installs playwright-core with npm; a Node.js from
+# elsewhere (NodeSource) brings its own npm, which Debian's would conflict with
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -13,4 +13,4 @@ else
     sudo make -s install PG_CONFIG="$PG_CONFIG"
 fi
 
-exec pg_virtualenv -v 15 bash test/suites.sh
+exec pg_virtualenv -t -v 15 bash test/suites.sh
