@@ -1,0 +1,206 @@
+"""undoredo.flask.UndoRedo as a drop-in for Flask-UndoRedo.
+
+The first four tests are the original library's own tests (updates,
+inserts, deletes, clear history), ported with only the import changed in
+spirit: a plain SQLAlchemy session, a Flask app that still sets
+UNDO_REDO_DATABASE_URI (now warned about), tables never registered with
+undoredo (capture tracks them on first write).  Unlike the original they
+also assert the returned (undo_count, redo_count), counted in steps, and
+order the rows by id.  The rest use Flask-SQLAlchemy's db.session the way a
+Flask app does.  Runs against the server named by the PG* variables.
+"""
+import unittest
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Column, Integer, MetaData, String
+from sqlalchemy.orm import declarative_base, sessionmaker
+
+from undoredo.flask import UndoRedo
+
+import support
+
+Base = declarative_base(metadata=MetaData())
+
+
+class Widget(Base):
+    __tablename__ = "pyur_flask_widget"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String, nullable=False)
+
+
+class OriginalTestsTest(unittest.TestCase):
+    """The four tests of Flask-UndoRedo."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.engine = support.make_engine()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.engine.dispose()
+
+    def setUp(self):
+        support.clean_up(self.engine, Base.metadata, [("widget", 1)])
+        Base.metadata.create_all(self.engine)
+        self.session = sessionmaker(bind=self.engine, future=True)()
+        self.undo_redo = UndoRedo()
+        app = Flask(__name__)
+        app.config["UNDO_REDO_DATABASE_URI"] = "sqlite:///:memory:"
+        self.app_context = app.app_context()
+        self.app_context.push()
+        with self.assertWarnsRegex(UserWarning, "UNDO_REDO_DATABASE_URI is ignored"):
+            self.undo_redo.init_app(app)
+        self.addCleanup(self.detach)
+
+    def detach(self):
+        self.app_context.pop()
+        self.session.close()
+        support.clean_up(self.engine, Base.metadata, [("widget", 1)])
+
+    def names(self):
+        return [w.name for w in self.session.query(Widget).order_by(Widget.id)]
+
+    def test_undo_redo_updates(self):
+        self.session.add(Widget(name="Foo"))
+        self.session.add(Widget(name="Bar"))
+        self.session.flush()
+
+        with self.undo_redo.capture(self.session, "widget", 1):
+            self.session.query(Widget).filter_by(name="Foo").update({"name": "Baz"})
+
+        self.assertEqual(self.names(), ["Baz", "Bar"])
+        self.assertEqual(self.undo_redo.undo(self.session, "widget", 1), (0, 1))
+        self.assertEqual(self.names(), ["Foo", "Bar"])
+        self.assertEqual(self.undo_redo.redo(self.session, "widget", 1), (1, 0))
+        self.assertEqual(self.names(), ["Baz", "Bar"])
+
+    def test_undo_redo_inserts(self):
+        for name in ("Foo", "Bar", "Baz"):
+            with self.undo_redo.capture(self.session, "widget", 1):
+                self.session.add(Widget(name=name))
+                self.session.commit()
+
+        expected = [["Foo", "Bar", "Baz"], ["Foo", "Bar"], ["Foo"], []]
+        for i in range(4):
+            self.assertEqual(self.names(), expected[i])
+            self.assertEqual(self.undo_redo.undo(self.session, "widget", 1),
+                             (max(2 - i, 0), min(i + 1, 3)))
+        self.assertEqual(self.names(), [])
+        for i in range(3, 0, -1):
+            self.assertEqual(self.undo_redo.redo(self.session, "widget", 1), (4 - i, i - 1))
+            self.assertEqual(self.names(), expected[i - 1])
+
+    def test_undo_redo_deletes(self):
+        self.session.add_all((Widget(name="Foo"), Widget(name="Bar"), Widget(name="Baz")))
+        self.session.flush()
+
+        for name in ("Foo", "Bar", "Baz"):
+            with self.undo_redo.capture(self.session, "widget", 1):
+                self.session.query(Widget).filter_by(name=name).delete()
+                self.session.commit()
+
+        expected = [[], ["Baz"], ["Bar", "Baz"], ["Foo", "Bar", "Baz"]]
+        for i in range(4):
+            self.assertEqual(self.names(), expected[i])
+            self.assertEqual(self.undo_redo.undo(self.session, "widget", 1),
+                             (max(2 - i, 0), min(i + 1, 3)))
+        # The rows flushed before the first block were not captured.
+        self.assertEqual(self.names(), ["Foo", "Bar", "Baz"])
+        for i in range(3, 0, -1):
+            self.assertEqual(self.undo_redo.redo(self.session, "widget", 1), (4 - i, i - 1))
+            self.assertEqual(self.names(), expected[i - 1])
+
+    def test_clear_history(self):
+        for name in ("Foo", "Bar", "Baz"):
+            with self.undo_redo.capture(self.session, "widget", 1):
+                self.session.add(Widget(name=name))
+                self.session.commit()
+
+        self.assertEqual(self.undo_redo.undo(self.session, "widget", 1), (2, 1))
+        self.undo_redo.clear_history("widget", 1)
+        self.assertEqual(self.undo_redo.undo(self.session, "widget", 1), (0, 0))
+        self.assertEqual(self.undo_redo.redo(self.session, "widget", 1), (0, 0))
+        self.assertEqual(self.names(), ["Foo", "Bar"])
+
+
+class FlaskSQLAlchemyTest(unittest.TestCase):
+    """UndoRedo(app) with Flask-SQLAlchemy's scoped db.session."""
+
+    @classmethod
+    def setUpClass(cls):
+        support.make_engine().dispose()
+
+    def setUp(self):
+        self.app = Flask(__name__)
+        self.app.config["SQLALCHEMY_DATABASE_URI"] = support.URL
+        self.db = SQLAlchemy(self.app, engine_options={"future": True},
+                             session_options={"future": True})
+        db = self.db
+
+        class Note(db.Model):
+            __tablename__ = "pyur_flask_note"
+            id = db.Column(db.Integer, primary_key=True)
+            body = db.Column(db.String, nullable=False)
+
+        self.Note = Note
+        self.undo_redo = UndoRedo(self.app)
+        self.app_context = self.app.app_context()
+        self.app_context.push()
+        support.clean_up(db.engine, db.metadata, [("note", 7)])
+        db.create_all()
+        self.addCleanup(self.detach)
+
+    def detach(self):
+        self.db.session.remove()
+        support.clean_up(self.db.engine, self.db.metadata, [("note", 7)])
+        self.app_context.pop()
+
+    def bodies(self):
+        return self.db.session.scalars(
+            self.db.select(self.Note.body).order_by(self.Note.id)).all()
+
+    def test_db_session_round_trip(self):
+        db, Note = self.db, self.Note
+        with self.undo_redo.capture(db.session, "note", 7, label="Write"):
+            db.session.add(Note(id=1, body="first"))
+            db.session.commit()
+        with self.undo_redo.capture(db.session, "note", 7, label="Edit"):
+            db.session.get(Note, 1).body = "second"
+            db.session.commit()
+
+        self.assertEqual(self.undo_redo.status(db.session, "note", 7), (2, 0))
+        self.assertEqual([(h.label, h.state, h.changes)
+                          for h in self.undo_redo.history(db.session, "note", 7)],
+                         [("Write", "undo", 1), ("Edit", "undo", 1)])
+        self.assertEqual(self.undo_redo.undo(db.session, "note", 7), (1, 1))
+        self.assertEqual(self.bodies(), ["first"])
+        # The loaded object was expired by undo: it shows the undone value.
+        self.assertEqual(db.session.get(Note, 1).body, "first")
+        db.session.commit()
+        self.assertEqual(self.undo_redo.undo(db.session, "note", 7), (0, 2))
+        self.assertEqual(self.bodies(), [])
+        self.assertEqual(self.undo_redo.redo(db.session, "note", 7, steps=2), (2, 0))
+        self.assertEqual(self.bodies(), ["second"])
+        self.undo_redo.clear_history("note", 7)
+        self.assertEqual(self.undo_redo.status(db.session, "note", 7), (0, 0))
+
+    def test_track_defaults_to_db_session(self):
+        # No session passed yet: track() uses Flask-SQLAlchemy's db.session.
+        # (The test creates no triggers: any non-internal one is undoredo's.)
+        self.undo_redo.track(self.Note)
+        self.assertIs(self.undo_redo.session, self.db.session)
+        triggers = support.scalar(
+            self.db.session,
+            "SELECT count(*) FROM pg_catalog.pg_trigger"
+            " WHERE tgrelid = 'pyur_flask_note'::regclass AND NOT tgisinternal")
+        self.assertGreater(triggers, 0)
+
+    def test_clear_history_needs_a_session(self):
+        with self.assertRaisesRegex(RuntimeError, "session last passed"):
+            UndoRedo().clear_history("note", 7)
+
+
+if __name__ == "__main__":
+    unittest.main()
