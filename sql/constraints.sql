@@ -289,5 +289,32 @@ UPDATE cols SET b = 'b-later' WHERE id = 2;
 SELECT * FROM undoredo_redo('constraints', 15);
 SELECT * FROM cols ORDER BY id;
 
+-- Foreign key actions fire at the end of each replayed step.  A key of a
+-- table with ON DELETE CASCADE that is removed in one step and re-created
+-- in a later one is replayed step by step, so the cascade does not reach
+-- the re-created rows: multi-step undo and redo restore every row.
+CREATE TABLE node (id integer PRIMARY KEY,
+                   parent_id integer REFERENCES node ON DELETE CASCADE);
+SELECT undoredo_track('node');
+SET undoredo.scope = 'constraints:16';
+INSERT INTO node VALUES (1, NULL), (2, 1);
+DELETE FROM node WHERE id = 1;              -- cascades to 2
+INSERT INTO node VALUES (1, NULL), (2, 1);
+RESET undoredo.scope;
+SELECT * FROM undoredo_undo('constraints', 16, 2);
+SELECT * FROM node ORDER BY id;
+SELECT * FROM undoredo_redo('constraints', 16, 2);
+SELECT * FROM node ORDER BY id;
+-- Within one step the cascade would hit the re-created rows at the step's
+-- end: such a step is refused, and nothing changes.
+BEGIN;
+SET LOCAL undoredo.scope = 'constraints:17';
+DELETE FROM node WHERE id = 1;              -- cascades to 2
+INSERT INTO node VALUES (1, NULL), (2, 1);
+COMMIT;
+SELECT * FROM undoredo_undo('constraints', 17);
+SELECT * FROM node ORDER BY id;
+SELECT * FROM undoredo_status('constraints', 17);
+
 RESET search_path;
 DROP SCHEMA constraints CASCADE;

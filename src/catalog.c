@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
@@ -81,6 +82,8 @@ undoredo_extension(void)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	Form_pg_extension form;
+	char	   *version;
+	bool		isnull;
 
 	if (extension_checked)
 		return &extension;
@@ -102,8 +105,18 @@ undoredo_extension(void)
 	form = (Form_pg_extension) GETSTRUCT(tuple);
 	extension.schema = form->extnamespace;
 	extension.owner = form->extowner;
+	version = TextDatumGetCString(heap_getattr(tuple, Anum_pg_extension_extversion,
+											   RelationGetDescr(rel), &isnull));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+
+	/* the history layout of another version would be misread */
+	if (strcmp(version, UNDOREDO_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"undoredo\" is installed at version %s, but its library is version %s",
+						version, UNDOREDO_VERSION),
+				 errhint("Run ALTER EXTENSION undoredo UPDATE.")));
 
 	if (extension.qschema)
 		pfree(extension.qschema);

@@ -20,12 +20,14 @@
  * is the same as checking each step against the state left by undoing the
  * newer ones.
  *
- * Foreign keys are checked on the final state only: the statements run
- * with fire_triggers = false (as ri_triggers.c runs its queries), inside an
- * after-trigger query level of our own, so their AFTER triggers (foreign
- * key checks, cascades, application triggers) are queued and fire when the
- * whole replay is done.  Cascaded children re-inserted before their parent
- * and self-referencing trees are therefore fine.
+ * Foreign keys are checked on each step's final state only: the statements
+ * run with fire_triggers = false (as ri_triggers.c runs its queries),
+ * inside an after-trigger query level of our own per step, so their AFTER
+ * triggers (foreign key checks and actions, application triggers) are
+ * queued and fire when the step is replayed.  Cascaded children re-inserted
+ * before their parent and self-referencing trees are therefore fine.  (A
+ * step that removes and re-creates a key of a table with foreign key
+ * actions is refused: see key_created.)
  *
  * The row statements run as the caller, so table privileges and row-level
  * security apply; only the history is read and written as the extension
@@ -45,7 +47,9 @@
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
 #include "utils/acl.h"
+#include "utils/hsearch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -73,6 +77,8 @@ typedef struct ReplayContext
 	bool		undo;
 	int64		step;
 	TableInfo  *ti;
+	HTAB	   *removed_keys;	/* of uint64: keys this step's replay removed
+								 * from tables with foreign key actions */
 } ReplayContext;
 
 static const char *
@@ -310,6 +316,62 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
 }
 
+/*
+ * Foreign key actions (ON DELETE CASCADE and the like) queued by a replay
+ * statement fire at the end of the step, on its final state.  If the step
+ * removed a key of a table with such actions and then re-created it, the
+ * action would hit the rows that reference the re-created key, which the
+ * replay has restored.  Removed keys are therefore remembered (a 64-bit
+ * hash of table and key), and re-creating one is refused.
+ */
+static uint64
+key_hash(const ReplayContext *rc, RowImage *image)
+{
+	uint64		hash = rc->ti->rootid;
+	int			i;
+
+	for (i = 0; i < rc->ti->nkeys; i++)
+	{
+		ImageValue *v = undoredo_image_find(image, rc->ti->keys[i]);
+
+		if (v == NULL)
+			continue;
+		hash = hash_combine64(hash, hash_bytes_uint32((uint32) v->format));
+		if (v->format != 'n')
+			hash = hash_combine64(hash,
+								  hash_bytes_extended((const unsigned char *) v->data,
+													  v->len, i));
+	}
+	return hash;
+}
+
+static void
+key_removed(const ReplayContext *rc, RowImage *image)
+{
+	uint64		hash;
+
+	if (!rc->ti->fk_actions)
+		return;
+	hash = key_hash(rc, image);
+	(void) hash_search(rc->removed_keys, &hash, HASH_ENTER, NULL);
+}
+
+static void
+key_created(const ReplayContext *rc, RowImage *image)
+{
+	uint64		hash;
+
+	if (!rc->ti->fk_actions)
+		return;
+	hash = key_hash(rc, image);
+	if (hash_search(rc->removed_keys, &hash, HASH_FIND, NULL) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						verb(rc), rc->step, key_text(rc, image), rc->ti->relname),
+				 errdetail("PostgreSQL applies such actions at the end of the step, so they would hit the rows that reference the re-created row.")));
+}
+
 /* Remove the row the image describes. */
 static void
 replay_remove(const ReplayContext *rc, RowImage *image)
@@ -323,6 +385,7 @@ replay_remove(const ReplayContext *rc, RowImage *image)
 		add_exact_condition(rc, &st, image);
 	if (execute(rc, &st, false) == 0)
 		diagnose(rc, image);
+	key_removed(rc, image);
 }
 
 static bool
@@ -385,6 +448,11 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		if (execute(rc, &taken, true) > 0)
 			conflict(rc, to, "exists again");
 	}
+	if (key_changes)
+	{
+		key_removed(rc, from);
+		key_created(rc, to);
+	}
 	add_key_condition(rc, &st, from);
 	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
 		add_exact_condition(rc, &st, from);
@@ -405,6 +473,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 	bool		overwrite = undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE;
 	int			i;
 
+	key_created(rc, image);
 	if (ti->key_deferrable)
 	{
 		/* ON CONFLICT cannot use a deferrable key: look first */
@@ -514,12 +583,18 @@ replay_change(ReplayContext *rc, Change *change)
 	}
 }
 
-/* Replay the changes of one chunk: undo backwards, redo forwards. */
+/*
+ * Replay the changes of one chunk: undo backwards, redo forwards.  Each
+ * change runs in change_cxt, reset after it (SPI calls leave the current
+ * context at SPI's procedure context, hence the switch every time).
+ */
 static void
-replay_chunk(ReplayContext *rc, int32 nchanges, bytea *changes)
+replay_chunk(ReplayContext *rc, int32 nchanges, bytea *changes,
+			 MemoryContext change_cxt)
 {
 	StringInfoData msg;
 	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
+	MemoryContext oldcxt = CurrentMemoryContext;
 	int			i;
 
 	msg.data = VARDATA_ANY(changes);
@@ -531,7 +606,12 @@ replay_chunk(ReplayContext *rc, int32 nchanges, bytea *changes)
 	if (msg.cursor != msg.len)
 		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
 	for (i = 0; i < nchanges; i++)
+	{
+		MemoryContextSwitchTo(change_cxt);
 		replay_change(rc, &list[rc->undo ? nchanges - 1 - i : i]);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(change_cxt);
+	}
 }
 
 /* Replay one step's changes, streaming its chunks from the history. */
@@ -546,10 +626,17 @@ replay_step(bool undo, int64 step)
 	UserContext saved;
 	ReplayContext rc;
 	MemoryContext chunk_cxt;
+	MemoryContext change_cxt;
 	MemoryContext oldcxt;
+	HASHCTL		ctl;
 
 	rc.undo = undo;
 	rc.step = step;
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(uint64);
+	ctl.hcxt = CurrentMemoryContext;
+	rc.removed_keys = hash_create("undoredo removed keys", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	values[0] = Int64GetDatum(step);
 	plan = undoredo_plan(psprintf("SELECT nchanges, changes"
 								  " FROM %s.undoredo_change WHERE step OPERATOR(pg_catalog.=) $1"
@@ -562,6 +649,8 @@ replay_step(bool undo, int64 step)
 
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo chunk",
 									  ALLOCSET_DEFAULT_SIZES);
+	change_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo change",
+									   ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		SPITupleTable *batch;
@@ -583,7 +672,8 @@ replay_step(bool undo, int64 step)
 			oldcxt = MemoryContextSwitchTo(chunk_cxt);
 			nchanges = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
 			replay_chunk(&rc, nchanges,
-						 DatumGetByteaPP(SPI_getbinval(tuple, desc, 2, &isnull)));
+						 DatumGetByteaPP(SPI_getbinval(tuple, desc, 2, &isnull)),
+						 change_cxt);
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(chunk_cxt);
 		}
@@ -591,6 +681,8 @@ replay_step(bool undo, int64 step)
 	}
 	SPI_cursor_close(portal);
 	MemoryContextDelete(chunk_cxt);
+	MemoryContextDelete(change_cxt);
+	hash_destroy(rc.removed_keys);
 }
 
 /* Move a step between undo_action and redo_action. */
@@ -646,22 +738,22 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 	undoredo_replaying = true;
 	PG_TRY();
 	{
-		EState	   *estate;
-
-		AfterTriggerBeginQuery();
 		for (i = 0; i < n; i++)
 		{
+			EState	   *estate;
+
+			AfterTriggerBeginQuery();
 			replay_step(undo, ids[i]);
 			move_step(undo, ids[i]);
-		}
 
-		/* fire the queued AFTER triggers on the final state */
-		CommandCounterIncrement();
-		estate = CreateExecutorState();
-		AfterTriggerEndQuery(estate);
-		ExecCloseResultRelations(estate);
-		ExecResetTupleTable(estate->es_tupleTable, false);
-		FreeExecutorState(estate);
+			/* fire the queued AFTER triggers on the step's final state */
+			CommandCounterIncrement();
+			estate = CreateExecutorState();
+			AfterTriggerEndQuery(estate);
+			ExecCloseResultRelations(estate);
+			ExecResetTupleTable(estate->es_tupleTable, false);
+			FreeExecutorState(estate);
+		}
 	}
 	PG_FINALLY();
 	{

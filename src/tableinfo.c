@@ -26,6 +26,8 @@
 #include "access/table.h"
 #include "access/transam.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_constraint.h"
+#include "nodes/parsenodes.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
@@ -132,6 +134,36 @@ binary_io(Oid typid)
 	}
 	ReleaseSysCache(tuple);
 	return result;
+}
+
+/*
+ * Is the table referenced by a foreign key with an ON DELETE or ON UPDATE
+ * action (CASCADE, SET NULL, SET DEFAULT)?  Replay must then not delete
+ * and re-create one key within a step (replay.c).
+ */
+static bool
+referenced_with_actions(Oid relid)
+{
+	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tuple;
+	bool		found = false;
+
+	while (!found && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+
+		found = con->contype == CONSTRAINT_FOREIGN && con->confrelid == relid &&
+			(con->confdeltype == FKCONSTR_ACTION_CASCADE ||
+			 con->confdeltype == FKCONSTR_ACTION_SETNULL ||
+			 con->confdeltype == FKCONSTR_ACTION_SETDEFAULT ||
+			 con->confupdtype == FKCONSTR_ACTION_CASCADE ||
+			 con->confupdtype == FKCONSTR_ACTION_SETNULL ||
+			 con->confupdtype == FKCONSTR_ACTION_SETDEFAULT);
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+	return found;
 }
 
 /*
@@ -244,6 +276,7 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 	ti->nkeys = pkrel->rd_index->indnkeyatts;
 	ti->keys = palloc(sizeof(AttrNumber) * ti->nkeys);
 	ti->key_deferrable = !pkrel->rd_index->indimmediate;
+	ti->fk_actions = referenced_with_actions(rootid);
 	for (i = 0; i < ti->nkeys; i++)
 	{
 		AttrNumber	attnum = pkrel->rd_index->indkey.values[i];

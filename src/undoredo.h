@@ -26,6 +26,9 @@
 #include "lib/stringinfo.h"
 #include "utils/relcache.h"
 
+/* the version of the SQL objects this library works with */
+#define UNDOREDO_VERSION "1.1"
+
 /* guc.c */
 typedef enum UndoRedoConflictMode
 {
@@ -154,6 +157,7 @@ typedef struct TableInfo
 	int			nkeys;
 	AttrNumber *keys;			/* primary key attnums of rootid */
 	bool		key_deferrable;
+	bool		fk_actions;		/* referenced by a foreign key with actions */
 	TupleDesc	rootdesc;
 	TupleConversionMap *map;	/* relid's rows to rootid's layout, or NULL */
 } TableInfo;
