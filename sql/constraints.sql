@@ -312,7 +312,13 @@ SET LOCAL undoredo.scope = 'constraints:17';
 DELETE FROM node WHERE id = 1;              -- cascades to 2
 INSERT INTO node VALUES (1, NULL), (2, 1);
 COMMIT;
-SELECT * FROM undoredo_undo('constraints', 17);
+DO $$
+BEGIN
+    PERFORM undoredo_undo('constraints', 17);
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE '%', regexp_replace(SQLERRM, 'step \d+', 'step N');
+END
+$$;
 SELECT * FROM node ORDER BY id;
 SELECT * FROM undoredo_status('constraints', 17);
 
