@@ -14,7 +14,8 @@
  * SQL text and argument types; the plan cache re-plans them after DDL.
  *
  * The scope lock is a heavyweight lock on the scope's name, held to the end
- * of the transaction, plus an update of the scope's row (lock_scope_row).  Which scopes a transaction has locked, and
+ * of the transaction; the first capture, undo, redo or clear under it also
+ * updates the scope's row (undoredo_scope_id).  Which scopes a transaction has locked, and
  * the step it captures into for each, is kept in transaction memory, so a
  * captured row costs a list lookup, not a query.  A subtransaction abort
  * forgets the locks and steps it took (the database rolls them back too);
@@ -222,18 +223,15 @@ undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 }
 
 /*
- * Take the scope lock and return the scope's id.  The lock is a
- * heavyweight lock on a hash of the scope's name (an advisory lock tag in
- * a key space of our own, shown in pg_locks), held to the end of the
- * transaction, so lock_timeout, deadlock detection and waiting all work as
- * for any lock.  Then the scope's row is made if missing and its generation
- * bumped (store.c), which also turns a stale REPEATABLE READ snapshot into
- * a serialization error.
+ * Take the scope lock: a heavyweight lock on a hash of the scope's name (an
+ * advisory lock tag in a key space of our own, shown in pg_locks), held to
+ * the end of the transaction, so lock_timeout, deadlock detection and
+ * waiting all work as for any lock.  It writes nothing: a statement that
+ * changes no tracked row costs no WAL.
  */
-static int64
-lock_scope_row(const char *scope)
+static void
+lock_scope_name(const char *scope)
 {
-	const char *colon = strchr(scope, ':');
 	uint64		hash = hash_bytes_extended((const unsigned char *) scope,
 										   strlen(scope), 0);
 	LOCKTAG		tag;
@@ -241,7 +239,25 @@ lock_scope_row(const char *scope)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
 						 (uint32) hash, UNDOREDO_LOCK_SPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	return undoredo_store_scope(pnstrdup(scope, colon - scope), colon + 1);
+}
+
+/*
+ * The id of a locked scope.  The first call in a transaction makes the
+ * scope's row if missing and bumps its generation (store.c), which also
+ * turns a stale REPEATABLE READ snapshot into a serialization error.
+ */
+int64
+undoredo_scope_id(ScopeState *ss)
+{
+	if (ss->scope_id == 0)
+	{
+		const char *colon = strchr(ss->scope, ':');
+
+		ss->scope_id = undoredo_store_scope(pnstrdup(ss->scope, colon - ss->scope),
+											colon + 1);
+		ss->id_subid = GetCurrentSubTransactionId();
+	}
+	return ss->scope_id;
 }
 
 void
@@ -347,7 +363,7 @@ undoredo_lock_scope(const char *scope)
 	ss->scope = pstrdup(scope);
 	MemoryContextSwitchTo(oldcxt);
 
-	ss->scope_id = lock_scope_row(scope);
+	lock_scope_name(scope);
 	ss->lock_subid = GetCurrentSubTransactionId();
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
@@ -389,6 +405,7 @@ undoredo_current_step(const char *scope)
 
 	if (ss->step == 0)
 	{
+		undoredo_scope_id(ss);
 		begin_step(ss);
 		ss->step_subid = GetCurrentSubTransactionId();
 	}
@@ -492,14 +509,21 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
 			if (ss->lock_subid == mySubid)
+			{
 				scope_states = foreach_delete_current(scope_states, lc);
-			else if (ss->step != 0 && ss->step_subid == mySubid)
+				continue;
+			}
+			if (ss->step != 0 && ss->step_subid == mySubid)
 				ss->step = 0;
+			if (ss->scope_id != 0 && ss->id_subid == mySubid)
+				ss->scope_id = 0;	/* its row may be gone, its bump is */
 		}
 		else
 		{
 			if (ss->lock_subid == mySubid)
 				ss->lock_subid = parentSubid;
+			if (ss->id_subid == mySubid)
+				ss->id_subid = parentSubid;
 			if (ss->step_subid == mySubid)
 				ss->step_subid = parentSubid;
 		}

@@ -146,7 +146,7 @@ undoredo_clear(PG_FUNCTION_ARGS)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
 	undoredo_flush_for_reading(ss);
-	undoredo_discard_steps("undo_action", ss->scope_id);
+	undoredo_discard_steps("undo_action", undoredo_scope_id(ss));
 	undoredo_discard_steps("redo_action", ss->scope_id);
 	undoredo_close_step(ss);
 	SPI_finish();

@@ -790,7 +790,7 @@ replay(FunctionCallInfo fcinfo, bool undo)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
 	undoredo_flush_for_reading(ss);
-	replay_steps(undo, ss->scope_id, steps);
+	replay_steps(undo, undoredo_scope_id(ss), steps);
 	undoredo_close_step(ss);
 	undoredo_counts(ss->scope_id, &counts[0], &counts[1]);
 	SPI_finish();

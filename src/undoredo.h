@@ -66,7 +66,8 @@ typedef struct UserContext
 typedef struct ScopeState
 {
 	char	   *scope;			/* "<object_type>:<object_id>" */
-	int64		scope_id;
+	int64		scope_id;		/* 0: not looked up yet (undoredo_scope_id) */
+	SubTransactionId id_subid;	/* subtransaction that looked it up */
 	SubTransactionId lock_subid;	/* subtransaction that took the lock */
 	int64		step;			/* 0: no step yet (or forgotten) */
 	int32		next_seq;
@@ -94,6 +95,7 @@ extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes
 								  Datum *values, const char *nulls, long count);
 extern ScopeState *undoredo_lock_scope(const char *scope);
 extern ScopeState *undoredo_current_step(const char *scope);
+extern int64 undoredo_scope_id(ScopeState *ss);
 extern void undoredo_discard_steps(const char *table, int64 scope_id);
 extern void undoredo_close_step(ScopeState *ss);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
