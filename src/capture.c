@@ -186,7 +186,9 @@ flush_statement(void)
 	ListCell   *lc;
 
 	foreach(lc, undoredo_scope_states())
+	{
 		undoredo_flush_pending((ScopeState *) lfirst(lc), false);
+	}
 }
 
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;

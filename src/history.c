@@ -75,7 +75,9 @@ pending_changes(ScopeState *ss)
 	int64		count = 0;
 
 	foreach(lc, ss->pending)
+	{
 		count += ((PendingChunk *) lfirst(lc))->count;
+	}
 	return count;
 }
 

@@ -49,6 +49,8 @@
 #include "miscadmin.h"
 #include "common/hashfn.h"
 #include "utils/acl.h"
+#include "utils/array.h"
+#include "nodes/bitmapset.h"
 #include "utils/hsearch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -72,11 +74,14 @@ typedef struct Statement
 	char		nulls[2 * MaxTupleAttributeNumber + 32];
 } Statement;
 
+struct Batch;
+
 typedef struct ReplayContext
 {
 	bool		undo;
 	int64		step;
 	TableInfo  *ti;
+	struct Batch *batch;		/* the run of changes being collected */
 	HTAB	   *removed_keys;	/* of uint64: keys this step's replay removed
 								 * from tables with foreign key actions */
 } ReplayContext;
@@ -385,7 +390,6 @@ replay_remove(const ReplayContext *rc, RowImage *image)
 		add_exact_condition(rc, &st, image);
 	if (execute(rc, &st, false) == 0)
 		diagnose(rc, image);
-	key_removed(rc, image);
 }
 
 static bool
@@ -473,7 +477,6 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 	bool		overwrite = undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE;
 	int			i;
 
-	key_created(rc, image);
 	if (ti->key_deferrable)
 	{
 		/* ON CONFLICT cannot use a deferrable key: look first */
@@ -534,6 +537,478 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 		conflict(rc, image, "exists again");
 }
 
+/*
+ * Set-based replay.  A run of consecutive changes of one kind to one table
+ * that record the same columns is applied by one statement per up to
+ * BATCH_ROWS rows: the statement joins the table to pg_catalog.unnest() of
+ * arrays of the table's row type, with the key and exact-value conditions
+ * of a single change, and returns which rows it matched.  Only runs whose
+ * rows cannot interfere are batched, so that the order within a run does
+ * not matter: removals and re-insertions always (the rows of such a run
+ * all existed together before or after it), updates when they keep the
+ * key and change no column of an immediate unique index; and a key never
+ * appears twice in a run.  When fewer rows match than the run holds, the
+ * first of them in replay order is diagnosed as a single change would be:
+ * the error rolls the whole call back.  Everything else is replayed one
+ * change at a time.
+ */
+#define BATCH_ROWS 1000
+
+typedef enum BatchKind
+{
+	BATCH_REMOVE,
+	BATCH_INSERT,
+	BATCH_UPDATE
+} BatchKind;
+
+typedef struct Batch
+{
+	BatchKind	kind;
+	TableInfo  *ti;
+	Bitmapset  *cols;			/* the usable recorded columns of every row */
+	int			n;
+	RowImage   *from[BATCH_ROWS];	/* remove, update: the row as it must be */
+	RowImage   *to[BATCH_ROWS]; /* insert, update: the row to make */
+	HTAB	   *keys;			/* key hashes of the rows */
+	MemoryContext cxt;
+} Batch;
+
+static Bitmapset *
+usable_columns(const ReplayContext *rc, RowImage *image)
+{
+	Bitmapset  *cols = NULL;
+	int			i;
+
+	for (i = 0; i < image->nvalues; i++)
+		if (usable(rc, &image->values[i]))
+			cols = bms_add_member(cols, image->values[i].attnum);
+	return cols;
+}
+
+static RowImage *
+copy_image(RowImage *image)
+{
+	RowImage   *copy = palloc(sizeof(RowImage));
+	int			i;
+
+	copy->nvalues = image->nvalues;
+	copy->values = palloc(sizeof(ImageValue) * Max(image->nvalues, 1));
+	for (i = 0; i < image->nvalues; i++)
+	{
+		ImageValue *v = &copy->values[i];
+
+		*v = image->values[i];
+		if (v->data != NULL)
+		{
+			char	   *data = palloc(Max(v->len, 1));
+
+			memcpy(data, image->values[i].data, v->len);
+			v->data = data;
+		}
+	}
+	return copy;
+}
+
+/* Can this change join a run?  Sets *cols to its usable recorded columns. */
+static bool
+batchable(const ReplayContext *rc, BatchKind kind, RowImage *from,
+		  RowImage *to, Bitmapset **cols)
+{
+	TableInfo  *ti = rc->ti;
+	int			i;
+
+	if (ti->key_deferrable)
+		return false;
+	*cols = usable_columns(rc, kind == BATCH_INSERT ? to : from);
+	for (i = 0; i < ti->nkeys; i++)
+		if (!bms_is_member(ti->keys[i], *cols))
+			return false;
+	if (kind != BATCH_UPDATE)
+		return true;
+	if (!bms_equal(*cols, usable_columns(rc, to)) || ti->unique_expr ||
+		bms_num_members(*cols) <= ti->nkeys)
+		return false;			/* every changed column dropped: per row */
+	for (i = 0; i < to->nvalues; i++)
+	{
+		ImageValue *v = &to->values[i];
+		ImageValue *f = undoredo_image_find(from, v->attnum);
+		ColumnInfo *col;
+
+		if (!bms_is_member(v->attnum, *cols))
+			continue;
+		col = &ti->cols[v->attnum - 1];
+		if (col->eqop != NULL)
+		{
+			if (f == NULL || !same_value(f, v))
+				return false;	/* a key change */
+		}
+		else if (col->identity_always || bms_is_member(v->attnum, ti->unique_cols))
+			return false;
+	}
+	return true;
+}
+
+/* The image as a datum of the table's row type; other columns null. */
+static Datum
+image_row(const ReplayContext *rc, RowImage *image)
+{
+	TableInfo  *ti = rc->ti;
+	Datum	   *values = palloc0(sizeof(Datum) * ti->natts);
+	bool	   *nulls = palloc(sizeof(bool) * ti->natts);
+	int			i;
+
+	memset(nulls, true, sizeof(bool) * ti->natts);
+	for (i = 0; i < image->nvalues; i++)
+	{
+		ImageValue *v = &image->values[i];
+
+		if (!usable(rc, v) || v->format == 'n')
+			continue;
+		values[v->attnum - 1] = undoredo_image_datum(ti, v);
+		nulls[v->attnum - 1] = false;
+	}
+	return heap_copy_tuple_as_datum(heap_form_tuple(ti->rootdesc, values, nulls),
+									ti->rootdesc);
+}
+
+static Datum
+rows_array(const ReplayContext *rc, RowImage **images, int n)
+{
+	Datum	   *rows = palloc(sizeof(Datum) * n);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		rows[i] = image_row(rc, images[i]);
+	get_typlenbyvalalign(rc->ti->rootdesc->tdtypeid, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(rows, n, rc->ti->rootdesc->tdtypeid,
+										   typlen, typbyval, typalign));
+}
+
+/* "AS v(p_1, p_2, ...)": the columns of the row type, prefixed */
+static void
+append_row_aliases(StringInfo sql, TableInfo *ti, const char *prefix)
+{
+	int			i;
+	bool		first = true;
+
+	for (i = 0; i < ti->natts; i++)
+	{
+		if (ti->cols[i].dropped)
+			continue;
+		appendStringInfo(sql, "%s%s%d", first ? "" : ", ", prefix, i + 1);
+		first = false;
+	}
+}
+
+/* "value of column attnum of t is exactly v.<prefix><attnum>" */
+static void
+append_exact_match(StringInfo sql, TableInfo *ti, AttrNumber attnum,
+				   const char *prefix)
+{
+	ColumnInfo *col = &ti->cols[attnum - 1];
+	const char *name = column_name(ti, attnum);
+
+	if (col->exact_eq)
+		appendStringInfo(sql, " AND (t.%s OPERATOR(pg_catalog.=) v.%s%d"
+						 " OR (t.%s IS NULL AND v.%s%d IS NULL))",
+						 name, prefix, attnum, name, prefix, attnum);
+	else
+	{
+		const char *open = OidIsValid(col->sendfn) ? "" : "pg_catalog.textin(";
+		const char *close = OidIsValid(col->sendfn) ? "" : ")";
+
+		/* not "col IS NULL": that is true for a row of nulls too */
+		appendStringInfo(sql, " AND (%s%s(t.%s)%s OPERATOR(pg_catalog.=) %s%s(v.%s%d)%s"
+						 " OR (%s(t.%s) IS NULL AND %s(v.%s%d) IS NULL))",
+						 open, col->sendsql, name, close,
+						 open, col->sendsql, prefix, attnum, close,
+						 col->sendsql, name, col->sendsql, prefix, attnum);
+	}
+}
+
+static void
+append_key_match(StringInfo sql, TableInfo *ti, const char *prefix)
+{
+	int			i;
+
+	for (i = 0; i < ti->nkeys; i++)
+		appendStringInfo(sql, "%s t.%s %s v.%s%d", i ? " AND" : " WHERE",
+						 column_name(ti, ti->keys[i]),
+						 ti->cols[ti->keys[i] - 1].eqop, prefix, ti->keys[i]);
+}
+
+/* Hash of the key columns of a row returned by the batch statement. */
+static uint64
+returned_key_hash(const ReplayContext *rc, HeapTuple tuple, TupleDesc desc)
+{
+	RowImage	image;
+	int			i;
+
+	image.nvalues = rc->ti->nkeys;
+	image.values = palloc(sizeof(ImageValue) * rc->ti->nkeys);
+	for (i = 0; i < rc->ti->nkeys; i++)
+	{
+		ColumnInfo *col = &rc->ti->cols[rc->ti->keys[i] - 1];
+		bool		isnull;
+		Datum		d = SPI_getbinval(tuple, desc, i + 1, &isnull);
+		bytea	   *sent = SendFunctionCall(&col->send_finfo, d);
+
+		image.values[i].attnum = rc->ti->keys[i];
+		image.values[i].format = 'b';
+		image.values[i].data = VARDATA(sent);
+		image.values[i].len = VARSIZE(sent) - VARHDRSZ;
+	}
+	return key_hash(rc, &image);
+}
+
+/* The key of an image in the same form, for matching returned rows. */
+static uint64
+sent_key_hash(const ReplayContext *rc, RowImage *row)
+{
+	RowImage	image;
+	int			i;
+
+	image.nvalues = rc->ti->nkeys;
+	image.values = palloc(sizeof(ImageValue) * rc->ti->nkeys);
+	for (i = 0; i < rc->ti->nkeys; i++)
+	{
+		bytea	   *sent = undoredo_image_sent(rc->ti,
+											   undoredo_image_find(row, rc->ti->keys[i]));
+
+		image.values[i].attnum = rc->ti->keys[i];
+		image.values[i].format = 'b';
+		image.values[i].data = VARDATA(sent);
+		image.values[i].len = VARSIZE(sent) - VARHDRSZ;
+	}
+	return key_hash(rc, &image);
+}
+
+/* Apply the collected run, then start an empty one. */
+static void
+batch_flush(ReplayContext *rc)
+{
+	Batch	   *b = rc->batch;
+	TableInfo  *saved_ti = rc->ti;
+	MemoryContext oldcxt;
+	StringInfoData sql;
+	Oid			argtypes[2];
+	Datum		values[2];
+	bool		error_mode = undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR;
+	SPIPlanPtr	plan;
+	int			ret;
+	int			x;
+	int			i;
+
+	if (b->n == 0)
+		return;
+	rc->ti = b->ti;
+	oldcxt = MemoryContextSwitchTo(b->cxt);
+	initStringInfo(&sql);
+	argtypes[0] = argtypes[1] = get_array_type(b->ti->rootdesc->tdtypeid);
+	if (b->kind == BATCH_REMOVE)
+	{
+		values[0] = rows_array(rc, b->from, b->n);
+		appendStringInfo(&sql, "DELETE FROM %s t USING pg_catalog.unnest($1)"
+						 " WITH ORDINALITY AS v(", b->ti->qname);
+		append_row_aliases(&sql, b->ti, "o");
+		appendStringInfoString(&sql, ", ord)");
+		append_key_match(&sql, b->ti, "o");
+		x = -1;
+		while (error_mode && (x = bms_next_member(b->cols, x)) >= 0)
+			append_exact_match(&sql, b->ti, x, "o");
+		appendStringInfoString(&sql, " RETURNING v.ord");
+	}
+	else if (b->kind == BATCH_UPDATE)
+	{
+		bool		first = true;
+
+		values[0] = rows_array(rc, b->from, b->n);
+		values[1] = rows_array(rc, b->to, b->n);
+		appendStringInfo(&sql, "UPDATE %s t SET ", b->ti->qname);
+		x = -1;
+		while ((x = bms_next_member(b->cols, x)) >= 0)
+		{
+			if (b->ti->cols[x - 1].eqop != NULL)
+				continue;
+			appendStringInfo(&sql, "%s%s = v.n%d", first ? "" : ", ",
+							 column_name(b->ti, x), x);
+			first = false;
+		}
+		appendStringInfoString(&sql, " FROM ROWS FROM (pg_catalog.unnest($1),"
+							   " pg_catalog.unnest($2)) WITH ORDINALITY AS v(");
+		append_row_aliases(&sql, b->ti, "o");
+		appendStringInfoString(&sql, ", ");
+		append_row_aliases(&sql, b->ti, "n");
+		appendStringInfoString(&sql, ", ord)");
+		append_key_match(&sql, b->ti, "o");
+		x = -1;
+		while (error_mode && (x = bms_next_member(b->cols, x)) >= 0)
+			append_exact_match(&sql, b->ti, x, "o");
+		appendStringInfoString(&sql, " RETURNING v.ord");
+	}
+	else
+	{
+		bool		overriding = false;
+		StringInfoData cols;
+		StringInfoData sets;
+
+		initStringInfo(&cols);
+		initStringInfo(&sets);
+		values[0] = rows_array(rc, b->to, b->n);
+		x = -1;
+		while ((x = bms_next_member(b->cols, x)) >= 0)
+		{
+			const char *name = column_name(b->ti, x);
+
+			overriding |= b->ti->cols[x - 1].identity_always;
+			appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", name);
+			if (b->ti->cols[x - 1].eqop == NULL)
+				appendStringInfo(&sets, "%s%s = EXCLUDED.%s",
+								 sets.len ? ", " : "", name, name);
+		}
+		appendStringInfo(&sql, "INSERT INTO %s AS t (%s)%s SELECT ",
+						 b->ti->qname, cols.data,
+						 overriding ? " OVERRIDING SYSTEM VALUE" : "");
+		x = -1;
+		i = 0;
+		while ((x = bms_next_member(b->cols, x)) >= 0)
+			appendStringInfo(&sql, "%sv.o%d", i++ ? ", " : "", x);
+		appendStringInfoString(&sql, " FROM pg_catalog.unnest($1) AS v(");
+		append_row_aliases(&sql, b->ti, "o");
+		appendStringInfoString(&sql, ") ON CONFLICT (");
+		for (i = 0; i < b->ti->nkeys; i++)
+			appendStringInfo(&sql, "%s%s", i ? ", " : "",
+							 column_name(b->ti, b->ti->keys[i]));
+		if (!error_mode && sets.len > 0)
+			appendStringInfo(&sql, ") DO UPDATE SET %s", sets.data);
+		else
+			appendStringInfoString(&sql, ") DO NOTHING");
+		appendStringInfoString(&sql, " RETURNING ");
+		for (i = 0; i < b->ti->nkeys; i++)
+			appendStringInfo(&sql, "%st.%s", i ? ", " : "",
+							 column_name(b->ti, b->ti->keys[i]));
+	}
+
+	plan = undoredo_plan(sql.data, b->kind == BATCH_UPDATE ? 2 : 1, argtypes);
+	ret = SPI_execute_snapshot(plan, values, NULL, InvalidSnapshot,
+							   InvalidSnapshot, false, false, 0);
+	MemoryContextSwitchTo(b->cxt);
+	if (ret < 0)
+		elog(ERROR, "undoredo: replay statement failed: %s: %s",
+			 SPI_result_code_string(ret), sql.data);
+
+	if (SPI_processed != (uint64) b->n)
+	{
+		/* which rows did not match?  diagnose the first in replay order */
+		bool	   *matched = palloc0(sizeof(bool) * b->n);
+
+		if (b->kind == BATCH_INSERT)
+		{
+			HASHCTL		ctl;
+			HTAB	   *returned;
+			uint64		k;
+
+			ctl.keysize = ctl.entrysize = sizeof(uint64);
+			ctl.hcxt = b->cxt;
+			returned = hash_create("undoredo returned keys", b->n, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			for (k = 0; k < SPI_processed; k++)
+			{
+				uint64		hash = returned_key_hash(rc, SPI_tuptable->vals[k],
+													 SPI_tuptable->tupdesc);
+
+				(void) hash_search(returned, &hash, HASH_ENTER, NULL);
+			}
+			for (i = 0; i < b->n; i++)
+			{
+				uint64		hash = sent_key_hash(rc, b->to[i]);
+
+				matched[i] = hash_search(returned, &hash, HASH_FIND, NULL) != NULL;
+			}
+			for (i = 0; i < b->n; i++)
+				if (!matched[i])
+					conflict(rc, b->to[i], "exists again");
+		}
+		else
+		{
+			uint64		k;
+
+			for (k = 0; k < SPI_processed; k++)
+			{
+				bool		isnull;
+				int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k],
+															  SPI_tuptable->tupdesc,
+															  1, &isnull));
+
+				matched[ord - 1] = true;
+			}
+			for (i = 0; i < b->n; i++)
+			{
+				if (!matched[i])
+				{
+					diagnose(rc, b->from[i]);
+					MemoryContextSwitchTo(b->cxt);
+				}
+			}
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(b->cxt);
+	b->n = 0;
+	b->keys = NULL;
+	rc->ti = saved_ti;
+}
+
+/*
+ * Add a change to the run if it can join it (flushing the run first when
+ * this change starts another); returns false when the change must be
+ * replayed on its own, after the run.
+ */
+static bool
+batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
+{
+	Batch	   *b = rc->batch;
+	Bitmapset  *cols;
+	MemoryContext oldcxt;
+	uint64		hash;
+
+	if (!batchable(rc, kind, from, to, &cols))
+	{
+		batch_flush(rc);
+		return false;
+	}
+	hash = key_hash(rc, kind == BATCH_INSERT ? to : from);
+	if (b->n > 0 &&
+		(b->kind != kind || b->ti != rc->ti || !bms_equal(b->cols, cols) ||
+		 b->n == BATCH_ROWS ||
+		 hash_search(b->keys, &hash, HASH_FIND, NULL) != NULL))
+		batch_flush(rc);
+
+	oldcxt = MemoryContextSwitchTo(b->cxt);
+	if (b->n == 0)
+	{
+		HASHCTL		ctl;
+
+		b->kind = kind;
+		b->ti = rc->ti;
+		b->cols = bms_copy(cols);
+		ctl.keysize = ctl.entrysize = sizeof(uint64);
+		ctl.hcxt = b->cxt;
+		b->keys = hash_create("undoredo batch keys", 256, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	(void) hash_search(b->keys, &hash, HASH_ENTER, NULL);
+	b->from[b->n] = from ? copy_image(from) : NULL;
+	b->to[b->n] = to ? copy_image(to) : NULL;
+	b->n++;
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
 /* One recorded change, as read from a chunk (capture.c's record_change). */
 typedef struct Change
 {
@@ -559,26 +1034,53 @@ read_change(StringInfo msg, Change *change)
 static void
 replay_change(ReplayContext *rc, Change *change)
 {
-	rc->ti = undoredo_table_info_by_oid(change->relid, rc->step);
+	RowImage   *from = NULL;
+	RowImage   *to = NULL;
+	BatchKind	kind;
+
+	if (rc->ti == NULL || rc->ti->rootid != change->relid || !rc->ti->valid)
+		rc->ti = undoredo_table_info_by_oid(change->relid, rc->step);
 	switch (change->op)
 	{
 		case 'i':
+			kind = rc->undo ? BATCH_REMOVE : BATCH_INSERT;
 			if (rc->undo)
-				replay_remove(rc, &change->after);
+				from = &change->after;
 			else
-				replay_insert(rc, &change->after);
+				to = &change->after;
 			break;
 		case 'd':
+			kind = rc->undo ? BATCH_INSERT : BATCH_REMOVE;
 			if (rc->undo)
-				replay_insert(rc, &change->before);
+				to = &change->before;
 			else
-				replay_remove(rc, &change->before);
+				from = &change->before;
 			break;
 		default:
-			if (rc->undo)
-				replay_update(rc, &change->after, &change->before);
-			else
-				replay_update(rc, &change->before, &change->after);
+			kind = BATCH_UPDATE;
+			from = rc->undo ? &change->after : &change->before;
+			to = rc->undo ? &change->before : &change->after;
+			break;
+	}
+
+	/* key bookkeeping for foreign key actions, in replay order */
+	if (kind == BATCH_REMOVE)
+		key_removed(rc, from);
+	else if (kind == BATCH_INSERT)
+		key_created(rc, to);
+	if (batch_add(rc, kind, from, to))
+		return;
+
+	switch (kind)
+	{
+		case BATCH_REMOVE:
+			replay_remove(rc, from);
+			break;
+		case BATCH_INSERT:
+			replay_insert(rc, to);
+			break;
+		case BATCH_UPDATE:
+			replay_update(rc, from, to);
 			break;
 	}
 }
@@ -637,6 +1139,10 @@ replay_step(bool undo, int64 step)
 	ctl.hcxt = CurrentMemoryContext;
 	rc.removed_keys = hash_create("undoredo removed keys", 64, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rc.ti = NULL;
+	rc.batch = palloc0(sizeof(Batch));
+	rc.batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo batch",
+										  ALLOCSET_DEFAULT_SIZES);
 	values[0] = Int64GetDatum(step);
 	plan = undoredo_plan(psprintf("SELECT nchanges, changes"
 								  " FROM %s.undoredo_change WHERE step OPERATOR(pg_catalog.=) $1"
@@ -679,9 +1185,11 @@ replay_step(bool undo, int64 step)
 		}
 		SPI_freetuptable(batch);
 	}
+	batch_flush(&rc);
 	SPI_cursor_close(portal);
 	MemoryContextDelete(chunk_cxt);
 	MemoryContextDelete(change_cxt);
+	MemoryContextDelete(rc.batch->cxt);
 	hash_destroy(rc.removed_keys);
 }
 

@@ -27,6 +27,8 @@
 #include "access/transam.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_constraint.h"
+#include "access/htup_details.h"
+#include "nodes/bitmapset.h"
 #include "nodes/parsenodes.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
@@ -167,6 +169,74 @@ referenced_with_actions(Oid relid)
 }
 
 /*
+ * Columns of immediate unique and exclusion indexes: a set-based update
+ * that changes one of them could collide halfway (replay.c).
+ */
+static void
+unique_columns(TableInfo *ti, Relation root)
+{
+	List	   *indexes = RelationGetIndexList(root);
+	ListCell   *lc;
+
+	ti->unique_cols = NULL;
+	ti->unique_expr = false;
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index index = irel->rd_index;
+
+		if ((index->indisunique || index->indisexclusion) && index->indimmediate)
+		{
+			int			i;
+
+			for (i = 0; i < index->indnatts; i++)
+			{
+				if (index->indkey.values[i] == 0)
+					ti->unique_expr = true;
+				else
+					ti->unique_cols = bms_add_member(ti->unique_cols,
+													 index->indkey.values[i]);
+			}
+			if (!heap_attisnull(irel->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
+				!heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL))
+				ti->unique_expr = true;
+		}
+		index_close(irel, AccessShareLock);
+	}
+	list_free(indexes);
+}
+
+/*
+ * Is '=' on the column's type true exactly when the stored forms are equal?
+ * Then replay may compare with it; otherwise (numeric 1.5 = 1.50, float
+ * 0 = -0, a nondeterministic collation, ...) it compares send forms.
+ */
+static bool
+exact_equality(Form_pg_attribute att)
+{
+	switch (att->atttypid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case BOOLOID:
+		case OIDOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case UUIDOID:
+		case BYTEAOID:
+			return true;
+		case TEXTOID:
+		case VARCHAROID:
+			return OidIsValid(att->attcollation) &&
+				get_collation_isdeterministic(att->attcollation);
+		default:
+			return false;
+	}
+}
+
+/*
  * The primary key index of a relation, deferrable or not (the relcache's
  * rd_pkindex only knows immediate ones), or InvalidOid.
  */
@@ -239,6 +309,7 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 		col->typlen = att->attlen;
 		if (col->dropped)
 			continue;
+		col->exact_eq = exact_equality(att);
 
 		typtuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(att->atttypid));
 		if (!HeapTupleIsValid(typtuple))
@@ -277,6 +348,7 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 	ti->keys = palloc(sizeof(AttrNumber) * ti->nkeys);
 	ti->key_deferrable = !pkrel->rd_index->indimmediate;
 	ti->fk_actions = referenced_with_actions(rootid);
+	unique_columns(ti, root);
 	for (i = 0; i < ti->nkeys; i++)
 	{
 		AttrNumber	attnum = pkrel->rd_index->indkey.values[i];

@@ -133,6 +133,7 @@ typedef struct ColumnInfo
 	bool		typbyval;
 	int16		typlen;
 	bool		raw;			/* imaged in its stored form (image.c) */
+	bool		exact_eq;		/* '=' is equality of stored forms */
 	Oid			sendfn;			/* InvalidOid: no binary form, use text */
 	Oid			recvfn;
 	Oid			outfn;
@@ -160,6 +161,8 @@ typedef struct TableInfo
 	AttrNumber *keys;			/* primary key attnums of rootid */
 	bool		key_deferrable;
 	bool		fk_actions;		/* referenced by a foreign key with actions */
+	struct Bitmapset *unique_cols;	/* columns of immediate unique indexes */
+	bool		unique_expr;	/* ... and such an index on expressions */
 	TupleDesc	rootdesc;
 	TupleConversionMap *map;	/* relid's rows to rootid's layout, or NULL */
 } TableInfo;
