@@ -1,0 +1,107 @@
+-- Upgrade path: a database created at version 1.0 (with a history recorded
+-- by 1.0) is updated with ALTER EXTENSION undoredo UPDATE.  Its history
+-- still undoes and redoes, and the extension's objects are then the same,
+-- one by one, as those of a fresh install of the new version.  Runs in a
+-- database of its own.
+SELECT current_database() AS regress_db \gset
+CREATE DATABASE undoredo_upgrade;
+\c undoredo_upgrade
+CREATE EXTENSION undoredo VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'undoredo';
+
+-- A table tracked under 1.0 (its triggers as 1.0's undoredo_track made
+-- them) with one step recorded by 1.0: the insert of (1, 'one'), in 1.0's
+-- storage (one row per change, images of count, attnum, type oid, format,
+-- length, value).
+CREATE TABLE t (id integer PRIMARY KEY, v text);
+CREATE TRIGGER undoredo_capture AFTER INSERT OR UPDATE OR DELETE ON t
+    FOR EACH ROW EXECUTE FUNCTION undoredo_capture();
+CREATE TRIGGER undoredo_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON t
+    FOR EACH STATEMENT EXECUTE FUNCTION undoredo_capture();
+INSERT INTO t VALUES (1, 'one');
+INSERT INTO undoredo_scope (scope_id, object_type, object_id) VALUES (1, 'legacy', '1');
+INSERT INTO undo_action (step, scope_id, label, created_at)
+    VALUES (1, 1, 'recorded by 1.0', '2026-01-01 00:00:00+00');
+INSERT INTO undoredo_change (step, seq, relid, op, old_image, new_image)
+    VALUES (1, 1, 't', 'i', NULL,
+            int2send(2::int2)
+            || int2send(1::int2) || int4send(23) || '\x62'::bytea || int4send(4) || int4send(1)
+            || int2send(2::int2) || int4send(25) || '\x62'::bytea || int4send(3) || 'one'::bytea);
+SELECT setval('undoredo_scope_seq', 1), setval('undoredo_step_seq', 1);
+
+-- the 1.1 library refuses to work with 1.0's objects, clearly
+SELECT * FROM undoredo_status('legacy', 1);
+
+ALTER EXTENSION undoredo UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'undoredo';
+SELECT step, state, label, changes FROM undoredo_history('legacy', 1);
+SELECT * FROM undoredo_undo('legacy', 1);
+SELECT * FROM t;
+SELECT * FROM undoredo_redo('legacy', 1);
+SELECT * FROM t;
+-- and capture goes on into the new storage
+SET undoredo.scope = 'legacy:1';
+UPDATE t SET v = 'uno';
+RESET undoredo.scope;
+SELECT step, state, label, changes FROM undoredo_history('legacy', 1);
+SELECT * FROM undoredo_undo('legacy', 1, 2);
+SELECT * FROM t;
+
+-- every object of the extension, described: functions by definition,
+-- relations by kind, options and privileges, columns by position among
+-- the live ones, type, nullability and default, indexes and constraints by
+-- definition, configuration tables, event triggers
+CREATE TEMP VIEW extension_objects AS
+WITH ext AS (SELECT oid, extconfig FROM pg_extension WHERE extname = 'undoredo'),
+members AS (SELECT d.classid, d.objid FROM pg_depend d, ext
+            WHERE d.refclassid = 'pg_extension'::regclass
+              AND d.refobjid = ext.oid AND d.deptype = 'e')
+SELECT 'function' AS kind, p.oid::regprocedure::text AS name,
+       pg_get_functiondef(p.oid) || ' acl ' || coalesce(p.proacl::text, '-') AS def
+FROM members m JOIN pg_proc p ON p.oid = m.objid
+WHERE m.classid = 'pg_proc'::regclass
+UNION ALL
+SELECT 'relation', c.oid::regclass::text,
+       c.relkind::text || ' ' || coalesce(array_to_string(c.reloptions, ','), '-')
+       || ' acl ' || coalesce(c.relacl::text, '-')
+FROM members m JOIN pg_class c ON c.oid = m.objid
+WHERE m.classid = 'pg_class'::regclass
+UNION ALL
+SELECT 'column', a.attrelid::regclass || '.' || a.attname,
+       rank() OVER (PARTITION BY a.attrelid ORDER BY a.attnum) || ' '
+       || format_type(a.atttypid, a.atttypmod)
+       || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+       || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
+FROM members m JOIN pg_attribute a ON a.attrelid = m.objid
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+WHERE m.classid = 'pg_class'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+FROM members m JOIN pg_index i ON i.indrelid = m.objid
+WHERE m.classid = 'pg_class'::regclass
+UNION ALL
+SELECT 'constraint', con.conrelid::regclass || '.' || con.conname,
+       pg_get_constraintdef(con.oid)
+FROM members m JOIN pg_constraint con ON con.conrelid = m.objid
+WHERE m.classid = 'pg_class'::regclass
+UNION ALL
+SELECT 'dumped', cfg::regclass::text, '' FROM ext, unnest(ext.extconfig) cfg
+UNION ALL
+SELECT 'event trigger', e.evtname,
+       e.evtevent || ' ' || e.evtfoid::regproc || ' ' || array_to_string(e.evttags, ',')
+FROM members m JOIN pg_event_trigger e ON e.oid = m.objid
+WHERE m.classid = 'pg_event_trigger'::regclass;
+
+CREATE TEMP TABLE upgraded AS SELECT * FROM extension_objects;
+DROP EXTENSION undoredo CASCADE;
+CREATE EXTENSION undoredo;
+CREATE TEMP TABLE fresh AS SELECT * FROM extension_objects;
+SELECT kind, count(*) FROM fresh GROUP BY kind ORDER BY kind;
+-- what differs (nothing)
+(SELECT 'only after the upgrade' AS side, * FROM upgraded EXCEPT SELECT 'only after the upgrade', * FROM fresh)
+UNION ALL
+(SELECT 'only in a fresh install', * FROM fresh EXCEPT SELECT 'only in a fresh install', * FROM upgraded)
+ORDER BY 1, 2, 3;
+
+\c :regress_db
+DROP DATABASE undoredo_upgrade;
