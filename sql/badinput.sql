@@ -276,7 +276,34 @@ SELECT undoredo_track('public.undo_action');
 \echo :LAST_ERROR_SQLSTATE
 
 -------------------------------------------------------------------------
--- 12. DROP EXTENSION while histories exist.
+-- 12. Undo of a scope from inside a subtransaction of a statement that is
+-- still capturing into it (a trigger with an exception block): refused,
+-- since that statement's changes cannot be stored there yet.
+-------------------------------------------------------------------------
+CREATE TABLE inner_undo (id int PRIMARY KEY);
+SELECT undoredo_track('inner_undo');
+CREATE FUNCTION undo_inside() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM undoredo_undo('doc', 12);
+    EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+    END;
+    RETURN NULL;
+END
+$$;
+-- (named to fire after undoredo_capture, which has then captured the row)
+CREATE TRIGGER zz_undo_inside AFTER INSERT ON inner_undo
+    FOR EACH ROW EXECUTE FUNCTION undo_inside();
+SET undoredo.scope = 'doc:12';
+INSERT INTO inner_undo VALUES (1);
+RESET undoredo.scope;
+-- the insert itself was captured, as one step
+SELECT * FROM undoredo_status('doc', 12);
+DROP TABLE inner_undo;
+
+-------------------------------------------------------------------------
+-- 13. DROP EXTENSION while histories exist.
 -------------------------------------------------------------------------
 -- tracked tables hold triggers that depend on the extension: refused,
 -- and the histories stay
