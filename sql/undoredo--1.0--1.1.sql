@@ -2,6 +2,9 @@
 
 \echo Use "ALTER EXTENSION undoredo UPDATE TO '1.1'" to load this file. \quit
 
+/* The scope lock is a heavyweight lock now: no generation to bump. */
+ALTER TABLE @extschema@.undoredo_scope DROP COLUMN generation;
+
 /*
  * Row changes move from one history row each to chunks (see
  * undoredo--1.1.sql).  Every recorded change becomes a chunk of one: the

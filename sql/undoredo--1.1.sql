@@ -3,11 +3,10 @@
 \echo Use "CREATE EXTENSION undoredo" to load this file. \quit
 
 /*
- * One row per object whose history exists.  Capture, undo, redo and clear
- * take the scope lock (a heavyweight lock on the scope's name) and bump
- * generation, so one scope's history grows and shrinks in a total order,
- * and a REPEATABLE READ transaction that waited for the lock gets a
- * serialization error rather than a stale history.
+ * One row per object whose history exists, made on first use and never
+ * changed.  Capture, undo, redo and clear take the scope lock (a heavyweight
+ * lock on the scope's name), so one scope's history grows and shrinks in a
+ * total order.
  */
 CREATE SEQUENCE @extschema@.undoredo_scope_seq;
 CREATE TABLE @extschema@.undoredo_scope (
@@ -15,7 +14,6 @@ CREATE TABLE @extschema@.undoredo_scope (
                 DEFAULT pg_catalog.nextval('@extschema@.undoredo_scope_seq'),
     object_type text NOT NULL,
     object_id   text NOT NULL,
-    generation  bigint NOT NULL DEFAULT 0,
     UNIQUE (object_type, object_id)
 );
 

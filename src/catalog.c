@@ -14,8 +14,9 @@
  * SQL text and argument types; the plan cache re-plans them after DDL.
  *
  * The scope lock is a heavyweight lock on the scope's name, held to the end
- * of the transaction; the first capture, undo, redo or clear under it also
- * updates the scope's row (undoredo_scope_id).  Which scopes a transaction has locked, and
+ * of the transaction; the first capture, undo, redo or clear under it looks
+ * up the scope's row (undoredo_scope_id), and in REPEATABLE READ checks
+ * that the history is not newer than the transaction's snapshot.  Which scopes a transaction has locked, and
  * the step it captures into for each, is kept in transaction memory, so a
  * captured row costs a list lookup, not a query.  A subtransaction abort
  * forgets the locks and steps it took (the database rolls them back too);
@@ -43,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "storage/lock.h"
+#include "utils/snapmgr.h"
 
 #include "undoredo.h"
 
@@ -242,9 +244,61 @@ lock_scope_name(const char *scope)
 }
 
 /*
- * The id of a locked scope.  The first call in a transaction makes the
- * scope's row if missing and bumps its generation (store.c), which also
- * turns a stale REPEATABLE READ snapshot into a serialization error.
+ * A REPEATABLE READ or SERIALIZABLE transaction that waited for the scope
+ * lock must not act on the history as its snapshot shows it if another
+ * transaction changed it since: compare the scope's steps (and whether each
+ * can be undone or redone) as the snapshot sees them and as the latest
+ * committed state has them; any difference is a serialization failure.
+ */
+static void
+check_history_not_newer(int64 scope_id, const char *scope)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	UserContext saved;
+	char	   *seen[2];
+	int			i;
+
+	values[0] = Int64GetDatum(scope_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+	plan = undoredo_plan(psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
+								  " OPERATOR(pg_catalog.||) s.state, ',' ORDER BY s.step)"
+								  " FROM (SELECT step, 'u' AS state FROM %s.undo_action"
+								  "       WHERE scope_id OPERATOR(pg_catalog.=) $1"
+								  "       UNION ALL SELECT step, 'r' FROM %s.redo_action"
+								  "       WHERE scope_id OPERATOR(pg_catalog.=) $1) s",
+								  ext->qschema, ext->qschema),
+						 1, argtypes);
+	undoredo_become_owner(&saved);
+	for (i = 0; i < 2; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		if (SPI_execute_snapshot(plan, values, NULL,
+								 i == 0 ? InvalidSnapshot : GetLatestSnapshot(),
+								 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "undoredo: could not read the history of \"%s\"", scope);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		seen[i] = isnull ? "" : TextDatumGetCString(d);
+	}
+	undoredo_restore_user(&saved);
+	SPI_finish();
+	if (strcmp(seen[0], seen[1]) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("Another transaction changed the history of \"%s\" after this transaction's snapshot was taken.",
+						   scope)));
+}
+
+/*
+ * The id of a locked scope, its row made on first use.  The first call in
+ * a REPEATABLE READ or SERIALIZABLE transaction also checks that no other
+ * transaction changed the history since its snapshot.
  */
 int64
 undoredo_scope_id(ScopeState *ss)
@@ -256,6 +310,8 @@ undoredo_scope_id(ScopeState *ss)
 		ss->scope_id = undoredo_store_scope(pnstrdup(ss->scope, colon - ss->scope),
 											colon + 1);
 		ss->id_subid = GetCurrentSubTransactionId();
+		if (IsolationUsesXactSnapshot())
+			check_history_not_newer(ss->scope_id, ss->scope);
 	}
 	return ss->scope_id;
 }
@@ -518,7 +574,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			if (ss->step != 0 && ss->step_subid == mySubid)
 				ss->step = 0;
 			if (ss->scope_id != 0 && ss->id_subid == mySubid)
-				ss->scope_id = 0;	/* its row may be gone, its bump is */
+				ss->scope_id = 0;	/* the row it made is gone */
 		}
 		else
 		{

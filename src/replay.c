@@ -740,9 +740,9 @@ append_key_match(StringInfo sql, TableInfo *ti, const char *prefix)
 						 ti->cols[ti->keys[i] - 1].eqop, prefix, ti->keys[i]);
 }
 
-/* Hash of the key columns of a row returned by the batch statement. */
+/* key_hash of a key given as the send forms of its columns */
 static uint64
-returned_key_hash(const ReplayContext *rc, HeapTuple tuple, TupleDesc desc)
+sent_key_hash(const ReplayContext *rc, bytea **sent)
 {
 	RowImage	image;
 	int			i;
@@ -751,39 +751,42 @@ returned_key_hash(const ReplayContext *rc, HeapTuple tuple, TupleDesc desc)
 	image.values = palloc(sizeof(ImageValue) * rc->ti->nkeys);
 	for (i = 0; i < rc->ti->nkeys; i++)
 	{
-		ColumnInfo *col = &rc->ti->cols[rc->ti->keys[i] - 1];
-		bool		isnull;
-		Datum		d = SPI_getbinval(tuple, desc, i + 1, &isnull);
-		bytea	   *sent = SendFunctionCall(&col->send_finfo, d);
-
 		image.values[i].attnum = rc->ti->keys[i];
 		image.values[i].format = 'b';
-		image.values[i].data = VARDATA(sent);
-		image.values[i].len = VARSIZE(sent) - VARHDRSZ;
+		image.values[i].data = VARDATA(sent[i]);
+		image.values[i].len = VARSIZE(sent[i]) - VARHDRSZ;
 	}
 	return key_hash(rc, &image);
 }
 
-/* The key of an image in the same form, for matching returned rows. */
+/* Hash of the key of a row that a batch INSERT returned. */
 static uint64
-sent_key_hash(const ReplayContext *rc, RowImage *row)
+returned_key_hash(const ReplayContext *rc, HeapTuple tuple, TupleDesc desc)
 {
-	RowImage	image;
+	bytea	  **sent = palloc(sizeof(bytea *) * rc->ti->nkeys);
 	int			i;
 
-	image.nvalues = rc->ti->nkeys;
-	image.values = palloc(sizeof(ImageValue) * rc->ti->nkeys);
 	for (i = 0; i < rc->ti->nkeys; i++)
 	{
-		bytea	   *sent = undoredo_image_sent(rc->ti,
-											   undoredo_image_find(row, rc->ti->keys[i]));
+		bool		isnull;
 
-		image.values[i].attnum = rc->ti->keys[i];
-		image.values[i].format = 'b';
-		image.values[i].data = VARDATA(sent);
-		image.values[i].len = VARSIZE(sent) - VARHDRSZ;
+		sent[i] = SendFunctionCall(&rc->ti->cols[rc->ti->keys[i] - 1].send_finfo,
+								   SPI_getbinval(tuple, desc, i + 1, &isnull));
 	}
-	return key_hash(rc, &image);
+	return sent_key_hash(rc, sent);
+}
+
+/* The same hash of the key of a recorded row. */
+static uint64
+image_key_hash(const ReplayContext *rc, RowImage *row)
+{
+	bytea	  **sent = palloc(sizeof(bytea *) * rc->ti->nkeys);
+	int			i;
+
+	for (i = 0; i < rc->ti->nkeys; i++)
+		sent[i] = undoredo_image_sent(rc->ti,
+									  undoredo_image_find(row, rc->ti->keys[i]));
+	return sent_key_hash(rc, sent);
 }
 
 /* Apply the collected run, then start an empty one. */
@@ -924,7 +927,7 @@ batch_flush(ReplayContext *rc)
 			}
 			for (i = 0; i < b->n; i++)
 			{
-				uint64		hash = sent_key_hash(rc, b->to[i]);
+				uint64		hash = image_key_hash(rc, b->to[i]);
 
 				matched[i] = hash_search(returned, &hash, HASH_FIND, NULL) != NULL;
 			}

@@ -119,69 +119,42 @@ insert_row(Relation rel, HeapTuple tuple)
 }
 
 /*
- * The scope's id, its row made if missing, and its generation bumped.  The
- * update is what a REPEATABLE READ or SERIALIZABLE transaction that waited
- * for the scope lock trips over: if the newest version of the row is not
- * visible to its snapshot, another transaction changed the history since
- * the snapshot was taken, and reading that history now would be reading
- * the future.  Called with the scope lock held.
+ * The scope's id, its row made if missing.  Called with the scope lock
+ * held; the row never changes once made, so the lookup finds no chain of
+ * dead versions.
  */
 int64
 undoredo_store_scope(const char *object_type, const char *object_id)
 {
 	Relation	rel = table_open(history_relid("undoredo_scope"), RowExclusiveLock);
 	Oid			keyidx = history_relid("undoredo_scope_object_type_object_id_key");
-	TupleDesc	desc = RelationGetDescr(rel);
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	int64		scope_id;
-	static const char *const names[] = {"scope_id", "object_type", "object_id",
-	"generation"};
-	Datum		values[4];
+	static const char *const names[] = {"scope_id", "object_type", "object_id"};
+	Datum		values[3];
 	bool		isnull;
 
 	values[1] = CStringGetTextDatum(object_type);
 	values[2] = CStringGetTextDatum(object_id);
-	ScanKeyInit(&key[0], 2, BTEqualStrategyNumber, F_TEXTEQ, values[1]);
-	ScanKeyInit(&key[1], 3, BTEqualStrategyNumber, F_TEXTEQ, values[2]);
+	ScanKeyInit(&key[0], attnameAttNum(rel, "object_type", false),
+				BTEqualStrategyNumber, F_TEXTEQ, values[1]);
+	ScanKeyInit(&key[1], attnameAttNum(rel, "object_id", false),
+				BTEqualStrategyNumber, F_TEXTEQ, values[2]);
 	key[0].sk_collation = key[1].sk_collation = DEFAULT_COLLATION_OID;
-	key[0].sk_attno = attnameAttNum(rel, "object_type", false);
-	key[1].sk_attno = attnameAttNum(rel, "object_id", false);
 	scan = systable_beginscan(rel, keyidx, true, snapshot, 2, key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
-	{
-		Datum	   *v = palloc(sizeof(Datum) * desc->natts);
-		bool	   *n = palloc(sizeof(bool) * desc->natts);
-		int			gen = attnameAttNum(rel, "generation", false) - 1;
-		HeapTuple	newtuple;
-
-		if (IsolationUsesXactSnapshot() &&
-			!HeapTupleSatisfiesVisibility(tuple, GetTransactionSnapshot(),
-										  ((BufferHeapTupleTableSlot *) scan->slot)->buffer))
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update"),
-					 errdetail("Another transaction changed the history of \"%s:%s\" after this transaction's snapshot was taken.",
-							   object_type, object_id)));
-		heap_deform_tuple(tuple, desc, v, n);
 		scope_id = DatumGetInt64(heap_getattr(tuple,
 											  attnameAttNum(rel, "scope_id", false),
-											  desc, &isnull));
-		v[gen] = Int64GetDatum(DatumGetInt64(v[gen]) + 1);
-		newtuple = heap_form_tuple(desc, v, n);
-		simple_heap_update(rel, &tuple->t_self, newtuple);
-		if (!HeapTupleIsHeapOnly(newtuple))
-			insert_index_entries(rel, newtuple);
-	}
+											  RelationGetDescr(rel), &isnull));
 	else
 	{
 		scope_id = nextval_internal(history_relid("undoredo_scope_seq"), false);
 		values[0] = Int64GetDatum(scope_id);
-		values[3] = Int64GetDatum(0);
-		insert_row(rel, form_row(rel, 4, names, values, NULL));
+		insert_row(rel, form_row(rel, 3, names, values, NULL));
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
