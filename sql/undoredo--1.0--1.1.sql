@@ -7,17 +7,18 @@ ALTER TABLE @extschema@.undoredo_scope DROP COLUMN generation;
 
 /*
  * Row changes move from one history row each to chunks (see
- * undoredo--1.1.sql).  Every recorded change becomes a chunk of one: the
- * tracked table's oid (4 bytes, network order), the kind of change, and
- * the images it needs, each preceded by its length.  1.0 images are valid
- * 1.1 images.
+ * undoredo--1.1.sql).  Every recorded change becomes a chunk of one: its
+ * table in relids, the table's position (0, 4 bytes, network order), the
+ * kind of change, and the images it needs, each preceded by its length.
+ * 1.0 images are valid 1.1 images.
  */
 ALTER TABLE @extschema@.undoredo_change
     ADD COLUMN nchanges integer NOT NULL DEFAULT 1,
+    ADD COLUMN relids pg_catalog.regclass[],
     ADD COLUMN changes bytea;
 
-UPDATE @extschema@.undoredo_change SET changes =
-    pg_catalog.substr(pg_catalog.int8send(relid::pg_catalog.oid::pg_catalog.int8), 5)
+UPDATE @extschema@.undoredo_change SET relids = ARRAY[relid], changes =
+    pg_catalog.int4send(0)
     OPERATOR(pg_catalog.||) pg_catalog.set_byte('\x00'::pg_catalog.bytea, 0,
                                                 pg_catalog.ascii(op::pg_catalog.text))
     OPERATOR(pg_catalog.||) CASE WHEN old_image IS NULL THEN ''::pg_catalog.bytea
@@ -27,6 +28,7 @@ UPDATE @extschema@.undoredo_change SET changes =
 
 ALTER TABLE @extschema@.undoredo_change
     ALTER COLUMN nchanges DROP DEFAULT,
+    ALTER COLUMN relids SET NOT NULL,
     ALTER COLUMN changes SET NOT NULL,
     DROP COLUMN relid,
     DROP COLUMN op,

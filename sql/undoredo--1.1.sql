@@ -44,10 +44,11 @@ CREATE INDEX redo_action_scope_idx ON @extschema@.redo_action (scope_id, step);
 
 /*
  * Row changes of every step, in chunks: a chunk holds nchanges consecutive
- * changes numbered from seq, in capture order, each the tracked table's
- * oid (the partitioned root for partitions), the kind of change ('i', 'u'
- * or 'd') and the row images it needs, in the format of src/capture.c and
- * src/image.c.  Chunks are filled up to about 8 kB, which
+ * changes numbered from seq, in capture order, each the position in relids
+ * of its tracked table (the partitioned root for partitions), the kind of
+ * change ('i', 'u' or 'd') and the row images it needs, in the format of
+ * src/capture.c and src/image.c.  relids is a regclass[] so that pg_dump
+ * writes the tables' names, and a restore finds them again.  Chunks are filled up to about 8 kB, which
  * toast_tuple_target keeps inline and uncompressed: capture writes one row
  * per chunk instead of one per change.
  */
@@ -55,6 +56,7 @@ CREATE TABLE @extschema@.undoredo_change (
     step      bigint NOT NULL,
     seq       integer NOT NULL,
     nchanges  integer NOT NULL,
+    relids    regclass[] NOT NULL,
     changes   bytea NOT NULL,
     PRIMARY KEY (step, seq)
 ) WITH (toast_tuple_target = 8160);

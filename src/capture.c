@@ -89,6 +89,7 @@ new_chunk(ScopeState *ss)
 	chunk->subid = GetCurrentSubTransactionId();
 	chunk->first_seq = ss->next_seq;
 	chunk->count = 0;
+	chunk->nrelids = 0;
 	initStringInfo(&chunk->data);
 	ss->pending = lappend(ss->pending, chunk);
 	MemoryContextSwitchTo(oldcxt);
@@ -108,7 +109,7 @@ write_chunk(ScopeState *ss, PendingChunk *chunk)
 {
 	if (chunk->count > 0)
 		undoredo_store_chunk(ss->step, chunk->first_seq, chunk->count,
-							 &chunk->data);
+							 chunk->nrelids, chunk->relids, &chunk->data);
 	free_chunk(chunk);
 }
 
@@ -229,10 +230,26 @@ undoredo_capture_init(void)
 	ProcessUtility_hook = capture_ProcessUtility;
 }
 
+/* The position of the table in the chunk's list, added if missing; -1: full */
+static int
+chunk_relation(PendingChunk *chunk, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < chunk->nrelids; i++)
+		if (chunk->relids[i] == relid)
+			return i;
+	if (chunk->nrelids == CHUNK_MAX_RELATIONS)
+		return -1;
+	chunk->relids[chunk->nrelids] = relid;
+	return chunk->nrelids++;
+}
+
 /*
- * Append one row change to the step's pending chunk: the tracked table's
- * oid, the kind of change and the row images it needs.  The change is
- * encoded first, so that an update that changed nothing starts no step.
+ * Append one row change to the step's pending chunk: the position of the
+ * tracked table in the chunk's list of tables, the kind of change and the
+ * row images it needs.  The change is encoded first, so that an update that
+ * changed nothing starts no step.
  */
 static void
 record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
@@ -241,9 +258,11 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	ScopeState *ss;
 	PendingChunk *chunk;
 	bool		continues;
+	int			relation;
+	uint32		n32;
 
 	initStringInfo(&record);
-	pq_sendint32(&record, ti->rootid);
+	pq_sendint32(&record, 0);	/* the table's position, set below */
 	pq_sendbyte(&record, op);
 	if (op == 'i')
 		undoredo_image_append_full(&record, ti, newtup);
@@ -257,14 +276,23 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	continues = chunk != NULL &&
 		chunk->subid == GetCurrentSubTransactionId() &&
 		chunk->first_seq + chunk->count == ss->next_seq;
-	if (continues && chunk->data.len + record.len > CHUNK_SIZE)
+	if (continues && chunk->data.len + record.len <= CHUNK_SIZE)
+		relation = chunk_relation(chunk, ti->rootid);
+	else
+		relation = -1;
+	if (continues && relation < 0)
 	{
+		/* full, or refers to too many tables: the change starts the next */
 		ss->pending = list_delete_last(ss->pending);
 		write_chunk(ss, chunk);
-		continues = false;
 	}
-	if (!continues)
+	if (relation < 0)
+	{
 		chunk = new_chunk(ss);
+		relation = chunk_relation(chunk, ti->rootid);
+	}
+	n32 = pg_hton32(relation);
+	memcpy(record.data, &n32, 4);
 	appendBinaryStringInfo(&chunk->data, record.data, record.len);
 	chunk->count++;
 	ss->next_seq++;

@@ -1022,9 +1022,14 @@ typedef struct Change
 } Change;
 
 static void
-read_change(StringInfo msg, Change *change)
+read_change(StringInfo msg, int nrelids, const Oid *relids, Change *change)
 {
-	change->relid = (Oid) pq_getmsgint(msg, 4);
+	int			relation = (int32) pq_getmsgint(msg, 4);
+
+	if (relation < 0 || relation >= nrelids)
+		elog(ERROR, "undoredo: change refers to table %d of a chunk of %d",
+			 relation, nrelids);
+	change->relid = relids[relation];
 	change->op = pq_getmsgbyte(msg);
 	if (change->op == 'u' || change->op == 'd')
 		undoredo_image_read(msg, &change->before);
@@ -1094,9 +1099,12 @@ replay_change(ReplayContext *rc, Change *change)
  * context at SPI's procedure context, hence the switch every time).
  */
 static void
-replay_chunk(ReplayContext *rc, int32 nchanges, bytea *changes,
-			 MemoryContext change_cxt)
+replay_chunk(ReplayContext *rc, int32 nchanges, ArrayType *relarray,
+			 bytea *changes, MemoryContext change_cxt)
 {
+	Datum	   *reldatums;
+	int			nrelids;
+	Oid		   *relids;
 	StringInfoData msg;
 	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
 	MemoryContext oldcxt = CurrentMemoryContext;
@@ -1106,8 +1114,13 @@ replay_chunk(ReplayContext *rc, int32 nchanges, bytea *changes,
 	msg.len = VARSIZE_ANY_EXHDR(changes);
 	msg.maxlen = msg.len;
 	msg.cursor = 0;
+	deconstruct_array(relarray, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &reldatums, NULL, &nrelids);
+	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
+	for (i = 0; i < nrelids; i++)
+		relids[i] = DatumGetObjectId(reldatums[i]);
 	for (i = 0; i < nchanges; i++)
-		read_change(&msg, &list[i]);
+		read_change(&msg, nrelids, relids, &list[i]);
 	if (msg.cursor != msg.len)
 		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
 	for (i = 0; i < nchanges; i++)
@@ -1147,7 +1160,7 @@ replay_step(bool undo, int64 step)
 	rc.batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo batch",
 										  ALLOCSET_DEFAULT_SIZES);
 	values[0] = Int64GetDatum(step);
-	plan = undoredo_plan(psprintf("SELECT nchanges, changes"
+	plan = undoredo_plan(psprintf("SELECT nchanges, relids, changes"
 								  " FROM %s.undoredo_change WHERE step OPERATOR(pg_catalog.=) $1"
 								  " ORDER BY seq %s",
 								  ext->qschema, undo ? "DESC" : "ASC"),
@@ -1181,7 +1194,8 @@ replay_step(bool undo, int64 step)
 			oldcxt = MemoryContextSwitchTo(chunk_cxt);
 			nchanges = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
 			replay_chunk(&rc, nchanges,
-						 DatumGetByteaPP(SPI_getbinval(tuple, desc, 2, &isnull)),
+						 DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull)),
+						 DatumGetByteaPP(SPI_getbinval(tuple, desc, 3, &isnull)),
 						 change_cxt);
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(chunk_cxt);

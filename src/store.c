@@ -33,6 +33,8 @@
 #include "executor/tuptable.h"
 #include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -205,22 +207,35 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 	return step;
 }
 
-/* Insert a chunk of row changes: count changes numbered from seq. */
+/*
+ * Insert a chunk of row changes: count changes numbered from seq, which
+ * refer to the tables relids by their position in it.  A regclass[] is
+ * dumped by name, so a dump restored elsewhere still finds the tables.
+ */
 void
-undoredo_store_chunk(int64 step, int32 seq, int32 count, StringInfo data)
+undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
+					 const Oid *relids, StringInfo data)
 {
 	Relation	rel = table_open(history_relid("undoredo_change"), RowExclusiveLock);
-	static const char *const names[] = {"step", "seq", "nchanges", "changes"};
-	Datum		values[4];
+	static const char *const names[] = {"step", "seq", "nchanges", "relids",
+	"changes"};
+	Datum		values[5];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(nrelids, 1));
 	bytea	   *changes = palloc(VARHDRSZ + data->len);
+	int			i;
+
+	for (i = 0; i < nrelids; i++)
+		elems[i] = ObjectIdGetDatum(relids[i]);
 
 	SET_VARSIZE(changes, VARHDRSZ + data->len);
 	memcpy(VARDATA(changes), data->data, data->len);
 	values[0] = Int64GetDatum(step);
 	values[1] = Int32GetDatum(seq);
 	values[2] = Int32GetDatum(count);
-	values[3] = PointerGetDatum(changes);
-	insert_row(rel, form_row(rel, 4, names, values, NULL));
+	values[3] = PointerGetDatum(construct_array(elems, nrelids, REGCLASSOID,
+												sizeof(Oid), true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(changes);
+	insert_row(rel, form_row(rel, 5, names, values, NULL));
 	table_close(rel, RowExclusiveLock);
 	pfree(changes);
 }

@@ -79,11 +79,15 @@ typedef struct ScopeState
  * Row changes captured but not yet written to the history: a run of
  * consecutively numbered changes of one subtransaction (capture.c).
  */
+#define CHUNK_MAX_RELATIONS 32
+
 typedef struct PendingChunk
 {
 	SubTransactionId subid;
 	int32		first_seq;
 	int32		count;
+	int			nrelids;
+	Oid			relids[CHUNK_MAX_RELATIONS];	/* tables its changes refer to */
 	StringInfoData data;
 } PendingChunk;
 
@@ -111,6 +115,7 @@ extern bool undoredo_store_has_redo(int64 scope_id);
 extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 TimestampTz created_at);
 extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
+								 int nrelids, const Oid *relids,
 								 StringInfo data);
 
 /* capture.c */
