@@ -200,11 +200,16 @@ def measure_small_undo(cur, history_rows, calls, results):
 
     reset(cur, "undoredo", 1000)
     empty = undo_times()
-    cur.execute("SET undoredo.scope = 'other:1'")
+    # the other scopes' history is of another table, so that doc stays as
+    # it was and only the size of the history differs
+    cur.execute("DROP TABLE IF EXISTS other")
+    cur.execute("CREATE TABLE other (id bigint PRIMARY KEY, v text)")
+    cur.execute("SELECT undoredo_track('other')")
     for start in range(0, history_rows, 100000):
-        cur.execute("""INSERT INTO doc (id, title, n)
-                       SELECT i, 'x', 0 FROM generate_series(%s, %s) i""",
-                    (10 ** 7 + start, 10 ** 7 + start + 99999))
+        cur.execute("SET undoredo.scope = %s", ("other:%d" % start,))
+        cur.execute("""INSERT INTO other
+                       SELECT i, 'x' FROM generate_series(%s, %s) i""",
+                    (start + 1, start + 100000))
     cur.execute("RESET undoredo.scope")
     cur.execute("VACUUM ANALYZE")
     full = undo_times()

@@ -5,6 +5,14 @@
 /* The scope lock is a heavyweight lock now: no generation to bump. */
 ALTER TABLE @extschema@.undoredo_scope DROP COLUMN generation;
 
+/* Steps are found by scope, always: one unique index each. */
+ALTER TABLE @extschema@.undo_action DROP CONSTRAINT undo_action_pkey;
+DROP INDEX @extschema@.undo_action_scope_idx;
+CREATE UNIQUE INDEX undo_action_scope_idx ON @extschema@.undo_action (scope_id, step);
+ALTER TABLE @extschema@.redo_action DROP CONSTRAINT redo_action_pkey;
+DROP INDEX @extschema@.redo_action_scope_idx;
+CREATE UNIQUE INDEX redo_action_scope_idx ON @extschema@.redo_action (scope_id, step);
+
 /*
  * Row changes move from one history row each to chunks (see
  * undoredo--1.1.sql).  Every recorded change becomes a chunk of one: its

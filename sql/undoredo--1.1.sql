@@ -22,25 +22,25 @@ CREATE TABLE @extschema@.undoredo_scope (
  * redo_action while it can be redone; undo and redo move its one row, the
  * recorded row changes stay where they are.  Step ids come from one
  * sequence and are taken under the scope lock, so within a scope a higher
- * id is always a later step.
+ * id is always a later step.  Every access goes by scope: one index each.
  */
 CREATE SEQUENCE @extschema@.undoredo_step_seq;
 CREATE TABLE @extschema@.undo_action (
-    step       bigint PRIMARY KEY
+    step       bigint NOT NULL
                DEFAULT pg_catalog.nextval('@extschema@.undoredo_step_seq'),
     scope_id   bigint NOT NULL,
     label      text,
     created_at timestamptz NOT NULL
 );
-CREATE INDEX undo_action_scope_idx ON @extschema@.undo_action (scope_id, step);
+CREATE UNIQUE INDEX undo_action_scope_idx ON @extschema@.undo_action (scope_id, step);
 
 CREATE TABLE @extschema@.redo_action (
-    step       bigint PRIMARY KEY,
+    step       bigint NOT NULL,
     scope_id   bigint NOT NULL,
     label      text,
     created_at timestamptz NOT NULL
 );
-CREATE INDEX redo_action_scope_idx ON @extschema@.redo_action (scope_id, step);
+CREATE UNIQUE INDEX redo_action_scope_idx ON @extschema@.redo_action (scope_id, step);
 
 /*
  * Row changes of every step, in chunks: a chunk holds nchanges consecutive

@@ -305,10 +305,7 @@ undoredo_scope_id(ScopeState *ss)
 {
 	if (ss->scope_id == 0)
 	{
-		const char *colon = strchr(ss->scope, ':');
-
-		ss->scope_id = undoredo_store_scope(pnstrdup(ss->scope, colon - ss->scope),
-											colon + 1);
+		ss->scope_id = undoredo_store_scope(ss->scope);
 		ss->id_subid = GetCurrentSubTransactionId();
 		if (IsolationUsesXactSnapshot())
 			check_history_not_newer(ss->scope_id, ss->scope);
@@ -392,7 +389,8 @@ begin_step(ScopeState *cs)
 									   "  WHERE scope_id OPERATOR(pg_catalog.=) $1"
 									   "  ORDER BY step DESC OFFSET $2),"
 									   " gone AS (DELETE FROM %s.undo_action a USING old"
-									   "  WHERE a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
+									   "  WHERE a.scope_id OPERATOR(pg_catalog.=) $1"
+									   "  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
 									   " DELETE FROM %s.undoredo_change c USING gone"
 									   " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
 									   ext->qschema, ext->qschema, ext->qschema),
@@ -509,6 +507,14 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			foreach(lc, scope_states)
+			{
+				ScopeState *ss = (ScopeState *) lfirst(lc);
+
+				if (ss->scope_id != 0)
+					undoredo_store_remember_scope(ss->scope, ss->scope_id);
+			}
+			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:

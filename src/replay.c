@@ -1212,21 +1212,23 @@ replay_step(bool undo, int64 step)
 
 /* Move a step between undo_action and redo_action. */
 static void
-move_step(bool undo, int64 step)
+move_step(bool undo, int64 scope_id, int64 step)
 {
 	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
 
 	values[0] = Int64GetDatum(step);
+	values[1] = Int64GetDatum(scope_id);
 	undoredo_run_as_owner(psprintf("WITH m AS (DELETE FROM %s.%s"
-								   " WHERE step OPERATOR(pg_catalog.=) $1"
+								   " WHERE scope_id OPERATOR(pg_catalog.=) $2"
+								   " AND step OPERATOR(pg_catalog.=) $1"
 								   " RETURNING step, scope_id, label, created_at)"
 								   " INSERT INTO %s.%s (step, scope_id, label, created_at)"
 								   " SELECT step, scope_id, label, created_at FROM m",
 								   ext->qschema, undo ? "undo_action" : "redo_action",
 								   ext->qschema, undo ? "redo_action" : "undo_action"),
-						  1, argtypes, values, NULL, 0);
+						  2, argtypes, values, NULL, 0);
 }
 
 static void
@@ -1269,7 +1271,7 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 
 			AfterTriggerBeginQuery();
 			replay_step(undo, ids[i]);
-			move_step(undo, ids[i]);
+			move_step(undo, scope_id, ids[i]);
 
 			/* fire the queued AFTER triggers on the step's final state */
 			CommandCounterIncrement();

@@ -33,7 +33,12 @@
 #include "executor/tuptable.h"
 #include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -121,16 +126,82 @@ insert_row(Relation rel, HeapTuple tuple)
 }
 
 /*
+ * Scope ids of committed scope rows, kept across transactions.  The rows
+ * never change once made, so only another undoredo_scope (DROP and CREATE
+ * EXTENSION, TRUNCATE: another relfilenode) makes the entries stale.
+ */
+typedef struct ScopeIdEntry
+{
+	uint64		hash;			/* key: hash of the scope's name */
+	char	   *scope;
+	int64		scope_id;
+} ScopeIdEntry;
+
+static HTAB *scope_ids = NULL;
+static Oid	scope_ids_filenode = InvalidOid;
+
+static uint64
+scope_hash(const char *scope)
+{
+	return hash_bytes_extended((const unsigned char *) scope, strlen(scope), 0);
+}
+
+/* The relfilenode of undoredo_scope now; forgets the cache if it moved. */
+static void
+check_scope_ids(void)
+{
+	Oid			relid = history_relid("undoredo_scope");
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			filenode;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	filenode = ((Form_pg_class) GETSTRUCT(tuple))->relfilenode;
+	ReleaseSysCache(tuple);
+	if (scope_ids == NULL || filenode != scope_ids_filenode)
+	{
+		HASHCTL		ctl;
+
+		if (scope_ids != NULL)
+			hash_destroy(scope_ids);
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(ScopeIdEntry);
+		scope_ids = hash_create("undoredo scope ids", 64, &ctl,
+								HASH_ELEM | HASH_BLOBS);
+		scope_ids_filenode = filenode;
+	}
+}
+
+/* At commit: the scope rows this transaction used are committed now. */
+void
+undoredo_store_remember_scope(const char *scope, int64 scope_id)
+{
+	uint64		hash = scope_hash(scope);
+	ScopeIdEntry *entry;
+	bool		found;
+
+	if (scope_ids == NULL)
+		return;
+	entry = hash_search(scope_ids, &hash, HASH_ENTER, &found);
+	if (found)
+		pfree(entry->scope);
+	entry->scope = MemoryContextStrdup(TopMemoryContext, scope);
+	entry->scope_id = scope_id;
+}
+
+/*
  * The scope's id, its row made if missing.  Called with the scope lock
- * held; the row never changes once made, so the lookup finds no chain of
- * dead versions.
+ * held.
  */
 int64
-undoredo_store_scope(const char *object_type, const char *object_id)
+undoredo_store_scope(const char *scope)
 {
-	Relation	rel = table_open(history_relid("undoredo_scope"), RowExclusiveLock);
-	Oid			keyidx = history_relid("undoredo_scope_object_type_object_id_key");
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	uint64		hash = scope_hash(scope);
+	ScopeIdEntry *entry;
+	const char *colon = strchr(scope, ':');
+	Relation	rel;
+	Oid			keyidx;
+	Snapshot	snapshot;
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -139,8 +210,16 @@ undoredo_store_scope(const char *object_type, const char *object_id)
 	Datum		values[3];
 	bool		isnull;
 
-	values[1] = CStringGetTextDatum(object_type);
-	values[2] = CStringGetTextDatum(object_id);
+	check_scope_ids();
+	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
+	if (entry != NULL && strcmp(entry->scope, scope) == 0)
+		return entry->scope_id;
+
+	rel = table_open(history_relid("undoredo_scope"), RowExclusiveLock);
+	keyidx = history_relid("undoredo_scope_object_type_object_id_key");
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	values[1] = PointerGetDatum(cstring_to_text_with_len(scope, colon - scope));
+	values[2] = CStringGetTextDatum(colon + 1);
 	ScanKeyInit(&key[0], attnameAttNum(rel, "object_type", false),
 				BTEqualStrategyNumber, F_TEXTEQ, values[1]);
 	ScanKeyInit(&key[1], attnameAttNum(rel, "object_id", false),

@@ -110,7 +110,8 @@ extern List *undoredo_scope_states(void);
 extern ScopeState *undoredo_find_scope_state(const char *scope);
 
 /* store.c */
-extern int64 undoredo_store_scope(const char *object_type, const char *object_id);
+extern int64 undoredo_store_scope(const char *scope);
+extern void undoredo_store_remember_scope(const char *scope, int64 scope_id);
 extern bool undoredo_store_has_redo(int64 scope_id);
 extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 TimestampTz created_at);
