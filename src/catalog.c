@@ -45,6 +45,8 @@
 #include "utils/timestamp.h"
 #include "storage/lock.h"
 #include "utils/snapmgr.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 
 #include "undoredo.h"
 
@@ -59,8 +61,33 @@ typedef struct PlanEntry
 
 static HTAB *plan_cache = NULL;
 
+/*
+ * Where the extension's objects are, kept across transactions and forgotten
+ * when one of its tables changes (DROP or ALTER EXTENSION, a new owner) or
+ * a schema is renamed.
+ */
 static UndoRedoExtension extension;
-static bool extension_checked = false;	/* in this transaction */
+static bool extension_valid = false;
+static const char *const history_tables[] = {"undoredo_scope", "undo_action",
+"redo_action", "undoredo_change"};
+static Oid	history_relids[lengthof(history_tables)];
+
+static void
+forget_extension_rel(Datum arg pg_attribute_unused(), Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < (int) lengthof(history_relids); i++)
+		if (relid == InvalidOid || relid == history_relids[i])
+			extension_valid = false;
+}
+
+static void
+forget_extension(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+				 uint32 hashvalue pg_attribute_unused())
+{
+	extension_valid = false;
+}
 
 static List *scope_states = NIL;	/* of ScopeState, in TopTransactionContext */
 
@@ -87,8 +114,9 @@ undoredo_extension(void)
 	Form_pg_extension form;
 	char	   *version;
 	bool		isnull;
+	int			i;
 
-	if (extension_checked)
+	if (extension_valid)
 		return &extension;
 
 	extoid = get_extension_oid("undoredo", true);
@@ -125,7 +153,13 @@ undoredo_extension(void)
 		pfree(extension.qschema);
 	extension.qschema = MemoryContextStrdup(TopMemoryContext,
 											quote_identifier(get_namespace_name(extension.schema)));
-	extension_checked = true;
+	extension_valid = true;
+	for (i = 0; i < (int) lengthof(history_tables); i++)
+	{
+		history_relids[i] = get_relname_relid(history_tables[i], extension.schema);
+		if (!OidIsValid(history_relids[i]))
+			extension_valid = false;	/* damaged: look again next time */
+	}
 	return &extension;
 }
 
@@ -520,7 +554,6 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PREPARE:
 			scope_states = NIL;	/* its memory goes with the transaction */
 			closed_steps = NIL;
-			extension_checked = false;
 			break;
 		default:
 			break;
@@ -599,6 +632,8 @@ undoredo_xact_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
+	CacheRegisterRelcacheCallback(forget_extension_rel, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, forget_extension, (Datum) 0);
 }
 
 /* Argument helpers shared by the SQL-callable functions. */
