@@ -2,8 +2,8 @@
 
 Every figure is a ratio to the same work on an untracked table measured in
 the same run, against the server bench/run.sh started (pinned to one CPU).
-Each measurement alternates its variants and is repeated; the median of the
-repetitions is reported.  Variants:
+Each measurement alternates its variants and is repeated (statements 5
+times, pgbench runs 3 times); the median of the repetitions is reported.  Variants:
   untracked  the table without any trigger
   undoredo   tracked with undoredo_track, written under undoredo.scope
   plpgsql    the hand-written peer: a PL/pgSQL AFTER ROW trigger logging
@@ -260,8 +260,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer rows, shorter runs: a smoke test")
+    parser.add_argument("--reps", type=int, default=5,
+                        help="repetitions of each statement measurement "
+                        "(pgbench runs are repeated 3 times)")
     args = parser.parse_args()
-    reps = 3
+    reps = args.reps
     rows, seconds, history_rows, big = 100000, 10, 1000000, 1000000
     if args.quick:
         rows, seconds, history_rows, big = 20000, 2, 100000, 100000
@@ -280,14 +283,14 @@ def main():
                    END $$""")
     results = {}
     measure_statements(cur, reps, rows, results)
-    measure_pgbench(cur, reps, rows, seconds, cpu, results)
+    measure_pgbench(cur, 3, rows, seconds, cpu, results)
     measure_replay(cur, reps, rows, results)
     measure_small_undo(cur, history_rows, 200, results)
     measure_big_undo(cur, big, results)
-    print_table(results, rows)
+    print_table(results, rows, reps)
 
 
-def print_table(results, rows):
+def print_table(results, rows, reps):
     print()
     print("| measure | target | undoredo | hand-written PL/pgSQL |")
     print("|---|---|---|---|")
@@ -307,7 +310,8 @@ def print_table(results, rows):
           % results["bytes per W2 row"])
     print("| undo of a 1M-row step, peak backend memory | < 200 MB | %.0f MB | |"
           % results["big undo MB"])
-    print("\n(%d rows per statement workload; medians of 3 runs)" % rows)
+    print("\n(%d rows per statement workload; medians of %d runs, pgbench: "
+          "medians of 3 runs)" % (rows, reps))
 
 
 if __name__ == "__main__":

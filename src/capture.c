@@ -474,7 +474,11 @@ undoredo_track(PG_FUNCTION_ARGS)
 	List	   *members;
 	ListCell   *lc;
 
-	rel = relation_open(relid, ShareRowExclusiveLock);
+	/*
+	 * Check with a light lock: tracking a tracked table again must not block
+	 * its writers.  The triggers are made under ShareRowExclusiveLock.
+	 */
+	rel = relation_open(relid, AccessShareLock);
 	name = RelationGetRelationName(rel);
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
@@ -509,6 +513,11 @@ undoredo_track(PG_FUNCTION_ARGS)
 				 errdetail("undoredo identifies the rows of a tracked table by their primary key."),
 				 errhint("Add a primary key to \"%s\", then track it.", name)));
 
+	if (!has_trigger(rel, CAPTURE_TRIGGER))
+	{
+		relation_close(rel, NoLock);
+		rel = relation_open(relid, ShareRowExclusiveLock);
+	}
 	if (has_trigger(rel, CAPTURE_TRIGGER))
 	{
 		relation_close(rel, NoLock);
