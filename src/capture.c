@@ -30,10 +30,10 @@
  * transaction memory, and a chunk becomes one history row (store.c, no
  * query) when it is full, when the statement ends (ExecutorFinish and
  * ProcessUtility hooks, after the statement's AFTER triggers have fired)
- * and at commit.  Each
- * chunk holds consecutive changes of one subtransaction, so a rolled-back
- * savepoint drops exactly its own changes, and chunks of an outer level
- * are never written inside a subtransaction that may still roll back.
+ * and at commit.  Each chunk holds consecutive changes of one
+ * subtransaction, so a rolled-back savepoint drops exactly its own changes,
+ * and chunks of an outer level are never written inside a subtransaction
+ * that may still roll back.
  *
  *-------------------------------------------------------------------------
  */

@@ -63,14 +63,17 @@ static HTAB *plan_cache = NULL;
 
 /*
  * Where the extension's objects are, kept across transactions and forgotten
- * when one of its tables changes (DROP or ALTER EXTENSION, a new owner) or
- * a schema is renamed.
+ * when one of its relations changes (DROP or ALTER EXTENSION, a new owner)
+ * or a schema is renamed.
  */
 static UndoRedoExtension extension;
 static bool extension_valid = false;
-static const char *const history_tables[] = {"undoredo_scope", "undo_action",
-"redo_action", "undoredo_change"};
-static Oid	history_relids[lengthof(history_tables)];
+static const char *const history_relations[] = {
+	"undoredo_scope", "undo_action", "redo_action", "undoredo_change",
+	"undoredo_scope_object_type_object_id_key", "redo_action_scope_idx",
+	"undoredo_scope_seq", "undoredo_step_seq"
+};
+static Oid	history_relids[lengthof(history_relations)];
 
 static void
 forget_extension_rel(Datum arg pg_attribute_unused(), Oid relid)
@@ -154,13 +157,32 @@ undoredo_extension(void)
 	extension.qschema = MemoryContextStrdup(TopMemoryContext,
 											quote_identifier(get_namespace_name(extension.schema)));
 	extension_valid = true;
-	for (i = 0; i < (int) lengthof(history_tables); i++)
+	for (i = 0; i < (int) lengthof(history_relations); i++)
 	{
-		history_relids[i] = get_relname_relid(history_tables[i], extension.schema);
+		history_relids[i] = get_relname_relid(history_relations[i], extension.schema);
 		if (!OidIsValid(history_relids[i]))
 			extension_valid = false;	/* damaged: look again next time */
 	}
 	return &extension;
+}
+
+/* The oid of one of the extension's relations, by name. */
+Oid
+undoredo_history_relid(const char *name)
+{
+	int			i;
+
+	(void) undoredo_extension();
+	for (i = 0; i < (int) lengthof(history_relations); i++)
+	{
+		if (strcmp(history_relations[i], name) != 0)
+			continue;
+		if (!OidIsValid(history_relids[i]))
+			elog(ERROR, "undoredo: relation \"%s\" of the extension is missing", name);
+		return history_relids[i];
+	}
+	elog(ERROR, "undoredo: \"%s\" is not a relation of the extension", name);
+	return InvalidOid;			/* keep the compiler quiet */
 }
 
 void

@@ -289,7 +289,7 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot replay a value of column \"%s\" of table \"%s\" recorded on a server of another byte order",
 							NameStr(col->name), ti->relname)));
-		if (v->len != (col->typlen > 0 ? col->typlen : v->len))
+		if (col->typlen > 0 && v->len != col->typlen)
 			elog(ERROR, "undoredo: stored value of column \"%s\" has length %d, not %d",
 				 NameStr(col->name), v->len, col->typlen);
 		copy = palloc(Max(v->len, (int) sizeof(Datum)));

@@ -48,17 +48,6 @@
 
 #include "undoredo.h"
 
-static Oid
-history_relid(const char *name)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			relid = get_relname_relid(name, ext->schema);
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "undoredo: relation \"%s\" of the extension is missing", name);
-	return relid;
-}
-
 /* A tuple of rel from (column name, value) pairs; other columns are null. */
 static HeapTuple
 form_row(Relation rel, int n, const char *const *names, const Datum *values,
@@ -150,7 +139,7 @@ scope_hash(const char *scope)
 static void
 check_scope_ids(void)
 {
-	Oid			relid = history_relid("undoredo_scope");
+	Oid			relid = undoredo_history_relid("undoredo_scope");
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			filenode;
 
@@ -215,8 +204,8 @@ undoredo_store_scope(const char *scope)
 	if (entry != NULL && strcmp(entry->scope, scope) == 0)
 		return entry->scope_id;
 
-	rel = table_open(history_relid("undoredo_scope"), RowExclusiveLock);
-	keyidx = history_relid("undoredo_scope_object_type_object_id_key");
+	rel = table_open(undoredo_history_relid("undoredo_scope"), RowExclusiveLock);
+	keyidx = undoredo_history_relid("undoredo_scope_object_type_object_id_key");
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	values[1] = PointerGetDatum(cstring_to_text_with_len(scope, colon - scope));
 	values[2] = CStringGetTextDatum(colon + 1);
@@ -233,7 +222,7 @@ undoredo_store_scope(const char *scope)
 											  RelationGetDescr(rel), &isnull));
 	else
 	{
-		scope_id = nextval_internal(history_relid("undoredo_scope_seq"), false);
+		scope_id = nextval_internal(undoredo_history_relid("undoredo_scope_seq"), false);
 		values[0] = Int64GetDatum(scope_id);
 		insert_row(rel, form_row(rel, 3, names, values, NULL));
 	}
@@ -247,7 +236,7 @@ undoredo_store_scope(const char *scope)
 bool
 undoredo_store_has_redo(int64 scope_id)
 {
-	Relation	rel = table_open(history_relid("redo_action"), AccessShareLock);
+	Relation	rel = table_open(undoredo_history_relid("redo_action"), AccessShareLock);
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -255,7 +244,7 @@ undoredo_store_has_redo(int64 scope_id)
 
 	ScanKeyInit(&key, attnameAttNum(rel, "scope_id", false),
 				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(scope_id));
-	scan = systable_beginscan(rel, history_relid("redo_action_scope_idx"), true,
+	scan = systable_beginscan(rel, undoredo_history_relid("redo_action_scope_idx"), true,
 							  snapshot, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
@@ -268,11 +257,11 @@ undoredo_store_has_redo(int64 scope_id)
 int64
 undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 {
-	Relation	rel = table_open(history_relid("undo_action"), RowExclusiveLock);
+	Relation	rel = table_open(undoredo_history_relid("undo_action"), RowExclusiveLock);
 	static const char *const names[] = {"step", "scope_id", "label", "created_at"};
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
-	int64		step = nextval_internal(history_relid("undoredo_step_seq"), false);
+	int64		step = nextval_internal(undoredo_history_relid("undoredo_step_seq"), false);
 
 	values[0] = Int64GetDatum(step);
 	values[1] = Int64GetDatum(scope_id);
@@ -295,7 +284,7 @@ void
 undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 					 const Oid *relids, StringInfo data)
 {
-	Relation	rel = table_open(history_relid("undoredo_change"), RowExclusiveLock);
+	Relation	rel = table_open(undoredo_history_relid("undoredo_change"), RowExclusiveLock);
 	static const char *const names[] = {"step", "seq", "nchanges", "relids",
 	"changes"};
 	Datum		values[5];

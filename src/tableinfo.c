@@ -197,9 +197,8 @@ unique_columns(TableInfo *ti, Relation root)
 					ti->unique_cols = bms_add_member(ti->unique_cols,
 													 index->indkey.values[i]);
 			}
-			if (!heap_attisnull(irel->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
-				!heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL))
-				ti->unique_expr = true;
+			if (!heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL))
+				ti->unique_expr = true; /* partial: as unknown columns */
 		}
 		index_close(irel, AccessShareLock);
 	}

@@ -92,6 +92,7 @@ typedef struct PendingChunk
 } PendingChunk;
 
 extern const UndoRedoExtension *undoredo_extension(void);
+extern Oid	undoredo_history_relid(const char *name);
 extern void undoredo_become_owner(UserContext *saved);
 extern void undoredo_restore_user(const UserContext *saved);
 extern SPIPlanPtr undoredo_plan(const char *sql, int nargs, const Oid *argtypes);
