@@ -122,6 +122,22 @@ COMMIT;
 SELECT count(*) FROM undoredo_history('doc', 8);
 SELECT count(*) FROM undoredo_history('doc', 9);
 
+-- COPY is captured too, and what it captured is written when the COPY
+-- ends: an undo inside a later savepoint of the same transaction finds the
+-- whole step (were it still pending at the outer level, the undo would be
+-- refused)
+BEGIN;
+SET LOCAL undoredo.scope = 'doc:10';
+COPY doc (id, title) FROM STDIN;
+90	copied
+91	copied too
+\.
+SAVEPOINT s;
+SELECT * FROM undoredo_undo('doc', 10);
+SELECT count(*) AS copied_rows_left FROM doc WHERE id IN (90, 91);
+COMMIT;
+SELECT * FROM undoredo_status('doc', 10);
+
 RESET undoredo.scope;
-SELECT undoredo_clear('doc', x) FROM unnest(ARRAY['1', 'a:b', '7', '8', '9']) x;
+SELECT undoredo_clear('doc', x) FROM unnest(ARRAY['1', 'a:b', '7', '8', '9', '10']) x;
 DROP SCHEMA capture CASCADE;
