@@ -4,7 +4,8 @@ MODULE_big = undoredo
 OBJS = src/guc.o src/catalog.o src/tableinfo.o src/image.o src/capture.o \
        src/replay.o src/history.o src/store.o
 EXTENSION = undoredo
-DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql
+DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \
+       sql/undoredo--1.1.1.sql sql/undoredo--1.1--1.1.1.sql
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \

@@ -29,7 +29,7 @@ INSERT INTO undoredo_change (step, seq, relid, op, old_image, new_image)
             || int2send(2::int2) || int4send(25) || '\x62'::bytea || int4send(3) || 'one'::bytea);
 SELECT setval('undoredo_scope_seq', 1), setval('undoredo_step_seq', 1);
 
--- the 1.1 library refuses to work with 1.0's objects, clearly
+-- the library refuses to work with 1.0's objects, clearly
 SELECT * FROM undoredo_status('legacy', 1);
 
 ALTER EXTENSION undoredo UPDATE;

@@ -27,7 +27,7 @@
 #include "utils/relcache.h"
 
 /* the version of the SQL objects this library works with */
-#define UNDOREDO_VERSION "1.1"
+#define UNDOREDO_VERSION "1.1.1"
 
 /* guc.c */
 typedef enum UndoRedoConflictMode

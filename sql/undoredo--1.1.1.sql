@@ -1,0 +1,194 @@
+/* undoredo--1.1.1.sql: history tables and SQL-callable functions */
+
+\echo Use "CREATE EXTENSION undoredo" to load this file. \quit
+
+/*
+ * One row per object whose history exists, made on first use and never
+ * changed.  Capture, undo, redo and clear take the scope lock (a heavyweight
+ * lock on the scope's name), so one scope's history grows and shrinks in a
+ * total order.
+ */
+CREATE SEQUENCE @extschema@.undoredo_scope_seq;
+CREATE TABLE @extschema@.undoredo_scope (
+    scope_id    bigint PRIMARY KEY
+                DEFAULT pg_catalog.nextval('@extschema@.undoredo_scope_seq'),
+    object_type text NOT NULL,
+    object_id   text NOT NULL,
+    UNIQUE (object_type, object_id)
+);
+
+/*
+ * Steps.  A step lives in undo_action while it can be undone and in
+ * redo_action while it can be redone; undo and redo move its one row, the
+ * recorded row changes stay where they are.  Step ids come from one
+ * sequence and are taken under the scope lock, so within a scope a higher
+ * id is always a later step.  Every access goes by scope: one index each.
+ */
+CREATE SEQUENCE @extschema@.undoredo_step_seq;
+CREATE TABLE @extschema@.undo_action (
+    step       bigint NOT NULL
+               DEFAULT pg_catalog.nextval('@extschema@.undoredo_step_seq'),
+    scope_id   bigint NOT NULL,
+    label      text,
+    created_at timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX undo_action_scope_idx ON @extschema@.undo_action (scope_id, step);
+
+CREATE TABLE @extschema@.redo_action (
+    step       bigint NOT NULL,
+    scope_id   bigint NOT NULL,
+    label      text,
+    created_at timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX redo_action_scope_idx ON @extschema@.redo_action (scope_id, step);
+
+/*
+ * Row changes of every step, in chunks: a chunk holds nchanges consecutive
+ * changes numbered from seq, in capture order, each the position in relids
+ * of its tracked table (the partitioned root for partitions), the kind of
+ * change ('i', 'u' or 'd') and the row images it needs, in the format of
+ * src/capture.c and src/image.c.  relids is a regclass[] so that pg_dump
+ * writes the tables' names, and a restore finds them again.  Chunks are filled up to about 8 kB, which
+ * toast_tuple_target keeps inline and uncompressed: capture writes one row
+ * per chunk instead of one per change.
+ */
+CREATE TABLE @extschema@.undoredo_change (
+    step      bigint NOT NULL,
+    seq       integer NOT NULL,
+    nchanges  integer NOT NULL,
+    relids    regclass[] NOT NULL,
+    changes   bytea NOT NULL,
+    PRIMARY KEY (step, seq)
+) WITH (toast_tuple_target = 8160);
+
+REVOKE ALL ON @extschema@.undoredo_scope, @extschema@.undo_action,
+    @extschema@.redo_action, @extschema@.undoredo_change,
+    @extschema@.undoredo_scope_seq, @extschema@.undoredo_step_seq FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_scope', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_scope_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undo_action', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.redo_action', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_step_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.undoredo_change', '');
+
+/* The capture trigger (row events) and TRUNCATE guard (statement events). */
+CREATE FUNCTION @extschema@.undoredo_capture()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'undoredo_capture'
+LANGUAGE C;
+
+/*
+ * Row triggers of a partitioned table are cloned to partitions created or
+ * attached later, statement triggers are not: this event trigger adds the
+ * statement-level guard (scope lock, TRUNCATE refusal) to new partitions of
+ * tracked tables.
+ */
+CREATE FUNCTION @extschema@.undoredo_guard_new_partitions()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part regclass;
+BEGIN
+    FOR part IN
+        SELECT DISTINCT tree.relid
+        FROM pg_event_trigger_ddl_commands() AS cmd,
+             pg_partition_tree(cmd.objid::regclass) AS tree
+        WHERE cmd.classid OPERATOR(pg_catalog.=) 'pg_class'::regclass
+          AND cmd.objsubid OPERATOR(pg_catalog.=) 0
+          AND tree.relid IN (SELECT c.oid FROM pg_class c
+                             WHERE c.relkind IN ('r', 'p'))
+          AND EXISTS (SELECT FROM pg_trigger t
+                      WHERE t.tgrelid OPERATOR(pg_catalog.=) tree.relid
+                        AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_capture')
+          AND NOT EXISTS (SELECT FROM pg_trigger t
+                          WHERE t.tgrelid OPERATOR(pg_catalog.=) tree.relid
+                            AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_guard')
+    LOOP
+        EXECUTE format('CREATE TRIGGER undoredo_guard'
+                       ' BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION %s()',
+                       part, '@extschema@.undoredo_capture');
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER undoredo_guard_new_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.undoredo_guard_new_partitions();
+
+CREATE FUNCTION @extschema@.undoredo_track(tbl regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_track'
+LANGUAGE C;
+
+CREATE FUNCTION @extschema@.undoredo_untrack(tbl regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_untrack'
+LANGUAGE C;
+
+CREATE FUNCTION @extschema@.undoredo_undo(object_type text, object_id bigint,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_undo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_undo(object_type text, object_id text,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_undo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_redo(object_type text, object_id bigint,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_redo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_redo(object_type text, object_id text,
+    steps integer DEFAULT 1, OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_redo'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_status(object_type text, object_id bigint,
+    OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_status'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.undoredo_status(object_type text, object_id text,
+    OUT undo_count integer, OUT redo_count integer)
+AS 'MODULE_PATHNAME', 'undoredo_status'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.undoredo_history(object_type text, object_id bigint)
+RETURNS TABLE (step bigint, state text, label text, created_at timestamptz,
+               changes bigint)
+AS 'MODULE_PATHNAME', 'undoredo_history'
+LANGUAGE C STABLE ROWS 10;
+
+CREATE FUNCTION @extschema@.undoredo_history(object_type text, object_id text)
+RETURNS TABLE (step bigint, state text, label text, created_at timestamptz,
+               changes bigint)
+AS 'MODULE_PATHNAME', 'undoredo_history'
+LANGUAGE C STABLE ROWS 10;
+
+CREATE FUNCTION @extschema@.undoredo_clear(object_type text, object_id bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_clear'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.undoredo_clear(object_type text, object_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'undoredo_clear'
+LANGUAGE C VOLATILE;
+
+/*
+ * undoredo.replaying is defined when the library loads.  A placeholder on
+ * the database lets current_setting('undoredo.replaying') answer 'off' in a
+ * session that has not loaded the library yet.
+ */
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET undoredo.replaying = off',
+                              pg_catalog.current_database());
+END
+$$;
