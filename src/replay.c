@@ -62,7 +62,6 @@ PG_FUNCTION_INFO_V1(undoredo_undo);
 PG_FUNCTION_INFO_V1(undoredo_redo);
 
 #define ERRCODE_UNDOREDO_CONFLICT MAKE_SQLSTATE('U','R','0','0','1')
-#define FETCH_BATCH 1000
 
 /* A statement's SQL text and parameters, built up piece by piece. */
 typedef struct Statement
@@ -1132,17 +1131,16 @@ replay_chunk(ReplayContext *rc, int32 nchanges, ArrayType *relarray,
 	}
 }
 
-/* Replay one step's changes, streaming its chunks from the history. */
+/*
+ * Replay one step's changes, streaming its chunks from the history with a
+ * scan that user code running meanwhile cannot reach (store.c).
+ */
 static void
 replay_step(bool undo, int64 step)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	SPIPlanPtr	plan;
-	Portal		portal;
-	UserContext saved;
 	ReplayContext rc;
+	UndoRedoChunkScan *scan;
+	UndoRedoChunk chunk;
 	MemoryContext chunk_cxt;
 	MemoryContext change_cxt;
 	MemoryContext oldcxt;
@@ -1159,51 +1157,27 @@ replay_step(bool undo, int64 step)
 	rc.batch = palloc0(sizeof(Batch));
 	rc.batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo batch",
 										  ALLOCSET_DEFAULT_SIZES);
-	values[0] = Int64GetDatum(step);
-	plan = undoredo_plan(psprintf("SELECT nchanges, relids, changes"
-								  " FROM %s.undoredo_change WHERE step OPERATOR(pg_catalog.=) $1"
-								  " ORDER BY seq %s",
-								  ext->qschema, undo ? "DESC" : "ASC"),
-						 1, argtypes);
-	undoredo_become_owner(&saved);
-	portal = SPI_cursor_open(NULL, plan, values, NULL, false);
-	undoredo_restore_user(&saved);
-
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo chunk",
 									  ALLOCSET_DEFAULT_SIZES);
 	change_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo change",
 									   ALLOCSET_DEFAULT_SIZES);
+
+	scan = undoredo_store_begin_chunks(step, undo);
 	for (;;)
 	{
-		SPITupleTable *batch;
-		uint64		nrows;
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		batch = SPI_tuptable;
-		nrows = SPI_processed;
-		if (nrows == 0)
-			break;
-		for (i = 0; i < nrows; i++)
+		oldcxt = MemoryContextSwitchTo(chunk_cxt);
+		if (!undoredo_store_next_chunk(scan, &chunk))
 		{
-			HeapTuple	tuple = batch->vals[i];
-			TupleDesc	desc = batch->tupdesc;
-			bool		isnull;
-			int32		nchanges;
-
-			oldcxt = MemoryContextSwitchTo(chunk_cxt);
-			nchanges = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
-			replay_chunk(&rc, nchanges,
-						 DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull)),
-						 DatumGetByteaPP(SPI_getbinval(tuple, desc, 3, &isnull)),
-						 change_cxt);
 			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(chunk_cxt);
+			break;
 		}
-		SPI_freetuptable(batch);
+		replay_chunk(&rc, chunk.nchanges, chunk.relids, chunk.changes,
+					 change_cxt);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(chunk_cxt);
 	}
 	batch_flush(&rc);
-	SPI_cursor_close(portal);
+	undoredo_store_end_chunks(scan);
 	MemoryContextDelete(chunk_cxt);
 	MemoryContextDelete(change_cxt);
 	MemoryContextDelete(rc.batch->cxt);

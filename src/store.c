@@ -307,3 +307,71 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 	table_close(rel, RowExclusiveLock);
 	pfree(changes);
 }
+
+/*
+ * Reading a step's chunks for replay.  A direct, ordered scan of
+ * undoredo_change's primary key: no portal or cursor is opened, so nothing
+ * that user code running during the replay (triggers, rules, functions in
+ * defaults or index expressions) could name, move, fetch from or close.
+ * The chunks are copied out of the buffer, so the caller may run anything
+ * between two calls of undoredo_store_next_chunk.
+ */
+struct UndoRedoChunkScan
+{
+	Relation	rel;
+	Relation	index;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	ScanDirection direction;
+};
+
+UndoRedoChunkScan *
+undoredo_store_begin_chunks(int64 step, bool backward)
+{
+	UndoRedoChunkScan *cs = palloc(sizeof(UndoRedoChunkScan));
+	ScanKeyData key;
+
+	/* chunks this transaction wrote just before are visible */
+	CommandCounterIncrement();
+	cs->rel = table_open(undoredo_history_relid("undoredo_change"), AccessShareLock);
+	cs->index = index_open(RelationGetPrimaryKeyIndex(cs->rel), AccessShareLock);
+	cs->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(step));
+	cs->scan = systable_beginscan_ordered(cs->rel, cs->index, cs->snapshot, 1, &key);
+	cs->direction = backward ? BackwardScanDirection : ForwardScanDirection;
+	return cs;
+}
+
+/*
+ * The next chunk, copied into the current memory context; false at the end.
+ */
+bool
+undoredo_store_next_chunk(UndoRedoChunkScan *cs, UndoRedoChunk *chunk)
+{
+	HeapTuple	tuple = systable_getnext_ordered(cs->scan, cs->direction);
+	TupleDesc	desc = RelationGetDescr(cs->rel);
+	bool		isnull;
+
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	chunk->nchanges = DatumGetInt32(heap_getattr(tuple,
+												 attnameAttNum(cs->rel, "nchanges", false),
+												 desc, &isnull));
+	chunk->relids = DatumGetArrayTypePCopy(heap_getattr(tuple,
+														attnameAttNum(cs->rel, "relids", false),
+														desc, &isnull));
+	chunk->changes = DatumGetByteaPCopy(heap_getattr(tuple,
+													 attnameAttNum(cs->rel, "changes", false),
+													 desc, &isnull));
+	return true;
+}
+
+void
+undoredo_store_end_chunks(UndoRedoChunkScan *cs)
+{
+	systable_endscan_ordered(cs->scan);
+	UnregisterSnapshot(cs->snapshot);
+	index_close(cs->index, AccessShareLock);
+	table_close(cs->rel, AccessShareLock);
+	pfree(cs);
+}

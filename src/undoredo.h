@@ -120,6 +120,20 @@ extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
 								 int nrelids, const Oid *relids,
 								 StringInfo data);
 
+/* one chunk of a step's row changes, as replay reads it */
+typedef struct UndoRedoChunk
+{
+	int32		nchanges;
+	struct ArrayType *relids;	/* regclass[] */
+	bytea	   *changes;
+} UndoRedoChunk;
+
+typedef struct UndoRedoChunkScan UndoRedoChunkScan;
+
+extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward);
+extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, UndoRedoChunk *chunk);
+extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
+
 /* capture.c */
 extern void undoredo_capture_init(void);
 extern void undoredo_flush_pending(ScopeState *ss, bool all);
