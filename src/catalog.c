@@ -36,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
+#include "lib/ilist.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -50,16 +51,47 @@
 
 #include "undoredo.h"
 
+/*
+ * Kept SPI plans.  A plan is prepared in the user context it runs in (the
+ * role, and whether that role bypasses its own table's forced row-level
+ * security): the plan cache re-plans a kept plan when the role or
+ * row_security changes, not when the security context does, so a plan
+ * prepared as the caller and run as the table's owner would keep the
+ * caller's policy quals.  The key is the table a statement is for (or
+ * InvalidOid for the history's own statements), that user context and the
+ * statement's text; the text is compared on a hit.  At most PLAN_CACHE_SIZE
+ * plans are kept, least recently used first out, and a table's plans go
+ * when its relcache entry is invalidated.  A plan is never freed while one
+ * of ours is executing (a trigger of a replayed row may call in again, and
+ * may ALTER the table): eviction and invalidation only mark entries, and
+ * they are freed at the next lookup made with nothing executing, or at the
+ * end of the transaction.
+ */
+#define PLAN_CACHE_SIZE 64
+
+typedef struct PlanKey
+{
+	Oid			relid;
+	Oid			userid;
+	bool		noforce_rls;
+	uint64		hash;			/* of the SQL text and argument types */
+} PlanKey;
+
 typedef struct PlanEntry
 {
-	uint64		hash;			/* key */
+	PlanKey		key;
 	char	   *sql;
 	int			nargs;
 	Oid		   *argtypes;
 	SPIPlanPtr	plan;
+	bool		dead;			/* to free when nothing executes */
+	dlist_node	lru;			/* most recently used first */
 } PlanEntry;
 
 static HTAB *plan_cache = NULL;
+static dlist_head plan_lru = DLIST_STATIC_INIT(plan_lru);
+static int	plan_count = 0;
+static int	plans_executing = 0;
 
 /*
  * Where the extension's objects are, kept across transactions and forgotten
@@ -201,48 +233,117 @@ undoredo_restore_user(const UserContext *saved)
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
+static void
+free_plan_entry(PlanEntry *entry)
+{
+	dlist_delete(&entry->lru);
+	if (entry->plan != NULL)
+		SPI_freeplan(entry->plan);
+	if (entry->sql != NULL)
+		pfree(entry->sql);
+	if (entry->argtypes != NULL)
+		pfree(entry->argtypes);
+	(void) hash_search(plan_cache, &entry->key, HASH_REMOVE, NULL);
+	plan_count--;
+}
+
+/* Free the entries marked dead, and the oldest beyond the bound. */
+static void
+trim_plans(void)
+{
+	dlist_mutable_iter iter;
+
+	if (plan_cache == NULL || plans_executing > 0)
+		return;
+	dlist_foreach_modify(iter, &plan_lru)
+	{
+		PlanEntry  *entry = dlist_container(PlanEntry, lru, iter.cur);
+
+		if (entry->dead)
+			free_plan_entry(entry);
+	}
+	while (plan_count > PLAN_CACHE_SIZE)
+		free_plan_entry(dlist_container(PlanEntry, lru, dlist_tail_node(&plan_lru)));
+}
+
+static void
+forget_table_plans(Datum arg pg_attribute_unused(), Oid relid)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &plan_lru)
+	{
+		PlanEntry  *entry = dlist_container(PlanEntry, lru, iter.cur);
+
+		if (relid == InvalidOid || entry->key.relid == relid)
+			entry->dead = true;
+	}
+}
+
+/* How many plans this backend keeps (for tests: bounded). */
+int
+undoredo_kept_plans(void)
+{
+	return plan_count;
+}
+
 /*
- * The kept plan for this SQL text and argument types, prepared on first use.
- * Must be called while connected to SPI.
+ * The kept plan of a statement for a table (InvalidOid: the history), in
+ * the current user context, prepared on first use.  Must be called while
+ * connected to SPI, in the user context the plan will be run in.
  */
 SPIPlanPtr
-undoredo_plan(const char *sql, int nargs, const Oid *argtypes)
+undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
 {
-	uint64		hash;
+	PlanKey		key;
 	PlanEntry  *entry;
 	bool		found;
+	int			sec_context;
 	SPIPlanPtr	plan;
 
 	if (plan_cache == NULL)
 	{
 		HASHCTL		ctl;
 
-		ctl.keysize = sizeof(uint64);
+		ctl.keysize = sizeof(PlanKey);
 		ctl.entrysize = sizeof(PlanEntry);
-		plan_cache = hash_create("undoredo plans", 64, &ctl,
+		plan_cache = hash_create("undoredo plans", PLAN_CACHE_SIZE * 2, &ctl,
 								 HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(forget_table_plans, (Datum) 0);
 	}
+	trim_plans();
 
-	hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	GetUserIdAndSecContext(&key.userid, &sec_context);
+	key.noforce_rls = (sec_context & SECURITY_NOFORCE_RLS) != 0;
+	key.hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
 	if (nargs > 0)
-		hash ^= hash_bytes_extended((const unsigned char *) argtypes,
-									nargs * sizeof(Oid), 1);
+		key.hash ^= hash_bytes_extended((const unsigned char *) argtypes,
+										nargs * sizeof(Oid), 1);
 
-	entry = hash_search(plan_cache, &hash, HASH_ENTER, &found);
-	if (found && entry->plan != NULL && strcmp(entry->sql, sql) == 0 &&
+	entry = hash_search(plan_cache, &key, HASH_FIND, NULL);
+	if (entry != NULL && !entry->dead && strcmp(entry->sql, sql) == 0 &&
 		entry->nargs == nargs &&
 		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0))
-		return entry->plan;
-
-	if (found && entry->plan != NULL)
 	{
-		/* a hash collision: replace the entry */
-		SPI_freeplan(entry->plan);
-		pfree(entry->sql);
-		if (entry->argtypes)
-			pfree(entry->argtypes);
+		dlist_move_head(&plan_lru, &entry->lru);
+		return entry->plan;
 	}
-	entry->plan = NULL;
+	if (entry != NULL)
+	{
+		/* a stale entry or a hash collision: replace it when possible */
+		if (plans_executing > 0)
+		{
+			/* still in use: run a one-off plan, not kept */
+			plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+			if (plan == NULL)
+				elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
+					 sql, SPI_result_code_string(SPI_result));
+			return plan;
+		}
+		free_plan_entry(entry);
+	}
 
 	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
 	if (plan == NULL)
@@ -250,6 +351,9 @@ undoredo_plan(const char *sql, int nargs, const Oid *argtypes)
 			 sql, SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 
+	entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
+	Assert(!found);
+	entry->plan = plan;
 	entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
 	entry->nargs = nargs;
 	entry->argtypes = NULL;
@@ -258,8 +362,34 @@ undoredo_plan(const char *sql, int nargs, const Oid *argtypes)
 		entry->argtypes = MemoryContextAlloc(TopMemoryContext, nargs * sizeof(Oid));
 		memcpy(entry->argtypes, argtypes, nargs * sizeof(Oid));
 	}
-	entry->plan = plan;
+	entry->dead = false;
+	dlist_push_head(&plan_lru, &entry->lru);
+	plan_count++;
 	return plan;
+}
+
+/*
+ * Run a kept plan: SPI_execute_snapshot with the given arguments, counted
+ * as executing so that no plan is freed under it.
+ */
+int
+undoredo_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
+					  Snapshot snapshot, bool read_only, long count)
+{
+	int			rc;
+
+	plans_executing++;
+	PG_TRY();
+	{
+		rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot,
+								  read_only, false, count);
+	}
+	PG_FINALLY();
+	{
+		plans_executing--;
+	}
+	PG_END_TRY();
+	return rc;
 }
 
 /* Run a statement on the history as the extension owner. */
@@ -267,12 +397,12 @@ int
 undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 					  Datum *values, const char *nulls, long count)
 {
-	SPIPlanPtr	plan = undoredo_plan(sql, nargs, argtypes);
 	UserContext saved;
 	int			rc;
 
 	undoredo_become_owner(&saved);
-	rc = SPI_execute_plan(plan, values, nulls, false, count);
+	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
+							   values, nulls, InvalidSnapshot, false, count);
 	undoredo_restore_user(&saved);
 	if (rc < 0)
 		elog(ERROR, "undoredo: SPI_execute_plan failed for \"%s\": %s",
@@ -320,7 +450,8 @@ check_history_not_newer(int64 scope_id, const char *scope)
 	values[0] = Int64GetDatum(scope_id);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
-	plan = undoredo_plan(psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
+	undoredo_become_owner(&saved);
+	plan = undoredo_plan(InvalidOid, psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
 								  " OPERATOR(pg_catalog.||) s.state, ',' ORDER BY s.step)"
 								  " FROM (SELECT step, 'u' AS state FROM %s.undo_action"
 								  "       WHERE scope_id OPERATOR(pg_catalog.=) $1"
@@ -328,15 +459,14 @@ check_history_not_newer(int64 scope_id, const char *scope)
 								  "       WHERE scope_id OPERATOR(pg_catalog.=) $1) s",
 								  ext->qschema, ext->qschema),
 						 1, argtypes);
-	undoredo_become_owner(&saved);
 	for (i = 0; i < 2; i++)
 	{
 		bool		isnull;
 		Datum		d;
 
-		if (SPI_execute_snapshot(plan, values, NULL,
-								 i == 0 ? InvalidSnapshot : GetLatestSnapshot(),
-								 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		if (undoredo_execute_plan(plan, values, NULL,
+								  i == 0 ? InvalidSnapshot : GetLatestSnapshot(),
+								  true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "undoredo: could not read the history of \"%s\"", scope);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		seen[i] = isnull ? "" : TextDatumGetCString(d);
@@ -576,6 +706,8 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PREPARE:
 			scope_states = NIL;	/* its memory goes with the transaction */
 			closed_steps = NIL;
+			/* an error skips nothing of the count (PG_FINALLY), but be sure */
+			plans_executing = 0;
 			break;
 		default:
 			break;

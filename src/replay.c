@@ -68,9 +68,10 @@ typedef struct Statement
 {
 	StringInfoData sql;
 	int			nargs;
-	Oid			argtypes[2 * MaxTupleAttributeNumber + 32];
-	Datum		values[2 * MaxTupleAttributeNumber + 32];
-	char		nulls[2 * MaxTupleAttributeNumber + 32];
+	int			maxargs;
+	Oid		   *argtypes;
+	Datum	   *values;
+	char	   *nulls;
 } Statement;
 
 struct Batch;
@@ -94,10 +95,13 @@ verb(const ReplayContext *rc)
 static int
 add_param(Statement *st, Oid type, Datum value, bool isnull)
 {
-	if (st->nargs >= (int) lengthof(st->argtypes))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many columns to replay")));
+	if (st->nargs == st->maxargs)
+	{
+		st->maxargs *= 2;
+		st->argtypes = repalloc(st->argtypes, sizeof(Oid) * st->maxargs);
+		st->values = repalloc(st->values, sizeof(Datum) * st->maxargs);
+		st->nulls = repalloc(st->nulls, st->maxargs);
+	}
 	st->argtypes[st->nargs] = type;
 	st->values[st->nargs] = value;
 	st->nulls[st->nargs] = isnull ? 'n' : ' ';
@@ -232,6 +236,10 @@ statement_init(Statement *st)
 {
 	initStringInfo(&st->sql);
 	st->nargs = 0;
+	st->maxargs = 16;
+	st->argtypes = palloc(sizeof(Oid) * st->maxargs);
+	st->values = palloc(sizeof(Datum) * st->maxargs);
+	st->nulls = palloc(st->maxargs);
 }
 
 /*
@@ -243,7 +251,6 @@ statement_init(Statement *st)
 static uint64
 execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 {
-	SPIPlanPtr	plan = undoredo_plan(st->sql.data, st->nargs, st->argtypes);
 	Oid			saved_userid;
 	int			saved_sec_context;
 	int			ret;
@@ -253,9 +260,11 @@ execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 		SetUserIdAndSecContext(rc->ti->owner,
 							   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_NOFORCE_RLS);
-	ret = SPI_execute_snapshot(plan, st->values, st->nulls,
-							   InvalidSnapshot, InvalidSnapshot,
-							   false, false, 0);
+	/* planned in the context it runs in (see undoredo_plan) */
+	ret = undoredo_execute_plan(undoredo_plan(rc->ti->rootid, st->sql.data,
+											  st->nargs, st->argtypes),
+								st->values, st->nulls, InvalidSnapshot,
+								false, 0);
 	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	if (ret < 0)
 		elog(ERROR, "undoredo: replay statement failed: %s: %s",
@@ -894,9 +903,9 @@ batch_flush(ReplayContext *rc)
 							 column_name(b->ti, b->ti->keys[i]));
 	}
 
-	plan = undoredo_plan(sql.data, b->kind == BATCH_UPDATE ? 2 : 1, argtypes);
-	ret = SPI_execute_snapshot(plan, values, NULL, InvalidSnapshot,
-							   InvalidSnapshot, false, false, 0);
+	plan = undoredo_plan(b->ti->rootid, sql.data,
+						 b->kind == BATCH_UPDATE ? 2 : 1, argtypes);
+	ret = undoredo_execute_plan(plan, values, NULL, InvalidSnapshot, false, 0);
 	MemoryContextSwitchTo(b->cxt);
 	if (ret < 0)
 		elog(ERROR, "undoredo: replay statement failed: %s: %s",

@@ -95,7 +95,12 @@ extern const UndoRedoExtension *undoredo_extension(void);
 extern Oid	undoredo_history_relid(const char *name);
 extern void undoredo_become_owner(UserContext *saved);
 extern void undoredo_restore_user(const UserContext *saved);
-extern SPIPlanPtr undoredo_plan(const char *sql, int nargs, const Oid *argtypes);
+extern SPIPlanPtr undoredo_plan(Oid relid, const char *sql, int nargs,
+								const Oid *argtypes);
+extern int	undoredo_execute_plan(SPIPlanPtr plan, Datum *values,
+								  const char *nulls, Snapshot snapshot,
+								  bool read_only, long count);
+extern int	undoredo_kept_plans(void);
 extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 								  Datum *values, const char *nulls, long count);
 extern ScopeState *undoredo_lock_scope(const char *scope);
