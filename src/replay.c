@@ -1214,47 +1214,74 @@ move_step(bool undo, int64 scope_id, int64 step)
 						  2, argtypes, values, NULL, 0);
 }
 
+/*
+ * The scope's newest undoable step older than the step "from", or its most
+ * recently undone step newer than it; 0 if there is none.  The bound lets
+ * the index scan start past the steps this call already moved, whose
+ * entries stay in the index until the transaction ends: without it, every
+ * lookup would walk over all of them.
+ */
+static int64
+next_step(bool undo, int64 scope_id, int64 from)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(scope_id);
+	values[1] = Int64GetDatum(from);
+	if (undo)
+		undoredo_run_as_owner(psprintf("SELECT step FROM %s.undo_action"
+									   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+									   " AND step OPERATOR(pg_catalog.<) $2"
+									   " ORDER BY step DESC LIMIT 1",
+									   ext->qschema),
+							  2, argtypes, values, NULL, 1);
+	else
+		undoredo_run_as_owner(psprintf("SELECT step FROM %s.redo_action"
+									   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+									   " AND step OPERATOR(pg_catalog.>) $2"
+									   " ORDER BY step ASC LIMIT 1",
+									   ext->qschema),
+							  2, argtypes, values, NULL, 1);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Replay up to steps steps, one at a time.  Each step runs in an SPI
+ * connection of its own, so what it allocates (SQL text, batches, the
+ * executor state of its triggers) is freed when it is done: memory does not
+ * grow with the number of steps.
+ */
 static void
 replay_steps(bool undo, int64 scope_id, int32 steps)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, INT4OID};
-	Datum		values[2];
-	int64	   *ids;
-	uint64		n;
-	uint64		i;
 	bool		was_replaying = undoredo_replaying;
-
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = Int32GetDatum(steps);
-	undoredo_run_as_owner(psprintf("SELECT step FROM %s.%s"
-								   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
-								   " ORDER BY step %s LIMIT $2",
-								   ext->qschema, undo ? "undo_action" : "redo_action",
-								   undo ? "DESC" : "ASC"),
-						  2, argtypes, values, NULL, 0);
-	n = SPI_processed;
-	if (n == 0)
-		return;
-	ids = palloc(sizeof(int64) * n);
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	}
+	int64		step = undo ? PG_INT64_MAX : 0;
+	int32		i;
 
 	undoredo_replaying = true;
 	PG_TRY();
 	{
-		for (i = 0; i < n; i++)
+		for (i = 0; i < steps; i++)
 		{
 			EState	   *estate;
 
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "undoredo: SPI_connect failed");
+			step = next_step(undo, scope_id, step);
+			if (step == 0)
+			{
+				SPI_finish();
+				break;
+			}
 			AfterTriggerBeginQuery();
-			replay_step(undo, ids[i]);
-			move_step(undo, scope_id, ids[i]);
+			replay_step(undo, step);
+			move_step(undo, scope_id, step);
 
 			/* fire the queued AFTER triggers on the step's final state */
 			CommandCounterIncrement();
@@ -1263,6 +1290,8 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 			ExecCloseResultRelations(estate);
 			ExecResetTupleTable(estate->es_tupleTable, false);
 			FreeExecutorState(estate);
+			SPI_finish();
+			CHECK_FOR_INTERRUPTS();
 		}
 	}
 	PG_FINALLY();

@@ -26,7 +26,7 @@ import unittest
 import psycopg2
 import psycopg2.errors
 
-from pgmem import PeakSampler
+from pgmem import PeakSampler, read_status
 
 RSS_ANON_BOUND_MB = 200
 CANCEL_ABOVE_MB = 1000   # a phase of the 1,000,000-row step using this much
@@ -34,6 +34,8 @@ CANCEL_ABOVE_MB = 1000   # a phase of the 1,000,000-row step using this much
 MILLION = 1000000
 BLOB_BYTES = 100 * 1024 * 1024    # 3,276,800 sha256 digests of 32 bytes
 TABLES = 50
+MANY_STEPS = 12000
+MANY_STEPS_GROWTH_MB = 40   # 25 kB a step would be about 290 MB
 
 
 def connect():
@@ -64,7 +66,7 @@ class LimitsTest(unittest.TestCase):
             cur.execute("CREATE EXTENSION IF NOT EXISTS undoredo")
             cur.execute("DROP SCHEMA IF EXISTS limits CASCADE")
             cur.execute("CREATE SCHEMA limits")
-            for scope_id in (1, 2, 3):
+            for scope_id in (1, 2, 3, 4):
                 cur.execute("SELECT undoredo_clear('limits', %s)", (scope_id,))
 
     @classmethod
@@ -261,6 +263,47 @@ class LimitsTest(unittest.TestCase):
         report("undo and redo of %d tables: %.1f s" % (TABLES, time.monotonic() - started))
         cur.execute("SELECT undoredo_clear('limits', 3)")
         cur.execute("DROP TABLE %s" % ", ".join(names))
+
+    def test_many_steps_memory_flat(self):
+        """Undo and redo of many steps in one call: backend memory does not
+        grow with the number of steps (it grew by about 25 kB a step)."""
+        cur = self.cur
+        cur.execute("CREATE TABLE limits.counter (id int PRIMARY KEY, n int NOT NULL)")
+        cur.execute("SELECT undoredo_track('limits.counter')")
+        # a row per step: updating one row again and again in a transaction
+        # makes every update walk that row's chain of versions
+        cur.execute("INSERT INTO limits.counter"
+                    " SELECT g, 0 FROM pg_catalog.generate_series(1, %d) AS g" % MANY_STEPS)
+        # one step per transaction: MANY_STEPS of them (no wait for the WAL
+        # flush of each: this is not about durability)
+        cur.execute("SET synchronous_commit = off")
+        cur.execute("SELECT pg_catalog.set_config('undoredo.scope', 'limits:4', false)")
+        cur.execute("DO $$ BEGIN FOR i IN 1..%d LOOP"
+                    " UPDATE limits.counter SET n = i WHERE id = i; COMMIT; END LOOP; END $$"
+                    % MANY_STEPS)
+        cur.execute("RESET undoredo.scope")
+        cur.execute("SELECT * FROM undoredo_status('limits', 4)")
+        self.assertEqual(cur.fetchone(), (MANY_STEPS, 0))
+        # warm the backend's caches with one step each way first
+        cur.execute("SELECT * FROM undoredo_undo('limits', 4)")
+        cur.execute("SELECT * FROM undoredo_redo('limits', 4)")
+        start = read_status(self.pid)["RssAnon"] / 1024.0
+        undo = self.phase("undo of %d steps" % MANY_STEPS,
+                          "SELECT * FROM undoredo_undo('limits', 4, %d)" % MANY_STEPS)
+        self.assertEqual(cur.fetchone(), (0, MANY_STEPS))
+        cur.execute("SELECT pg_catalog.sum(n) FROM limits.counter")
+        self.assertEqual(cur.fetchone(), (0,))
+        redo = self.phase("redo of %d steps" % MANY_STEPS,
+                          "SELECT * FROM undoredo_redo('limits', 4, %d)" % MANY_STEPS)
+        self.assertEqual(cur.fetchone(), (MANY_STEPS, 0))
+        cur.execute("SELECT pg_catalog.sum(n) FROM limits.counter")
+        self.assertEqual(cur.fetchone(), (MANY_STEPS * (MANY_STEPS + 1) // 2,))
+        for name, peak in (("undo", undo), ("redo", redo)):
+            self.assertLess(peak - start, MANY_STEPS_GROWTH_MB,
+                            "%s of %d steps: backend RssAnon grew from %.1f to %.1f MB"
+                            % (name, MANY_STEPS, start, peak))
+        cur.execute("SELECT undoredo_clear('limits', 4)")
+        cur.execute("DROP TABLE limits.counter")
 
 
 if __name__ == "__main__":
