@@ -5,6 +5,15 @@ CREATE ROLE undoredo_test_uc;
 CREATE SCHEMA uc AUTHORIZATION undoredo_test_uc;
 SET search_path = uc, public;
 SET ROLE undoredo_test_uc;
+-- outcome of a call: 'ok' or SQLSTATE and message (step ids masked)
+CREATE FUNCTION uc.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'step \d+', 'step N');
+END
+$$;
 CREATE TABLE uc_item (id integer PRIMARY KEY, v text);
 CREATE TABLE uc_other (id integer PRIMARY KEY, v text);
 SELECT undoredo_track('uc_item');
@@ -75,6 +84,61 @@ SELECT * FROM uc_seen;
 SELECT count(*) AS items, count(DISTINCT v) AS values FROM uc_item;
 SELECT count(*) AS others FROM uc_other;
 RESET uc.done;
+
+-- A trigger cannot change undoredo.on_conflict for the rest of a call:
+-- the setting is read once, when the call begins.  The step changed
+-- column b of row 1, then column a of row 2; row 1 was changed outside the
+-- history since.  Undo replays row 2 first, whose trigger asks for
+-- overwrite; row 1 is still refused.
+CREATE TABLE uc_k (id integer PRIMARY KEY, a text, b text);
+SELECT undoredo_track('uc_k');
+INSERT INTO uc_k VALUES (1, 'a1', 'b1'), (2, 'a2', 'b2');
+BEGIN;
+SET LOCAL undoredo.scope = 'uc:2';
+UPDATE uc_k SET b = 'b1 edited' WHERE id = 1;
+UPDATE uc_k SET a = 'a2 edited' WHERE id = 2;
+COMMIT;
+UPDATE uc_k SET b = 'b1 by someone else' WHERE id = 1;
+CREATE FUNCTION uc_force() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('undoredo.on_conflict', 'overwrite', false);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER uc_force BEFORE UPDATE ON uc_k
+    FOR EACH ROW EXECUTE FUNCTION uc_force();
+SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SHOW undoredo.on_conflict;
+SELECT * FROM uc_k ORDER BY id;
+DROP TRIGGER uc_force ON uc_k;
+
+-- Undo, redo and clear called by a trigger while a replay runs are
+-- refused with a clear error, and the whole call changes nothing.
+CREATE FUNCTION uc_nested() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE current_setting('uc.nested');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER uc_nested BEFORE UPDATE ON uc_k
+    FOR EACH ROW EXECUTE FUNCTION uc_nested();
+SET uc.nested = 'SELECT 1';
+UPDATE uc_k SET b = 'b1 edited' WHERE id = 1;
+SET uc.nested = 'SELECT undoredo_undo(''uc'', 2)';
+SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SET uc.nested = 'SELECT undoredo_redo(''uc'', 1)';
+SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SET uc.nested = 'SELECT undoredo_clear(''uc'', 1)';
+SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SELECT * FROM undoredo_status('uc', 1);
+SELECT * FROM undoredo_status('uc', 2);
+SELECT * FROM uc_k ORDER BY id;
+-- reading the history from such a trigger is fine
+SET uc.nested = 'SELECT count(*) FROM undoredo_history(''uc'', 1)';
+SELECT * FROM undoredo_undo('uc', 2);
+SELECT * FROM uc_k ORDER BY id;
+RESET uc.nested;
+
 RESET ROLE;
 DROP SCHEMA uc CASCADE;
 DROP ROLE undoredo_test_uc;

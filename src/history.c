@@ -144,6 +144,11 @@ undoredo_clear(PG_FUNCTION_ARGS)
 	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
 	ScopeState *ss;
 
+	if (undoredo_replaying)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot clear a history while an undo or redo is replaying"),
+				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
 	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));

@@ -79,6 +79,7 @@ struct Batch;
 typedef struct ReplayContext
 {
 	bool		undo;
+	bool		overwrite;		/* undoredo.on_conflict when the call began */
 	int64		step;
 	TableInfo  *ti;
 	struct Batch *batch;		/* the run of changes being collected */
@@ -304,7 +305,7 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 	add_key_condition(rc, &st, expected);
 	if (execute(rc, &st, true) == 0)
 	{
-		if (undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE)
+		if (rc->overwrite)
 			return;
 		conflict(rc, expected, "no longer exists");
 	}
@@ -315,7 +316,7 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 						verb(rc), rc->step, key_text(rc, expected), rc->ti->relname,
 						GetUserNameFromId(GetUserId(), false)),
 				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand.")));
-	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
+	if (!rc->overwrite)
 	{
 		add_exact_condition(rc, &st, expected);
 		if (execute(rc, &st, false) == 0)
@@ -394,7 +395,7 @@ replay_remove(const ReplayContext *rc, RowImage *image)
 	statement_init(&st);
 	appendStringInfo(&st.sql, "DELETE FROM %s", rc->ti->qname);
 	add_key_condition(rc, &st, image);
-	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
+	if (!rc->overwrite)
 		add_exact_condition(rc, &st, image);
 	if (execute(rc, &st, false) == 0)
 		diagnose(rc, image);
@@ -450,7 +451,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	 * too.  (Not for a deferrable key: within a step two rows may share it.)
 	 */
 	if (key_changes && !ti->key_deferrable &&
-		undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
+		!rc->overwrite)
 	{
 		Statement	taken;
 
@@ -466,7 +467,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		key_created(rc, to);
 	}
 	add_key_condition(rc, &st, from);
-	if (undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR)
+	if (!rc->overwrite)
 		add_exact_condition(rc, &st, from);
 	if (execute(rc, &st, false) == 0)
 		diagnose(rc, from);
@@ -482,7 +483,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 	StringInfoData vals;
 	StringInfoData sets;
 	bool		overriding = false;
-	bool		overwrite = undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE;
+	bool		overwrite = rc->overwrite;
 	int			i;
 
 	if (ti->key_deferrable)
@@ -807,7 +808,7 @@ batch_flush(ReplayContext *rc)
 	StringInfoData sql;
 	Oid			argtypes[2];
 	Datum		values[2];
-	bool		error_mode = undoredo_on_conflict == UNDOREDO_CONFLICT_ERROR;
+	bool		error_mode = !rc->overwrite;
 	SPIPlanPtr	plan;
 	int			ret;
 	int			x;
@@ -1145,7 +1146,7 @@ replay_chunk(ReplayContext *rc, int32 nchanges, ArrayType *relarray,
  * scan that user code running meanwhile cannot reach (store.c).
  */
 static void
-replay_step(bool undo, int64 step)
+replay_step(bool undo, bool overwrite, int64 step)
 {
 	ReplayContext rc;
 	UndoRedoChunkScan *scan;
@@ -1156,6 +1157,7 @@ replay_step(bool undo, int64 step)
 	HASHCTL		ctl;
 
 	rc.undo = undo;
+	rc.overwrite = overwrite;
 	rc.step = step;
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(uint64);
@@ -1261,6 +1263,8 @@ static void
 replay_steps(bool undo, int64 scope_id, int32 steps)
 {
 	bool		was_replaying = undoredo_replaying;
+	/* user code running meanwhile may SET it: read it once */
+	bool		overwrite = undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE;
 	int64		step = undo ? PG_INT64_MAX : 0;
 	int32		i;
 
@@ -1280,7 +1284,7 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 				break;
 			}
 			AfterTriggerBeginQuery();
-			replay_step(undo, step);
+			replay_step(undo, overwrite, step);
 			move_step(undo, scope_id, step);
 
 			/* fire the queued AFTER triggers on the step's final state */
@@ -1324,6 +1328,13 @@ replay(FunctionCallInfo fcinfo, bool undo)
 				 errmsg("steps must be at least 1, not %d", steps)));
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (undoredo_replaying)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 undo ?
+				 errmsg("cannot undo while an undo or redo is replaying") :
+				 errmsg("cannot redo while an undo or redo is replaying"),
+				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
