@@ -7,15 +7,6 @@ CREATE ROLE undoredo_test_frls;
 CREATE SCHEMA frls AUTHORIZATION undoredo_test_frls;
 SET search_path = frls, public;
 SET ROLE undoredo_test_frls;
--- outcome of a call: 'ok' or SQLSTATE and message (step ids masked)
-CREATE FUNCTION frls.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'step \d+', 'step N');
-END
-$$;
 CREATE TABLE doc (id integer PRIMARY KEY, tenant text NOT NULL, body text);
 SELECT undoredo_track('doc');
 INSERT INTO doc VALUES (1, 'owner', 'mine'), (2, 'other', 'theirs'),
@@ -36,9 +27,9 @@ SET frls.tenant = 'owner';
 SELECT * FROM doc ORDER BY id;
 
 \set VERBOSITY terse
-SELECT frls.try($$SELECT undoredo_undo('frls', 1)$$);
+SELECT undoredo_test_try($$SELECT undoredo_undo('frls', 1)$$);
 SET undoredo.on_conflict = 'overwrite';
-SELECT frls.try($$SELECT undoredo_undo('frls', 1)$$);
+SELECT undoredo_test_try($$SELECT undoredo_undo('frls', 1)$$);
 RESET undoredo.on_conflict;
 SELECT * FROM undoredo_status('frls', 1);
 -- nothing changed: every row still has the step's value
@@ -52,9 +43,9 @@ SELECT * FROM doc ORDER BY id;
 -- the plans are cached
 ALTER TABLE doc FORCE ROW LEVEL SECURITY;
 SET frls.tenant = 'owner';
-SELECT frls.try($$SELECT undoredo_redo('frls', 1)$$);
+SELECT undoredo_test_try($$SELECT undoredo_redo('frls', 1)$$);
 SET undoredo.on_conflict = 'overwrite';
-SELECT frls.try($$SELECT undoredo_redo('frls', 1)$$);
+SELECT undoredo_test_try($$SELECT undoredo_redo('frls', 1)$$);
 RESET undoredo.on_conflict;
 SELECT * FROM undoredo_status('frls', 1);
 \set VERBOSITY default

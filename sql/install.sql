@@ -26,3 +26,16 @@ ALTER EXTENSION undoredo SET SCHEMA pg_catalog;
 -- the settings exist once the library is loaded, with their defaults
 LOAD 'undoredo';
 SELECT name, setting, context FROM pg_settings WHERE name LIKE 'undoredo.%' ORDER BY 1;
+
+-- For the tests that follow: the outcome of a statement, 'ok' or its
+-- SQLSTATE and message, with step ids masked (they depend on what ran
+-- before).
+CREATE FUNCTION public.undoredo_test_try(sql text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'step \d+', 'step N');
+END
+$$;

@@ -5,15 +5,6 @@ CREATE ROLE undoredo_test_uc;
 CREATE SCHEMA uc AUTHORIZATION undoredo_test_uc;
 SET search_path = uc, public;
 SET ROLE undoredo_test_uc;
--- outcome of a call: 'ok' or SQLSTATE and message (step ids masked)
-CREATE FUNCTION uc.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'step \d+', 'step N');
-END
-$$;
 CREATE TABLE uc_item (id integer PRIMARY KEY, v text);
 CREATE TABLE uc_other (id integer PRIMARY KEY, v text);
 SELECT undoredo_track('uc_item');
@@ -107,7 +98,7 @@ END
 $$;
 CREATE TRIGGER uc_force BEFORE UPDATE ON uc_k
     FOR EACH ROW EXECUTE FUNCTION uc_force();
-SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SELECT undoredo_test_try($$SELECT undoredo_undo('uc', 2)$$);
 SHOW undoredo.on_conflict;
 SELECT * FROM uc_k ORDER BY id;
 DROP TRIGGER uc_force ON uc_k;
@@ -125,11 +116,11 @@ CREATE TRIGGER uc_nested BEFORE UPDATE ON uc_k
 SET uc.nested = 'SELECT 1';
 UPDATE uc_k SET b = 'b1 edited' WHERE id = 1;
 SET uc.nested = 'SELECT undoredo_undo(''uc'', 2)';
-SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SELECT undoredo_test_try($$SELECT undoredo_undo('uc', 2)$$);
 SET uc.nested = 'SELECT undoredo_redo(''uc'', 1)';
-SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SELECT undoredo_test_try($$SELECT undoredo_undo('uc', 2)$$);
 SET uc.nested = 'SELECT undoredo_clear(''uc'', 1)';
-SELECT uc.try($$SELECT undoredo_undo('uc', 2)$$);
+SELECT undoredo_test_try($$SELECT undoredo_undo('uc', 2)$$);
 SELECT * FROM undoredo_status('uc', 1);
 SELECT * FROM undoredo_status('uc', 2);
 SELECT * FROM uc_k ORDER BY id;

@@ -232,6 +232,45 @@ add_exact_condition(const ReplayContext *rc, Statement *st, RowImage *image)
 	}
 }
 
+/*
+ * "AND NOT (the key is exactly the image's)", by send form: excludes the
+ * image's own row from a search by '=' on the key.
+ */
+static void
+add_other_key_condition(const ReplayContext *rc, Statement *st, RowImage *image)
+{
+	TableInfo  *ti = rc->ti;
+	int			i;
+
+	appendStringInfoString(&st->sql, " AND NOT (true");
+	for (i = 0; i < ti->nkeys; i++)
+	{
+		ImageValue *v = undoredo_image_find(image, ti->keys[i]);
+		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
+		int			n;
+
+		if (v == NULL || v->format == 'n')
+			continue;			/* add_key_condition refuses it */
+		if (v->format == 't')
+		{
+			n = add_param(st, TEXTOID,
+						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
+						  false);
+			appendStringInfo(&st->sql,
+							 " AND pg_catalog.textin(%s(%s)) OPERATOR(pg_catalog.=) $%d",
+							 col->sendsql, column_name(ti, v->attnum), n);
+		}
+		else
+		{
+			n = add_param(st, BYTEAOID,
+						  PointerGetDatum(undoredo_image_sent(ti, v)), false);
+			appendStringInfo(&st->sql, " AND %s(%s) OPERATOR(pg_catalog.=) $%d",
+							 col->sendsql, column_name(ti, v->attnum), n);
+		}
+	}
+	appendStringInfoChar(&st->sql, ')');
+}
+
 static void
 statement_init(Statement *st)
 {
@@ -449,6 +488,9 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	/*
 	 * A key change back to a key that another row took since is a conflict
 	 * too.  (Not for a deferrable key: within a step two rows may share it.)
+	 * The row being changed is not "another row", even when its key is '='
+	 * to the target (numeric 1.5 and 1.50, citext 'abc' and 'ABC'): rows
+	 * whose key has the stored form of the row's current key do not count.
 	 */
 	if (key_changes && !ti->key_deferrable &&
 		!rc->overwrite)
@@ -458,6 +500,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		statement_init(&taken);
 		appendStringInfo(&taken.sql, "SELECT 1 FROM %s", ti->qname);
 		add_key_condition(rc, &taken, to);
+		add_other_key_condition(rc, &taken, from);
 		if (execute(rc, &taken, true) > 0)
 			conflict(rc, to, "exists again");
 	}
