@@ -338,6 +338,25 @@ tracked_table(Oid tgoid, Oid relid)
 	return relid;
 }
 
+/*
+ * Do tables inherit from this plain table (INHERITS, not partitioning)?
+ * relhassubclass is only a hint (it stays set after the last child goes),
+ * so when it is set pg_inherits tells.
+ */
+static bool
+has_inheritance_children(Relation rel)
+{
+	List	   *children;
+	bool		result;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || !rel->rd_rel->relhassubclass)
+		return false;
+	children = find_inheritance_children(RelationGetRelid(rel), NoLock);
+	result = children != NIL;
+	list_free(children);
+	return result;
+}
+
 /* Is this write to be captured (or TRUNCATE refused)? */
 static bool
 capturing(void)
@@ -377,7 +396,17 @@ undoredo_capture(PG_FUNCTION_ARGS)
 		TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 	{
 		if (capturing())
+		{
+			if (has_inheritance_children(rel))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot write to tracked table \"%s\" while undoredo.scope is set, because other tables inherit from it",
+								RelationGetRelationName(rel)),
+						 errdetail("The statement could change rows of its inheritance children, which are not captured."),
+						 errhint("Untrack \"%s\" and track the child tables each on its own, or remove the inheritance.",
+								 RelationGetRelationName(rel))));
 			undoredo_lock_scope(undoredo_scope);
+		}
 		return PointerGetDatum(NULL);
 	}
 
@@ -506,6 +535,13 @@ undoredo_track(PG_FUNCTION_ARGS)
 				 errdetail("System catalogs and the history tables of undoredo cannot be tracked.")));
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRIGGER) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, name);
+	if (has_inheritance_children(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot track table \"%s\" because other tables inherit from it", name),
+				 errdetail("Statements on \"%s\" also change rows of its inheritance children, which would not be captured.",
+						   name),
+				 errhint("Track the child tables, which hold those rows, each on its own; or use declarative partitioning, whose partitioned tables are tracked as a whole.")));
 	if (!OidIsValid(undoredo_primary_key(rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

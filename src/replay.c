@@ -340,7 +340,7 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 	Statement	st;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->qname);
+	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
 	add_key_condition(rc, &st, expected);
 	if (execute(rc, &st, true) == 0)
 	{
@@ -432,7 +432,7 @@ replay_remove(const ReplayContext *rc, RowImage *image)
 	Statement	st;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "DELETE FROM %s", rc->ti->qname);
+	appendStringInfo(&st.sql, "DELETE FROM %s", rc->ti->target);
 	add_key_condition(rc, &st, image);
 	if (!rc->overwrite)
 		add_exact_condition(rc, &st, image);
@@ -458,7 +458,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	int			i;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "UPDATE %s SET ", ti->qname);
+	appendStringInfo(&st.sql, "UPDATE %s SET ", ti->target);
 	for (i = 0; i < to->nvalues; i++)
 	{
 		ImageValue *v = &to->values[i];
@@ -498,7 +498,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		Statement	taken;
 
 		statement_init(&taken);
-		appendStringInfo(&taken.sql, "SELECT 1 FROM %s", ti->qname);
+		appendStringInfo(&taken.sql, "SELECT 1 FROM %s", ti->target);
 		add_key_condition(rc, &taken, to);
 		add_other_key_condition(rc, &taken, from);
 		if (execute(rc, &taken, true) > 0)
@@ -533,14 +533,14 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 	{
 		/* ON CONFLICT cannot use a deferrable key: look first */
 		statement_init(&st);
-		appendStringInfo(&st.sql, "SELECT 1 FROM %s", ti->qname);
+		appendStringInfo(&st.sql, "SELECT 1 FROM %s", ti->target);
 		add_key_condition(rc, &st, image);
 		if (execute(rc, &st, true) > 0)
 		{
 			if (!overwrite)
 				conflict(rc, image, "exists again");
 			statement_init(&st);
-			appendStringInfo(&st.sql, "DELETE FROM %s", ti->qname);
+			appendStringInfo(&st.sql, "DELETE FROM %s", ti->target);
 			add_key_condition(rc, &st, image);
 			if (execute(rc, &st, false) == 0)
 				diagnose(rc, image);
@@ -867,7 +867,7 @@ batch_flush(ReplayContext *rc)
 	{
 		values[0] = rows_array(rc, b->from, b->n);
 		appendStringInfo(&sql, "DELETE FROM %s t USING pg_catalog.unnest($1)"
-						 " WITH ORDINALITY AS v(", b->ti->qname);
+						 " WITH ORDINALITY AS v(", b->ti->target);
 		append_row_aliases(&sql, b->ti, "o");
 		appendStringInfoString(&sql, ", ord)");
 		append_key_match(&sql, b->ti, "o");
@@ -882,7 +882,7 @@ batch_flush(ReplayContext *rc)
 
 		values[0] = rows_array(rc, b->from, b->n);
 		values[1] = rows_array(rc, b->to, b->n);
-		appendStringInfo(&sql, "UPDATE %s t SET ", b->ti->qname);
+		appendStringInfo(&sql, "UPDATE %s t SET ", b->ti->target);
 		x = -1;
 		while ((x = bms_next_member(b->cols, x)) >= 0)
 		{
@@ -955,58 +955,65 @@ batch_flush(ReplayContext *rc)
 		elog(ERROR, "undoredo: replay statement failed: %s: %s",
 			 SPI_result_code_string(ret), sql.data);
 
-	if (SPI_processed != (uint64) b->n)
+	/*
+	 * Each recorded row must have matched exactly one row: an insert
+	 * returns the keys it made (checked when some are missing), a removal
+	 * or update the ordinal of each recorded row it matched (always
+	 * checked, so that a recorded row matching two rows is caught even when
+	 * the count happens to be right).
+	 */
+	if (SPI_processed > (uint64) b->n)
+		elog(ERROR, "undoredo: a replay statement matched " UINT64_FORMAT " rows for %d recorded rows",
+			 SPI_processed, b->n);
+	if (b->kind == BATCH_INSERT && SPI_processed != (uint64) b->n)
 	{
-		/* which rows did not match?  diagnose the first in replay order */
-		bool	   *matched = palloc0(sizeof(bool) * b->n);
+		HASHCTL		ctl;
+		HTAB	   *returned;
+		uint64		k;
 
-		if (b->kind == BATCH_INSERT)
+		ctl.keysize = ctl.entrysize = sizeof(uint64);
+		ctl.hcxt = b->cxt;
+		returned = hash_create("undoredo returned keys", b->n, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (k = 0; k < SPI_processed; k++)
 		{
-			HASHCTL		ctl;
-			HTAB	   *returned;
-			uint64		k;
+			uint64		hash = returned_key_hash(rc, SPI_tuptable->vals[k],
+												 SPI_tuptable->tupdesc);
 
-			ctl.keysize = ctl.entrysize = sizeof(uint64);
-			ctl.hcxt = b->cxt;
-			returned = hash_create("undoredo returned keys", b->n, &ctl,
-								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-			for (k = 0; k < SPI_processed; k++)
-			{
-				uint64		hash = returned_key_hash(rc, SPI_tuptable->vals[k],
-													 SPI_tuptable->tupdesc);
-
-				(void) hash_search(returned, &hash, HASH_ENTER, NULL);
-			}
-			for (i = 0; i < b->n; i++)
-			{
-				uint64		hash = image_key_hash(rc, b->to[i]);
-
-				matched[i] = hash_search(returned, &hash, HASH_FIND, NULL) != NULL;
-			}
-			for (i = 0; i < b->n; i++)
-				if (!matched[i])
-					conflict(rc, b->to[i], "exists again");
+			(void) hash_search(returned, &hash, HASH_ENTER, NULL);
 		}
-		else
+		/* the first missing one in replay order is the error */
+		for (i = 0; i < b->n; i++)
 		{
-			uint64		k;
+			uint64		hash = image_key_hash(rc, b->to[i]);
 
-			for (k = 0; k < SPI_processed; k++)
-			{
-				bool		isnull;
-				int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k],
-															  SPI_tuptable->tupdesc,
-															  1, &isnull));
+			if (hash_search(returned, &hash, HASH_FIND, NULL) == NULL)
+				conflict(rc, b->to[i], "exists again");
+		}
+	}
+	else if (b->kind != BATCH_INSERT)
+	{
+		bool	   *matched = palloc0(sizeof(bool) * b->n);
+		uint64		k;
 
-				matched[ord - 1] = true;
-			}
-			for (i = 0; i < b->n; i++)
+		for (k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+			int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k],
+														  SPI_tuptable->tupdesc,
+														  1, &isnull));
+
+			if (ord < 1 || ord > b->n || matched[ord - 1])
+				elog(ERROR, "undoredo: a replay statement matched a recorded row twice");
+			matched[ord - 1] = true;
+		}
+		/* diagnose the first that did not match, in replay order */
+		for (i = 0; i < b->n; i++)
+		{
+			if (!matched[i])
 			{
-				if (!matched[i])
-				{
-					diagnose(rc, b->from[i]);
-					MemoryContextSwitchTo(b->cxt);
-				}
+				diagnose(rc, b->from[i]);
+				MemoryContextSwitchTo(b->cxt);
 			}
 		}
 	}

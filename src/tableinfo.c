@@ -288,6 +288,8 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 	ti->owner = root->rd_rel->relowner;
 	ti->qname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(root)),
 										   ti->relname);
+	ti->target = root->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? ti->qname :
+		psprintf("ONLY %s", ti->qname);
 	ti->rootdesc = CreateTupleDescCopy(desc);
 	ti->natts = desc->natts;
 	ti->cols = palloc0(sizeof(ColumnInfo) * desc->natts);

@@ -179,6 +179,9 @@ typedef struct TableInfo
 	bool		valid;
 	MemoryContext mcxt;
 	char	   *qname;			/* quoted qualified name of rootid */
+	char	   *target;			/* what UPDATE, DELETE and SELECT name: "ONLY
+								 * qname" for a plain table, so that rows of
+								 * inheritance children are never touched */
 	char	   *relname;		/* for messages */
 	Oid			owner;			/* of rootid */
 	int			natts;			/* of rootid */
