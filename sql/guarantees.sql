@@ -215,6 +215,33 @@ SELECT * FROM undoredo_status('guar', 'type');
 SELECT undoredo_clear('guar', 'type');
 
 -------------------------------------------------------------------------
+-- A changed type modifier: a recorded value that the column would now
+-- round or cut is refused, and nothing changes; values that fit exactly
+-- replay.
+-------------------------------------------------------------------------
+CREATE TABLE tm (id int PRIMARY KEY, n numeric, s varchar(20));
+SELECT undoredo_track('tm');
+INSERT INTO tm VALUES (1, 1.5, 'a long enough value'), (2, 3, 'short');
+SET undoredo.scope = 'guar:typmod';
+UPDATE tm SET n = 20, s = 'x';
+RESET undoredo.scope;
+-- undo would write 1.5 into numeric(10,0)
+ALTER TABLE tm ALTER COLUMN n TYPE numeric(10,0);
+SELECT try($$SELECT undoredo_undo('guar', 'typmod')$$);
+-- undo would write 'a long enough value' into varchar(5)
+ALTER TABLE tm ALTER COLUMN n TYPE numeric, ALTER COLUMN s TYPE varchar(5);
+SELECT try($$SELECT undoredo_undo('guar', 'typmod')$$);
+SELECT * FROM tm ORDER BY id;
+SELECT * FROM undoredo_status('guar', 'typmod');
+-- where every recorded value fits, undo and redo are exact
+ALTER TABLE tm ALTER COLUMN s TYPE varchar(30);
+SELECT * FROM undoredo_undo('guar', 'typmod');
+SELECT * FROM tm ORDER BY id;
+SELECT * FROM undoredo_redo('guar', 'typmod');
+SELECT * FROM tm ORDER BY id;
+SELECT undoredo_clear('guar', 'typmod');
+
+-------------------------------------------------------------------------
 -- Untracking ends capture; the steps recorded before still replay.
 -------------------------------------------------------------------------
 SET undoredo.scope = 'guar:untrack';
