@@ -28,14 +28,23 @@ LOAD 'undoredo';
 SELECT name, setting, context FROM pg_settings WHERE name LIKE 'undoredo.%' ORDER BY 1;
 
 -- For the tests that follow: the outcome of a statement, 'ok' or its
--- SQLSTATE and message, with step ids masked (they depend on what ran
--- before).
+-- SQLSTATE, message, detail and hint, with step ids masked (they depend on
+-- what ran before).
 CREATE FUNCTION public.undoredo_test_try(sql text) RETURNS text
 LANGUAGE plpgsql AS $$
+DECLARE
+    msg text;
+    det text;
+    hnt text;
 BEGIN
     EXECUTE sql;
     RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'step \d+', 'step N');
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
+                            hnt = PG_EXCEPTION_HINT;
+    RETURN regexp_replace(SQLSTATE || ': ' || msg
+                          || coalesce(' | ' || nullif(det, ''), '')
+                          || coalesce(' | ' || nullif(hnt, ''), ''),
+                          'step \d+', 'step N', 'g');
 END
 $$;

@@ -56,6 +56,17 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/datum.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "catalog/pg_inherits.h"
+#include "rewrite/prs2lock.h"
+#include "rewrite/rewriteDefine.h"
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/pg_rewrite.h"
+#include "catalog/pg_trigger.h"
+#include "utils/fmgroids.h"
 #include "parser/parse_coerce.h"
 
 #include "undoredo.h"
@@ -87,7 +98,25 @@ typedef struct ReplayContext
 	struct Batch *batch;		/* the run of changes being collected */
 	HTAB	   *removed_keys;	/* of uint64: keys this step's replay removed
 								 * from tables with foreign key actions */
+	HTAB	   *table_triggers; /* of TableTriggers, by tracked table */
+	int			before_row;		/* rc->ti's BEFORE ROW trigger events */
 } ReplayContext;
+
+/*
+ * Which events of a tracked table (or of any of its partitions) have
+ * enabled BEFORE ROW triggers of the application: they may change what a
+ * replay statement writes, so such statements return what they wrote and
+ * it is compared with the recorded image.
+ */
+#define EVENT_INSERT 1
+#define EVENT_UPDATE 2
+#define EVENT_DELETE 4
+
+typedef struct TableTriggers
+{
+	Oid			relid;			/* key */
+	int			before_row;		/* EVENT_* with such triggers */
+} TableTriggers;
 
 static const char *
 verb(const ReplayContext *rc)
@@ -192,6 +221,19 @@ replay_datum(const ReplayContext *rc, const ImageValue *v, bool written)
 	return value;
 }
 
+/* The recorded columns of an image that replay can use. */
+static Bitmapset *
+usable_columns(const ReplayContext *rc, RowImage *image)
+{
+	Bitmapset  *cols = NULL;
+	int			i;
+
+	for (i = 0; i < image->nvalues; i++)
+		if (usable(rc, &image->values[i]))
+			cols = bms_add_member(cols, image->values[i].attnum);
+	return cols;
+}
+
 static const char *
 column_name(TableInfo *ti, AttrNumber attnum)
 {
@@ -221,6 +263,204 @@ key_text(const ReplayContext *rc, RowImage *image)
 											   undoredo_image_datum(ti, v)));
 	}
 	return psprintf("(%s)=(%s)", names.data, vals.data);
+}
+
+/*
+ * Is this an application's enabled BEFORE ROW trigger on one of the
+ * events?  (Ours are AFTER ROW and BEFORE STATEMENT; internal ones are
+ * constraint triggers.)
+ */
+static bool
+app_before_row(const Trigger *tg, int events)
+{
+	int			fired = 0;
+
+	if (tg->tgenabled == TRIGGER_DISABLED || tg->tgisinternal ||
+		!TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_BEFORE(tg->tgtype))
+		return false;
+	if (TRIGGER_FOR_INSERT(tg->tgtype))
+		fired |= EVENT_INSERT;
+	if (TRIGGER_FOR_UPDATE(tg->tgtype))
+		fired |= EVENT_UPDATE;
+	if (TRIGGER_FOR_DELETE(tg->tgtype))
+		fired |= EVENT_DELETE;
+	return (fired & events) != 0;
+}
+
+/* The name of a rule, for a message. */
+static char *
+rule_name(Oid ruleid)
+{
+	Relation	rel = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *name = NULL;
+
+	ScanKeyInit(&key, Anum_pg_rewrite_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ruleid));
+	scan = systable_beginscan(rel, RewriteOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		name = pstrdup(NameStr(((Form_pg_rewrite) GETSTRUCT(tuple))->rulename));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return name ? name : psprintf("%u", ruleid);
+}
+
+/*
+ * The BEFORE ROW trigger events of a tracked table and its partitions; for
+ * a table with a rule on INSERT, UPDATE or DELETE, an error: a rule
+ * rewrites the replay statement itself, so what it writes cannot be
+ * checked row by row.  With names, the triggers of those events, quoted,
+ * for a message.
+ */
+static int
+table_before_row(Oid rootid, int events, StringInfo names)
+{
+	List	   *members = find_all_inheritors(rootid, NoLock, NULL);
+	ListCell   *lc;
+	int			result = 0;
+
+	foreach(lc, members)
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
+		int			i;
+
+		if (rel->rd_rules != NULL)
+		{
+			for (i = 0; i < rel->rd_rules->numLocks; i++)
+			{
+				RewriteRule *rule = rel->rd_rules->rules[i];
+
+				if (rule->enabled != RULE_DISABLED &&
+					(rule->event == CMD_INSERT || rule->event == CMD_UPDATE ||
+					 rule->event == CMD_DELETE))
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot replay changes of table \"%s\" because it has rule \"%s\"",
+									RelationGetRelationName(rel),
+									rule_name(rule->ruleId)),
+							 errdetail("A rule on INSERT, UPDATE or DELETE rewrites what undo and redo write, so they could not restore the recorded rows exactly."),
+							 errhint("Replace the rule by a trigger; a trigger can leave replays alone with WHEN (current_setting('undoredo.replaying') = 'off').")));
+			}
+		}
+		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *tg = &rel->trigdesc->triggers[i];
+
+			if (app_before_row(tg, EVENT_INSERT))
+				result |= EVENT_INSERT;
+			if (app_before_row(tg, EVENT_UPDATE))
+				result |= EVENT_UPDATE;
+			if (app_before_row(tg, EVENT_DELETE))
+				result |= EVENT_DELETE;
+			if (names != NULL && app_before_row(tg, events))
+				appendStringInfo(names, "%s%s on %s", names->len ? ", " : "",
+								 quote_identifier(tg->tgname),
+								 quote_identifier(RelationGetRelationName(rel)));
+		}
+		relation_close(rel, AccessShareLock);
+	}
+	list_free(members);
+	return result;
+}
+
+/* What a replay INSERT fires: with overwrite, ON CONFLICT DO UPDATE too. */
+static int
+insert_events(const ReplayContext *rc)
+{
+	return rc->overwrite ? EVENT_INSERT | EVENT_UPDATE : EVENT_INSERT;
+}
+
+/* rc->ti changed: look up (once a step) its BEFORE ROW trigger events. */
+static void
+note_table_triggers(ReplayContext *rc)
+{
+	TableTriggers *entry;
+	bool		found;
+
+	entry = hash_search(rc->table_triggers, &rc->ti->rootid, HASH_ENTER, &found);
+	if (!found)
+		entry->before_row = table_before_row(rc->ti->rootid, 0, NULL);
+	rc->before_row = entry->before_row;
+}
+
+/*
+ * ", send(col), ..." for the columns, in attnum order: what a replay
+ * statement returns to show what it wrote.  alias qualifies the columns
+ * (NULL: none).
+ */
+static void
+append_returned_columns(StringInfo sql, TableInfo *ti, Bitmapset *cols,
+						const char *alias)
+{
+	int			x = -1;
+
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		ColumnInfo *col = &ti->cols[x - 1];
+
+		appendStringInfo(sql, ", %s%s(%s%s%s)%s",
+						 OidIsValid(col->sendfn) ? "" : "pg_catalog.textin(",
+						 col->sendsql, alias ? alias : "", alias ? "." : "",
+						 column_name(ti, x),
+						 OidIsValid(col->sendfn) ? "" : ")");
+	}
+}
+
+/*
+ * A row a replay statement wrote, as it returned it (the columns from
+ * position first on, as append_returned_columns listed them), must hold
+ * exactly the recorded values: otherwise a BEFORE ROW trigger changed them,
+ * and the call fails naming the triggers.
+ */
+static void
+check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
+			  HeapTuple tuple, TupleDesc desc, int first, int event)
+{
+	TableInfo  *ti = rc->ti;
+	int			x = -1;
+	int			pos = first;
+
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		ImageValue *v = undoredo_image_find(image, x);
+		bool		isnull;
+		Datum		d = SPI_getbinval(tuple, desc, pos++, &isnull);
+		bool		same;
+		StringInfoData names;
+
+		if (v == NULL)
+			continue;
+		if (v->format == 'n' || isnull)
+			same = v->format == 'n' && isnull;
+		else
+		{
+			bytea	   *expected = undoredo_image_sent(ti, v);
+			bytea	   *got = DatumGetByteaPP(d);
+
+			same = VARSIZE_ANY_EXHDR(expected) == VARSIZE_ANY_EXHDR(got) &&
+				memcmp(VARDATA_ANY(expected), VARDATA_ANY(got),
+					   VARSIZE_ANY_EXHDR(got)) == 0;
+		}
+		if (same)
+			continue;
+		initStringInfo(&names);
+		(void) table_before_row(ti->rootid, event, &names);
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": a trigger changed the value undo wrote to column \"%s\" of row %s of table \"%s\"",
+						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
+						ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": a trigger changed the value redo wrote to column \"%s\" of row %s of table \"%s\"",
+						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
+						ti->relname),
+				 errdetail("Undo and redo write exactly the recorded values; BEFORE ROW triggers on the table: %s.",
+						   names.len ? names.data : "(none now)"),
+				 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+	}
 }
 
 /* WHERE clause on the primary key: "k1 OPERATOR(nsp.=) $1 AND ..." */
@@ -388,14 +628,63 @@ conflict(const ReplayContext *rc, RowImage *image, const char *what)
 }
 
 /*
- * A DELETE or UPDATE of the row with this key touched nothing: raise the
- * error that says why.  Returns only when the row is gone and
- * undoredo.on_conflict is overwrite: the change is then skipped.
+ * Would the statement change the row if the table's owner ran it, past
+ * its row-level security?  Tried in a subtransaction that is rolled back
+ * whatever happens, so nothing of it stays (the owner's own triggers run
+ * as the owner, as ri_triggers.c runs its checks).
  */
-static void
-diagnose(const ReplayContext *rc, RowImage *expected)
+static bool
+changes_as_owner(const ReplayContext *rc, Statement *st)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile uint64 n = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		n = execute(rc, st, true);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		n = 0;
+	}
+	PG_END_TRY();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return n > 0;
+}
+
+/*
+ * The DELETE or UPDATE st of the row with this key touched nothing: find
+ * out why, against the row as it is now, and raise the error that says so.
+ * Returns false when the row is gone and undoredo.on_conflict is overwrite
+ * (the change is skipped), true when st, run again, did change the row (a
+ * concurrent writer had changed it and changed it back, say: the statement
+ * saw another version of the row than these checks).
+ *
+ * A row that exists, is visible to the caller and holds the recorded
+ * values, yet was not changed, was kept from it by row-level security (the
+ * owner, past the policies, would change it: 42501) or by a BEFORE ROW
+ * trigger that returned NULL (named in the error; never UR001, which means
+ * a change outside the history).
+ */
+static bool
+diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event)
 {
 	Statement	st;
+	StringInfoData names;
 
 	statement_init(&st);
 	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
@@ -403,14 +692,18 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 	if (execute(rc, &st, true) == 0)
 	{
 		if (rc->overwrite)
-			return;
+			return false;
 		conflict(rc, expected, "no longer exists");
 	}
 	if (execute(rc, &st, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to %s step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
-						verb(rc), rc->step, key_text(rc, expected), rc->ti->relname,
+				 rc->undo ?
+				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						rc->step, key_text(rc, expected), rc->ti->relname,
+						GetUserNameFromId(GetUserId(), false)) :
+				 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						rc->step, key_text(rc, expected), rc->ti->relname,
 						GetUserNameFromId(GetUserId(), false)),
 				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand.")));
 	if (!rc->overwrite)
@@ -419,12 +712,37 @@ diagnose(const ReplayContext *rc, RowImage *expected)
 		if (execute(rc, &st, false) == 0)
 			conflict(rc, expected, "has been changed since");
 	}
+
+	/* the row is as expected now: did the statement see another version? */
+	if (execute(rc, stmt, false) > 0)
+		return true;
+
+	if (check_enable_rls(rc->ti->rootid, InvalidOid, true) == RLS_ENABLED &&
+		changes_as_owner(rc, stmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 rc->undo ?
+				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+						rc->step, key_text(rc, expected), rc->ti->relname,
+						GetUserNameFromId(GetUserId(), false)) :
+				 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+						rc->step, key_text(rc, expected), rc->ti->relname,
+						GetUserNameFromId(GetUserId(), false)),
+				 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
+
+	initStringInfo(&names);
+	(void) table_before_row(rc->ti->rootid, event, &names);
 	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to %s step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
-					verb(rc), rc->step, key_text(rc, expected), rc->ti->relname,
-					GetUserNameFromId(GetUserId(), false)),
-			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
+			(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+			 rc->undo ?
+			 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from changing row %s of table \"%s\"",
+					rc->step, key_text(rc, expected), rc->ti->relname) :
+			 errmsg("cannot redo step " INT64_FORMAT ": a trigger kept redo from changing row %s of table \"%s\"",
+					rc->step, key_text(rc, expected), rc->ti->relname),
+			 errdetail("The row holds the recorded values and the statement that restores it changed nothing; BEFORE ROW triggers on the table: %s.",
+					   names.len ? names.data : "(none now)"),
+			 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+	return false;				/* keep the compiler quiet */
 }
 
 /*
@@ -495,7 +813,7 @@ replay_remove(const ReplayContext *rc, RowImage *image)
 	if (!rc->overwrite)
 		add_exact_condition(rc, &st, image);
 	if (execute(rc, &st, false) == 0)
-		diagnose(rc, image);
+		(void) diagnose(rc, image, &st, EVENT_DELETE);
 }
 
 static bool
@@ -513,6 +831,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	Statement	st;
 	int			nset = 0;
 	bool		key_changes = false;
+	Bitmapset  *cols = NULL;
 	int			i;
 
 	statement_init(&st);
@@ -570,8 +889,30 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	add_key_condition(rc, &st, from);
 	if (!rc->overwrite)
 		add_exact_condition(rc, &st, from);
-	if (execute(rc, &st, false) == 0)
-		diagnose(rc, from);
+	if (rc->before_row & EVENT_UPDATE)
+	{
+		cols = usable_columns(rc, to);
+		appendStringInfoString(&st.sql, " RETURNING 1");
+		append_returned_columns(&st.sql, ti, cols, NULL);
+	}
+	if (execute(rc, &st, false) == 0 &&
+		!diagnose(rc, from, &st, EVENT_UPDATE))
+		return;					/* gone, and overwrite: skipped */
+	if (rc->before_row & EVENT_UPDATE)
+		check_written(rc, to, cols, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+					  2, EVENT_UPDATE);
+}
+
+/* Does a row hold the image's key (seen past row-level security)? */
+static bool
+key_exists(const ReplayContext *rc, RowImage *image)
+{
+	Statement	st;
+
+	statement_init(&st);
+	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
+	add_key_condition(rc, &st, image);
+	return execute(rc, &st, true) > 0;
 }
 
 /* Insert the row the image describes. */
@@ -580,9 +921,10 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 {
 	TableInfo  *ti = rc->ti;
 	Statement	st;
-	StringInfoData cols;
+	StringInfoData names;
 	StringInfoData vals;
 	StringInfoData sets;
+	Bitmapset  *cols = NULL;
 	bool		overriding = false;
 	bool		overwrite = rc->overwrite;
 	int			i;
@@ -601,12 +943,12 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 			appendStringInfo(&st.sql, "DELETE FROM %s", ti->target);
 			add_key_condition(rc, &st, image);
 			if (execute(rc, &st, false) == 0)
-				diagnose(rc, image);
+				(void) diagnose(rc, image, &st, EVENT_DELETE);
 		}
 	}
 
 	statement_init(&st);
-	initStringInfo(&cols);
+	initStringInfo(&names);
 	initStringInfo(&vals);
 	initStringInfo(&sets);
 	for (i = 0; i < image->nvalues; i++)
@@ -622,7 +964,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 		n = add_param(&st, col->typid,
 					  v->format == 'n' ? (Datum) 0 : replay_datum(rc, v, true),
 					  v->format == 'n');
-		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "",
+		appendStringInfo(&names, "%s%s", names.len ? ", " : "",
 						 column_name(ti, v->attnum));
 		appendStringInfo(&vals, "%s$%d", vals.len ? ", " : "", n);
 		if (col->eqop == NULL)
@@ -630,7 +972,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 							 column_name(ti, v->attnum), column_name(ti, v->attnum));
 	}
 	appendStringInfo(&st.sql, "INSERT INTO %s (%s)%s VALUES (%s)",
-					 ti->qname, cols.data,
+					 ti->qname, names.data,
 					 overriding ? " OVERRIDING SYSTEM VALUE" : "", vals.data);
 	if (!ti->key_deferrable)
 	{
@@ -643,8 +985,41 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 		else
 			appendStringInfoString(&st.sql, ") DO NOTHING");
 	}
-	if (execute(rc, &st, false) == 0 && !overwrite)
-		conflict(rc, image, "exists again");
+	if (rc->before_row & insert_events(rc))
+	{
+		cols = usable_columns(rc, image);
+		appendStringInfoString(&st.sql, " RETURNING 1");
+		append_returned_columns(&st.sql, ti, cols, NULL);
+	}
+	if (execute(rc, &st, false) == 0)
+	{
+		/* a row holds the key (with overwrite: one it cannot change) */
+		if (key_exists(rc, image))
+		{
+			if (!overwrite)
+				conflict(rc, image, "exists again");
+			return;
+		}
+		/* the statement saw another version of a row since deleted? */
+		if (execute(rc, &st, false) == 0)
+		{
+			initStringInfo(&names);
+			(void) table_before_row(ti->rootid, EVENT_INSERT, &names);
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+					 rc->undo ?
+					 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from inserting row %s of table \"%s\"",
+							rc->step, key_text(rc, image), ti->relname) :
+					 errmsg("cannot redo step " INT64_FORMAT ": a trigger kept redo from inserting row %s of table \"%s\"",
+							rc->step, key_text(rc, image), ti->relname),
+					 errdetail("No row holds the key and the statement that restores it inserted nothing; BEFORE ROW triggers on the table: %s.",
+							   names.len ? names.data : "(none now)"),
+					 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+		}
+	}
+	if (rc->before_row & insert_events(rc))
+		check_written(rc, image, cols, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+					  2, insert_events(rc));
 }
 
 /*
@@ -671,6 +1046,12 @@ typedef enum BatchKind
 	BATCH_UPDATE
 } BatchKind;
 
+typedef struct ReturnedKey
+{
+	uint64		hash;			/* key_hash of the row's key */
+	int			index;			/* of its image in the batch */
+} ReturnedKey;
+
 typedef struct Batch
 {
 	BatchKind	kind;
@@ -680,20 +1061,10 @@ typedef struct Batch
 	RowImage   *from[BATCH_ROWS];	/* remove, update: the row as it must be */
 	RowImage   *to[BATCH_ROWS]; /* insert, update: the row to make */
 	HTAB	   *keys;			/* key hashes of the rows */
+	int			before_row;		/* ReplayContext.before_row of ti */
 	MemoryContext cxt;
 } Batch;
 
-static Bitmapset *
-usable_columns(const ReplayContext *rc, RowImage *image)
-{
-	Bitmapset  *cols = NULL;
-	int			i;
-
-	for (i = 0; i < image->nvalues; i++)
-		if (usable(rc, &image->values[i]))
-			cols = bms_add_member(cols, image->values[i].attnum);
-	return cols;
-}
 
 static RowImage *
 copy_image(RowImage *image)
@@ -905,6 +1276,7 @@ batch_flush(ReplayContext *rc)
 {
 	Batch	   *b = rc->batch;
 	TableInfo  *saved_ti = rc->ti;
+	int			saved_before_row = rc->before_row;
 	MemoryContext oldcxt;
 	StringInfoData sql;
 	Oid			argtypes[2];
@@ -918,6 +1290,7 @@ batch_flush(ReplayContext *rc)
 	if (b->n == 0)
 		return;
 	rc->ti = b->ti;
+	rc->before_row = b->before_row;
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	initStringInfo(&sql);
 	argtypes[0] = argtypes[1] = get_array_type(b->ti->rootdesc->tdtypeid);
@@ -961,6 +1334,8 @@ batch_flush(ReplayContext *rc)
 		while (error_mode && (x = bms_next_member(b->cols, x)) >= 0)
 			append_exact_match(&sql, b->ti, x, "o");
 		appendStringInfoString(&sql, " RETURNING v.ord");
+		if (b->before_row & EVENT_UPDATE)
+			append_returned_columns(&sql, b->ti, b->cols, "t");
 	}
 	else
 	{
@@ -1003,6 +1378,8 @@ batch_flush(ReplayContext *rc)
 		for (i = 0; i < b->ti->nkeys; i++)
 			appendStringInfo(&sql, "%st.%s", i ? ", " : "",
 							 column_name(b->ti, b->ti->keys[i]));
+		if (b->before_row & insert_events(rc))
+			append_returned_columns(&sql, b->ti, b->cols, "t");
 	}
 
 	plan = undoredo_plan(b->ti->rootid, sql.data,
@@ -1023,30 +1400,61 @@ batch_flush(ReplayContext *rc)
 	if (SPI_processed > (uint64) b->n)
 		elog(ERROR, "undoredo: a replay statement matched " UINT64_FORMAT " rows for %d recorded rows",
 			 SPI_processed, b->n);
-	if (b->kind == BATCH_INSERT && SPI_processed != (uint64) b->n)
+	if (b->kind == BATCH_INSERT &&
+		(SPI_processed != (uint64) b->n || (b->before_row & insert_events(rc))))
 	{
 		HASHCTL		ctl;
-		HTAB	   *returned;
+		HTAB	   *images;
+		ReturnedKey *entry;
+		bool	   *made = palloc0(sizeof(bool) * b->n);
+		SPITupleTable *returned = SPI_tuptable;
+		uint64		nreturned = SPI_processed;
 		uint64		k;
 
-		ctl.keysize = ctl.entrysize = sizeof(uint64);
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(ReturnedKey);
 		ctl.hcxt = b->cxt;
-		returned = hash_create("undoredo returned keys", b->n, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		for (k = 0; k < SPI_processed; k++)
-		{
-			uint64		hash = returned_key_hash(rc, SPI_tuptable->vals[k],
-												 SPI_tuptable->tupdesc);
-
-			(void) hash_search(returned, &hash, HASH_ENTER, NULL);
-		}
-		/* the first missing one in replay order is the error */
+		images = hash_create("undoredo inserted keys", b->n, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		for (i = 0; i < b->n; i++)
 		{
 			uint64		hash = image_key_hash(rc, b->to[i]);
 
-			if (hash_search(returned, &hash, HASH_FIND, NULL) == NULL)
-				conflict(rc, b->to[i], "exists again");
+			entry = hash_search(images, &hash, HASH_ENTER, NULL);
+			entry->index = i;
+		}
+		for (k = 0; k < nreturned; k++)
+		{
+			uint64		hash = returned_key_hash(rc, returned->vals[k],
+												 returned->tupdesc);
+
+			entry = hash_search(images, &hash, HASH_FIND, NULL);
+			if (entry == NULL || made[entry->index])
+				elog(ERROR, "undoredo: a replay statement inserted a row it was not given");
+			made[entry->index] = true;
+			if (b->before_row & insert_events(rc))
+				check_written(rc, b->to[entry->index], b->cols, returned->vals[k],
+							  returned->tupdesc, b->ti->nkeys + 1,
+							  insert_events(rc));
+		}
+		/*
+		 * The rows not made, in replay order: a row holds the key (a
+		 * conflict, or one overwrite cannot change), or not (the statement
+		 * saw a row since deleted, or a trigger kept the row out: the row is
+		 * inserted on its own, which tells).
+		 */
+		for (i = 0; i < b->n; i++)
+		{
+			if (made[i])
+				continue;
+			if (key_exists(rc, b->to[i]))
+			{
+				if (!rc->overwrite)
+					conflict(rc, b->to[i], "exists again");
+			}
+			else
+				replay_insert(rc, b->to[i]);
+			MemoryContextSwitchTo(b->cxt);
 		}
 	}
 	else if (b->kind != BATCH_INSERT)
@@ -1064,15 +1472,24 @@ batch_flush(ReplayContext *rc)
 			if (ord < 1 || ord > b->n || matched[ord - 1])
 				elog(ERROR, "undoredo: a replay statement matched a recorded row twice");
 			matched[ord - 1] = true;
+			if (b->kind == BATCH_UPDATE && (b->before_row & EVENT_UPDATE))
+				check_written(rc, b->to[ord - 1], b->cols, SPI_tuptable->vals[k],
+							  SPI_tuptable->tupdesc, 2, EVENT_UPDATE);
 		}
-		/* diagnose the first that did not match, in replay order */
+		/*
+		 * Replay the rows that did not match one by one, in replay order: the
+		 * first that fails is diagnosed as a single change (the order within
+		 * a run does not matter).
+		 */
 		for (i = 0; i < b->n; i++)
 		{
-			if (!matched[i])
-			{
-				diagnose(rc, b->from[i]);
-				MemoryContextSwitchTo(b->cxt);
-			}
+			if (matched[i])
+				continue;
+			if (b->kind == BATCH_REMOVE)
+				replay_remove(rc, b->from[i]);
+			else
+				replay_update(rc, b->from[i], b->to[i]);
+			MemoryContextSwitchTo(b->cxt);
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -1081,6 +1498,7 @@ batch_flush(ReplayContext *rc)
 	b->n = 0;
 	b->keys = NULL;
 	rc->ti = saved_ti;
+	rc->before_row = saved_before_row;
 }
 
 /*
@@ -1115,6 +1533,7 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 
 		b->kind = kind;
 		b->ti = rc->ti;
+		b->before_row = rc->before_row;
 		b->cols = bms_copy(cols);
 		ctl.keysize = ctl.entrysize = sizeof(uint64);
 		ctl.hcxt = b->cxt;
@@ -1164,7 +1583,10 @@ replay_change(ReplayContext *rc, Change *change)
 	BatchKind	kind;
 
 	if (rc->ti == NULL || rc->ti->rootid != change->relid || !rc->ti->valid)
+	{
 		rc->ti = undoredo_table_info_by_oid(change->relid, rc->step);
+		note_table_triggers(rc);
+	}
 	switch (change->op)
 	{
 		case 'i':
@@ -1272,6 +1694,11 @@ replay_step(bool undo, bool overwrite, int64 step)
 	ctl.hcxt = CurrentMemoryContext;
 	rc.removed_keys = hash_create("undoredo removed keys", 64, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TableTriggers);
+	rc.table_triggers = hash_create("undoredo table triggers", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rc.before_row = 0;
 	rc.ti = NULL;
 	rc.batch = palloc0(sizeof(Batch));
 	rc.batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo batch",
