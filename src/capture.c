@@ -63,6 +63,8 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "access/htup_details.h"
+#include "utils/combocid.h"
 
 #include "undoredo.h"
 
@@ -357,6 +359,85 @@ has_inheritance_children(Relation rel)
 	return result;
 }
 
+/* "(a, b)=(1, x)" of a row's primary key, for messages */
+static char *
+row_key_text(Relation rel, HeapTuple tuple)
+{
+	Oid			pkoid = undoredo_primary_key(rel);
+	Relation	pkrel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData names;
+	StringInfoData vals;
+	int			i;
+
+	if (!OidIsValid(pkoid))
+		return pstrdup("(?)");
+	pkrel = index_open(pkoid, AccessShareLock);
+	initStringInfo(&names);
+	initStringInfo(&vals);
+	for (i = 0; i < pkrel->rd_index->indnkeyatts; i++)
+	{
+		AttrNumber	attnum = pkrel->rd_index->indkey.values[i];
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		bool		isnull;
+		Datum		value = heap_getattr(tuple, attnum, desc, &isnull);
+		Oid			outfn;
+		bool		varlena;
+
+		getTypeOutputInfo(att->atttypid, &outfn, &varlena);
+		appendStringInfo(&names, "%s%s", i ? ", " : "", NameStr(att->attname));
+		appendStringInfo(&vals, "%s%s", i ? ", " : "",
+						 isnull ? "null" : OidOutputFunctionCall(outfn, value));
+	}
+	index_close(pkrel, AccessShareLock);
+	return psprintf("(%s)=(%s)", names.data, vals.data);
+}
+
+/*
+ * While a replayed step's queued AFTER triggers fire: a row of a tracked
+ * table changed after the step's own statements was changed by a foreign
+ * key action (ON DELETE CASCADE, SET NULL, ...) or a trigger, not by the
+ * replay: undo and redo change only the rows their steps recorded, so this
+ * is a conflict unless undoredo.on_conflict is overwrite.  The row's
+ * command id tells: the deleting one of a deleted row, the inserting one
+ * of an inserted or updated row.
+ */
+static void
+check_replay_row(TriggerData *trigdata)
+{
+	HeapTuple	tuple;
+	CommandId	cid;
+
+	if (undoredo_replay_firing.overwrite)
+		return;
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		tuple = trigdata->tg_trigtuple;
+		cid = HeapTupleHeaderGetCmax(tuple->t_data);
+	}
+	else
+	{
+		tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+			trigdata->tg_newtuple : trigdata->tg_trigtuple;
+		cid = HeapTupleHeaderGetCmin(tuple->t_data);
+	}
+	if (cid <= undoredo_replay_firing.last_cid)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDOREDO_CONFLICT),
+			 undoredo_replay_firing.undo ?
+			 errmsg("cannot undo step " INT64_FORMAT ": it would change row %s of table \"%s\", which the step did not record",
+					undoredo_replay_firing.step,
+					row_key_text(trigdata->tg_relation, tuple),
+					RelationGetRelationName(trigdata->tg_relation)) :
+			 errmsg("cannot redo step " INT64_FORMAT ": it would change row %s of table \"%s\", which the step did not record",
+					undoredo_replay_firing.step,
+					row_key_text(trigdata->tg_relation, tuple),
+					RelationGetRelationName(trigdata->tg_relation)),
+			 errdetail("A foreign key action (ON DELETE or ON UPDATE CASCADE, SET NULL, SET DEFAULT) or a trigger fired by the replay changes a row that was changed outside this history."),
+			 errhint("SET undoredo.on_conflict = 'overwrite' to let it proceed.")));
+}
+
 /* Is this write to be captured (or TRUNCATE refused)? */
 static bool
 capturing(void)
@@ -416,6 +497,12 @@ undoredo_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("undoredo_capture must be installed by undoredo_track")));
 
+	if (undoredo_replaying)
+	{
+		if (undoredo_replay_firing.active)
+			check_replay_row(trigdata);
+		return PointerGetDatum(NULL);
+	}
 	if (!capturing())
 		return PointerGetDatum(NULL);
 

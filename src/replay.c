@@ -74,7 +74,6 @@
 PG_FUNCTION_INFO_V1(undoredo_undo);
 PG_FUNCTION_INFO_V1(undoredo_redo);
 
-#define ERRCODE_UNDOREDO_CONFLICT MAKE_SQLSTATE('U','R','0','0','1')
 
 /* A statement's SQL text and parameters, built up piece by piece. */
 typedef struct Statement
@@ -1822,10 +1821,21 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 			replay_step(undo, overwrite, step);
 			move_step(undo, scope_id, step);
 
-			/* fire the queued AFTER triggers on the step's final state */
+			/*
+			 * Fire the queued AFTER triggers on the step's final state.  Rows
+			 * that foreign key actions or triggers change meanwhile have a
+			 * later command id than the step's statements: the capture
+			 * trigger refuses them (see undoredo_replay_firing).
+			 */
+			undoredo_replay_firing.undo = undo;
+			undoredo_replay_firing.overwrite = overwrite;
+			undoredo_replay_firing.step = step;
+			undoredo_replay_firing.last_cid = GetCurrentCommandId(false);
+			undoredo_replay_firing.active = true;
 			CommandCounterIncrement();
 			estate = CreateExecutorState();
 			AfterTriggerEndQuery(estate);
+			undoredo_replay_firing.active = false;
 			ExecCloseResultRelations(estate);
 			ExecResetTupleTable(estate->es_tupleTable, false);
 			FreeExecutorState(estate);
@@ -1836,6 +1846,7 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 	PG_FINALLY();
 	{
 		undoredo_replaying = was_replaying;
+		undoredo_replay_firing.active = false;
 	}
 	PG_END_TRY();
 }

@@ -26,6 +26,9 @@
 #include "lib/stringinfo.h"
 #include "utils/relcache.h"
 
+/* SQLSTATE of a conflict: a row changed outside the history */
+#define ERRCODE_UNDOREDO_CONFLICT MAKE_SQLSTATE('U','R','0','0','1')
+
 /* the version of the SQL objects this library works with */
 #define UNDOREDO_VERSION "1.1.1"
 
@@ -43,6 +46,23 @@ extern int	undoredo_on_conflict;
 extern bool undoredo_replaying;
 
 extern bool undoredo_scope_active(void);
+
+/*
+ * While the AFTER triggers queued by a replayed step fire (replay.c), what
+ * the capture trigger needs to tell the step's own row changes from those
+ * of foreign key actions and triggers firing then: every statement of the
+ * step ran with a command id up to last_cid.
+ */
+typedef struct UndoRedoReplayFiring
+{
+	bool		active;
+	bool		undo;
+	bool		overwrite;
+	int64		step;
+	CommandId	last_cid;
+} UndoRedoReplayFiring;
+
+extern UndoRedoReplayFiring undoredo_replay_firing;
 
 /* catalog.c */
 
