@@ -11,6 +11,17 @@
  * by an upgrade script are simply left null.  No access check happens at
  * this level, so writers need no privilege on the history.
  *
+ * Index entries are made as the executor makes them: only into indexes
+ * ready for inserts (a concurrent index build picks up the rest), with
+ * expressions and predicates evaluated.  The locks on the tables and
+ * indexes written stay until the end of the transaction, as the
+ * executor's do: a concurrent index build waits for their holders, so it
+ * cannot miss a row not yet committed.  Lookups go through the indexes
+ * named in catalog.c; REINDEX CONCURRENTLY, which gives a name to a new
+ * index, can only swap them while no transaction holds a write lock on
+ * the table, and the old index stays usable until every transaction that
+ * held a lock on the table has ended.
+ *
  * Everything here runs under the scope lock (catalog.c), which serializes
  * the writers of one scope: a lookup with the latest snapshot sees the
  * last holder's committed work, and no other writer can race on the rows
@@ -30,6 +41,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "commands/sequence.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
@@ -78,31 +90,77 @@ form_row(Relation rel, int n, const char *const *names, const Datum *values,
 	return heap_form_tuple(desc, v, isnull);
 }
 
-/* Make the index entries of a heap tuple (plain column indexes only). */
+/*
+ * Make the index entries of a heap tuple, as the executor does: an index
+ * that CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY has not made ready
+ * for inserts yet (indisready) is left alone, its build picks the tuple up;
+ * expressions and predicates of indexes a DBA added are evaluated, and
+ * exclusion constraints checked.  The locks stay until the end of the
+ * transaction: a concurrent index build waits for the transactions that
+ * hold them, so it cannot miss a row this one has not committed yet.
+ */
 static void
 insert_index_entries(Relation rel, HeapTuple tuple)
 {
 	List	   *indexes = RelationGetIndexList(rel);
+	EState	   *estate = NULL;
+	TupleTableSlot *slot = NULL;
 	ListCell   *lc;
 
 	foreach(lc, indexes)
 	{
 		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *info = BuildIndexInfo(irel);
+		IndexInfo  *info;
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
 		int			i;
 
-		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
-			elog(ERROR, "undoredo: index \"%s\" of a history table is not a plain column index",
-				 RelationGetRelationName(irel));
-		for (i = 0; i < info->ii_NumIndexAttrs; i++)
-			values[i] = heap_getattr(tuple, info->ii_IndexAttrNumbers[i],
-									 RelationGetDescr(rel), &isnull[i]);
+		if (!irel->rd_index->indisready)
+		{
+			index_close(irel, NoLock);
+			continue;
+		}
+		info = BuildIndexInfo(irel);
+		if (info->ii_Expressions == NIL && info->ii_Predicate == NIL &&
+			info->ii_ExclusionOps == NULL)
+		{
+			for (i = 0; i < info->ii_NumIndexAttrs; i++)
+				values[i] = heap_getattr(tuple, info->ii_IndexAttrNumbers[i],
+										 RelationGetDescr(rel), &isnull[i]);
+		}
+		else
+		{
+			ExprContext *econtext;
+
+			if (estate == NULL)
+			{
+				estate = CreateExecutorState();
+				slot = MakeSingleTupleTableSlot(RelationGetDescr(rel),
+												&TTSOpsHeapTuple);
+				ExecStoreHeapTuple(tuple, slot, false);
+			}
+			econtext = GetPerTupleExprContext(estate);
+			econtext->ecxt_scantuple = slot;
+			if (info->ii_Predicate != NIL &&
+				!ExecQual(ExecPrepareQual(info->ii_Predicate, estate), econtext))
+			{
+				index_close(irel, NoLock);
+				continue;
+			}
+			FormIndexDatum(info, slot, estate, values, isnull);
+		}
 		index_insert(irel, values, isnull, &tuple->t_self, rel,
 					 irel->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, info);
-		index_close(irel, RowExclusiveLock);
+		if (info->ii_ExclusionOps != NULL)
+			check_exclusion_constraint(rel, irel, info, &tuple->t_self,
+									   values, isnull, estate, false);
+		index_close(irel, NoLock);
+	}
+	if (estate != NULL)
+	{
+		ExecDropSingleTupleTableSlot(slot);
+		FreeExecutorState(estate);
 	}
 	list_free(indexes);
 }
@@ -228,7 +286,7 @@ undoredo_store_scope(const char *scope)
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
-	table_close(rel, RowExclusiveLock);
+	table_close(rel, NoLock);
 	return scope_id;
 }
 
@@ -271,7 +329,7 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 		nulls[2] = true;
 	values[3] = TimestampTzGetDatum(created_at);
 	insert_row(rel, form_row(rel, 4, names, values, nulls));
-	table_close(rel, RowExclusiveLock);
+	table_close(rel, NoLock);
 	return step;
 }
 
@@ -304,6 +362,6 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[4] = PointerGetDatum(changes);
 	insert_row(rel, form_row(rel, 5, names, values, NULL));
-	table_close(rel, RowExclusiveLock);
+	table_close(rel, NoLock);
 	pfree(changes);
 }
