@@ -1,3 +1,35 @@
 /* undoredo--1.1--1.1.1.sql: hardening (scope ownership, replay checks) */
 
 \echo Use "ALTER EXTENSION undoredo UPDATE TO '1.1.1'" to load this file. \quit
+
+/*
+ * Detached partitions keep nothing of the tracking: an event trigger drops
+ * the guards of a partition that ALTER TABLE ... DETACH PARTITION detached
+ * (PostgreSQL drops the clones of the capture trigger), and guards that
+ * earlier versions left on detached partitions (a guard on a table without
+ * the capture trigger) go now.
+ */
+CREATE FUNCTION @extschema@.undoredo_forget_detached()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'undoredo_forget_detached'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER undoredo_forget_detached ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.undoredo_forget_detached();
+
+DO $$
+DECLARE
+    tbl regclass;
+BEGIN
+    FOR tbl IN
+        SELECT g.tgrelid::regclass FROM pg_catalog.pg_trigger g
+        WHERE g.tgname OPERATOR(pg_catalog.=) 'undoredo_guard'
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                          WHERE t.tgrelid OPERATOR(pg_catalog.=) g.tgrelid
+                            AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_capture')
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER undoredo_guard ON %s', tbl);
+    END LOOP;
+END
+$$;

@@ -119,6 +119,21 @@ CREATE EVENT TRIGGER undoredo_guard_new_partitions ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION @extschema@.undoredo_guard_new_partitions();
 
+/*
+ * PostgreSQL drops the clones of the capture trigger from a partition that
+ * ALTER TABLE ... DETACH PARTITION detaches (and from its partitions); this
+ * event trigger drops their guards, so that a detached partition keeps
+ * nothing of the tracking.
+ */
+CREATE FUNCTION @extschema@.undoredo_forget_detached()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'undoredo_forget_detached'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER undoredo_forget_detached ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.undoredo_forget_detached();
+
 CREATE FUNCTION @extschema@.undoredo_track(tbl regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'undoredo_track'
