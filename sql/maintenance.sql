@@ -4,7 +4,7 @@
 -- own (on an expression, partial, with INCLUDE, unique).  Capture, undo and
 -- redo go on in this session, which knew the old files and indexes, and
 -- every index holds every row of the history (amcheck).  The concurrent
--- forms, while captures run, are in specs/maintenance.spec.
+-- forms, while captures run, are in specs/maintenance_concurrent.spec.
 CREATE SCHEMA maintenance;
 SET search_path = maintenance, public;
 CREATE EXTENSION amcheck SCHEMA maintenance;
