@@ -97,6 +97,7 @@ new_chunk(ScopeState *ss)
 	initStringInfo(&chunk->data);
 	ss->pending = lappend(ss->pending, chunk);
 	MemoryContextSwitchTo(oldcxt);
+	undoredo_scope_pending(ss);
 	return chunk;
 }
 
@@ -188,12 +189,14 @@ undoredo_pending_subxact(ScopeState *ss, bool commit,
 static void
 flush_statement(void)
 {
+	List	   *dirty = undoredo_take_dirty_scopes();
 	ListCell   *lc;
 
-	foreach(lc, undoredo_scope_states())
+	foreach(lc, dirty)
 	{
 		undoredo_flush_pending((ScopeState *) lfirst(lc), false);
 	}
+	list_free(dirty);
 }
 
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
