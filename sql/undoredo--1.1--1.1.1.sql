@@ -33,3 +33,12 @@ BEGIN
     END LOOP;
 END
 $$;
+
+/*
+ * The history can be published for logical replication: undo and redo
+ * delete from undo_action and redo_action, and a published DELETE needs a
+ * replica identity.  (Ids of steps and scopes that a promoted subscriber
+ * records are checked against the replicated ones by the library.)
+ */
+ALTER TABLE @extschema@.undo_action REPLICA IDENTITY USING INDEX undo_action_scope_idx;
+ALTER TABLE @extschema@.redo_action REPLICA IDENTITY USING INDEX redo_action_scope_idx;

@@ -77,7 +77,8 @@ static bool extension_valid = false;
 static const char *const history_relations[] = {
 	"undoredo_scope", "undo_action", "redo_action", "undoredo_change",
 	"undoredo_scope_object_type_object_id_key", "redo_action_scope_idx",
-	"undoredo_scope_seq", "undoredo_step_seq"
+	"undoredo_scope_seq", "undoredo_step_seq",
+	"undoredo_scope_pkey", "undoredo_change_pkey"
 };
 static Oid	history_relids[lengthof(history_relations)];
 

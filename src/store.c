@@ -45,6 +45,10 @@
 #include "executor/tuptable.h"
 #include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
+#include "storage/lock.h"
+#include "miscadmin.h"
+#include "access/relscan.h"
+#include "utils/fmgrprotos.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -173,6 +177,89 @@ insert_row(Relation rel, HeapTuple tuple)
 }
 
 /*
+ * Step and scope ids.  They come from the extension's sequences, but the
+ * history may hold rows whose ids did not: PostgreSQL's logical replication
+ * copies tables, not sequences, so a subscriber promoted to take writes has
+ * the publisher's history with its sequences still at their start (rows
+ * restored or copied by other means are the same).  A new id is therefore
+ * checked against the greatest id in the history: one probe of the
+ * rightmost entry of a unique index led by the id, reading no heap, cheap on
+ * the capture path.  An id not above it moves the sequence past it.  A step
+ * id above every step id of the history is also above every step of its
+ * scope, so the steps of a scope stay in the order they were recorded.
+ */
+
+/* field4 of the advisory lock that serializes moving a sequence ("UI") */
+#define UNDOREDO_ID_LOCK_SPACE 0x5549
+
+/*
+ * The greatest value of the first column of a unique index, over every
+ * entry, live or not (an id of a dead or uncommitted row is taken too).
+ */
+static int64
+greatest_id(const char *table, const char *index)
+{
+	Relation	rel = table_open(undoredo_history_relid(table), AccessShareLock);
+	Relation	irel = index_open(undoredo_history_relid(index), AccessShareLock);
+	IndexScanDesc scan;
+	int64		greatest = 0;
+
+	scan = index_beginscan(rel, irel, SnapshotAny, 0, 0);
+	scan->xs_want_itup = true;
+	index_rescan(scan, NULL, 0, NULL, 0);
+	if (index_getnext_tid(scan, BackwardScanDirection) != NULL)
+	{
+		bool		isnull;
+		Datum		d = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull);
+
+		if (!isnull)
+			greatest = DatumGetInt64(d);
+	}
+	index_endscan(scan);
+	index_close(irel, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return greatest;
+}
+
+/*
+ * A new id from the sequence, above every id in the index.  Moving the
+ * sequence is serialized by an advisory lock.  Where the gap is small the
+ * sequence is advanced by nextval, which only ever moves forward; a larger
+ * gap is jumped with setval, safe because no other backend can take that
+ * many values meanwhile: one that takes a value not above the history's
+ * greatest id waits for this lock before it takes another.
+ */
+static int64
+new_id(const char *seq, const char *table, const char *index, uint32 which)
+{
+	Oid			seqid = undoredo_history_relid(seq);
+	int64		id = nextval_internal(seqid, false);
+	int64		greatest = greatest_id(table, index);
+	LOCKTAG		tag;
+
+	if (id > greatest)
+		return id;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, which, UNDOREDO_ID_LOCK_SPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	id = nextval_internal(seqid, false);
+	if (id <= greatest && greatest - id > 10000)
+	{
+		UserContext saved;
+
+		undoredo_become_owner(&saved);
+		DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seqid),
+							Int64GetDatum(greatest));
+		undoredo_restore_user(&saved);
+		id = nextval_internal(seqid, false);
+	}
+	while (id <= greatest)
+		id = nextval_internal(seqid, false);
+	LockRelease(&tag, ExclusiveLock, false);
+	return id;
+}
+
+/*
  * Scope ids of committed scope rows, kept across transactions.  The rows
  * never change once made, so only another undoredo_scope (DROP and CREATE
  * EXTENSION, TRUNCATE: another relfilenode) makes the entries stale.
@@ -280,7 +367,8 @@ undoredo_store_scope(const char *scope)
 											  RelationGetDescr(rel), &isnull));
 	else
 	{
-		scope_id = nextval_internal(undoredo_history_relid("undoredo_scope_seq"), false);
+		scope_id = new_id("undoredo_scope_seq", "undoredo_scope",
+						  "undoredo_scope_pkey", 1);
 		values[0] = Int64GetDatum(scope_id);
 		insert_row(rel, form_row(rel, 3, names, values, NULL));
 	}
@@ -319,7 +407,8 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 	static const char *const names[] = {"step", "scope_id", "label", "created_at"};
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
-	int64		step = nextval_internal(undoredo_history_relid("undoredo_step_seq"), false);
+	int64		step = new_id("undoredo_step_seq", "undoredo_change",
+							  "undoredo_change_pkey", 2);
 
 	values[0] = Int64GetDatum(step);
 	values[1] = Int64GetDatum(scope_id);
