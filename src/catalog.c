@@ -697,8 +697,6 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	ScopeLevel *level;
 	ListCell   *lc;
-	HASH_SEQ_STATUS status;
-	ScopeEntry *entry;
 
 	switch (event)
 	{
@@ -718,6 +716,9 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (scope_table != NULL)
 			{
+				HASH_SEQ_STATUS status;
+				ScopeEntry *entry;
+
 				hash_seq_init(&status, scope_table);
 				while ((entry = (ScopeEntry *) hash_seq_search(&status)) != NULL)
 				{
@@ -750,7 +751,6 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	ScopeLevel *level = levels;
 	ListCell   *lc;
-	int			i;
 
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
@@ -760,6 +760,8 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
+		int			i;
+
 		/* newest first, so that the first one closed here is reopened */
 		for (i = list_length(level->closed) - 1; i >= 0; i--)
 		{

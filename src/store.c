@@ -117,7 +117,6 @@ insert_index_entries(Relation rel, HeapTuple tuple)
 		IndexInfo  *info;
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
-		int			i;
 
 		if (!irel->rd_index->indisready)
 		{
@@ -128,6 +127,8 @@ insert_index_entries(Relation rel, HeapTuple tuple)
 		if (info->ii_Expressions == NIL && info->ii_Predicate == NIL &&
 			info->ii_ExclusionOps == NULL)
 		{
+			int			i;
+
 			for (i = 0; i < info->ii_NumIndexAttrs; i++)
 				values[i] = heap_getattr(tuple, info->ii_IndexAttrNumbers[i],
 										 RelationGetDescr(rel), &isnull[i]);
