@@ -11,11 +11,11 @@ PGFILEDESC = "undoredo - per-object undo/redo histories"
 REGRESS = install tracking capture undo_redo types conflicts privileges \
           history guarantees constraints partitions schema badinput security \
           batches usercode plans force_rls equal_keys inheritance \
-          replay_triggers fk_actions upgrade
+          replay_triggers fk_actions maintenance detach savepoints upgrade
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
-            lock_timeout track_again
+            lock_timeout track_again maintenance_concurrent
 
 
 # Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.

@@ -1,3 +1,44 @@
 /* undoredo--1.1--1.1.1.sql: hardening (scope ownership, replay checks) */
 
 \echo Use "ALTER EXTENSION undoredo UPDATE TO '1.1.1'" to load this file. \quit
+
+/*
+ * Detached partitions keep nothing of the tracking: an event trigger drops
+ * the guards of a partition that ALTER TABLE ... DETACH PARTITION detached
+ * (PostgreSQL drops the clones of the capture trigger), and guards that
+ * earlier versions left on detached partitions (a guard on a table without
+ * the capture trigger) go now.
+ */
+CREATE FUNCTION @extschema@.undoredo_forget_detached()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'undoredo_forget_detached'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER undoredo_forget_detached ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.undoredo_forget_detached();
+
+DO $$
+DECLARE
+    tbl regclass;
+BEGIN
+    FOR tbl IN
+        SELECT g.tgrelid::regclass FROM pg_catalog.pg_trigger g
+        WHERE g.tgname OPERATOR(pg_catalog.=) 'undoredo_guard'
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                          WHERE t.tgrelid OPERATOR(pg_catalog.=) g.tgrelid
+                            AND t.tgname OPERATOR(pg_catalog.=) 'undoredo_capture')
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER undoredo_guard ON %s', tbl);
+    END LOOP;
+END
+$$;
+
+/*
+ * The history can be published for logical replication: undo and redo
+ * delete from undo_action and redo_action, and a published DELETE needs a
+ * replica identity.  (Ids of steps and scopes that a promoted subscriber
+ * records are checked against the replicated ones by the library.)
+ */
+ALTER TABLE @extschema@.undo_action REPLICA IDENTITY USING INDEX undo_action_scope_idx;
+ALTER TABLE @extschema@.redo_action REPLICA IDENTITY USING INDEX redo_action_scope_idx;

@@ -21,8 +21,11 @@ CREATE TABLE @extschema@.undoredo_scope (
  * Steps.  A step lives in undo_action while it can be undone and in
  * redo_action while it can be redone; undo and redo move its one row, the
  * recorded row changes stay where they are.  Step ids come from one
- * sequence and are taken under the scope lock, so within a scope a higher
- * id is always a later step.  Every access goes by scope: one index each.
+ * sequence and are taken under the scope lock, above every step id in the
+ * history (rows replicated or restored from elsewhere may be ahead of the
+ * sequence: the library then moves it past them), so within a scope a
+ * higher id is always a later step.  Every access goes by scope: one index
+ * each.
  */
 CREATE SEQUENCE @extschema@.undoredo_step_seq;
 CREATE TABLE @extschema@.undo_action (
@@ -41,6 +44,15 @@ CREATE TABLE @extschema@.redo_action (
     created_at timestamptz NOT NULL
 );
 CREATE UNIQUE INDEX redo_action_scope_idx ON @extschema@.redo_action (scope_id, step);
+
+/*
+ * The history can be published for logical replication (a subscriber holds
+ * a copy that it can undo and, promoted, write to): undo and redo move rows
+ * between undo_action and redo_action, and a published DELETE needs a
+ * replica identity.
+ */
+ALTER TABLE @extschema@.undo_action REPLICA IDENTITY USING INDEX undo_action_scope_idx;
+ALTER TABLE @extschema@.redo_action REPLICA IDENTITY USING INDEX redo_action_scope_idx;
 
 /*
  * Row changes of every step, in chunks: a chunk holds nchanges consecutive
@@ -118,6 +130,21 @@ $$;
 CREATE EVENT TRIGGER undoredo_guard_new_partitions ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION @extschema@.undoredo_guard_new_partitions();
+
+/*
+ * PostgreSQL drops the clones of the capture trigger from a partition that
+ * ALTER TABLE ... DETACH PARTITION detaches (and from its partitions); this
+ * event trigger drops their guards, so that a detached partition keeps
+ * nothing of the tracking.
+ */
+CREATE FUNCTION @extschema@.undoredo_forget_detached()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'undoredo_forget_detached'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER undoredo_forget_detached ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION @extschema@.undoredo_forget_detached();
 
 CREATE FUNCTION @extschema@.undoredo_track(tbl regclass)
 RETURNS void

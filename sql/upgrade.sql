@@ -63,6 +63,7 @@ WHERE m.classid = 'pg_proc'::regclass
 UNION ALL
 SELECT 'relation', c.oid::regclass::text,
        c.relkind::text || ' ' || coalesce(array_to_string(c.reloptions, ','), '-')
+       || ' replica identity ' || c.relreplident::text
        || ' acl ' || coalesce(c.relacl::text, '-')
 FROM members m JOIN pg_class c ON c.oid = m.objid
 WHERE m.classid = 'pg_class'::regclass

@@ -48,11 +48,14 @@
 #include "catalog/pg_class.h"
 #include "commands/extension.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "tcop/deparse_utility.h"
 #include "tcop/utility.h"
 #include "access/xact.h"
 #include "libpq/pqformat.h"
@@ -71,6 +74,7 @@
 PG_FUNCTION_INFO_V1(undoredo_capture);
 PG_FUNCTION_INFO_V1(undoredo_track);
 PG_FUNCTION_INFO_V1(undoredo_untrack);
+PG_FUNCTION_INFO_V1(undoredo_forget_detached);
 
 #define CAPTURE_TRIGGER "undoredo_capture"
 #define GUARD_TRIGGER "undoredo_guard"
@@ -95,6 +99,7 @@ new_chunk(ScopeState *ss)
 	initStringInfo(&chunk->data);
 	ss->pending = lappend(ss->pending, chunk);
 	MemoryContextSwitchTo(oldcxt);
+	undoredo_scope_pending(ss);
 	return chunk;
 }
 
@@ -186,12 +191,14 @@ undoredo_pending_subxact(ScopeState *ss, bool commit,
 static void
 flush_statement(void)
 {
+	List	   *dirty = undoredo_take_dirty_scopes();
 	ListCell   *lc;
 
-	foreach(lc, undoredo_scope_states())
+	foreach(lc, dirty)
 	{
 		undoredo_flush_pending((ScopeState *) lfirst(lc), false);
 	}
+	list_free(dirty);
 }
 
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -438,6 +445,20 @@ check_replay_row(TriggerData *trigdata)
 			 errhint("SET undoredo.on_conflict = 'overwrite' to let it proceed.")));
 }
 
+static bool
+has_trigger(Relation rel, const char *name)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	int			i;
+
+	if (trigdesc == NULL)
+		return false;
+	for (i = 0; i < trigdesc->numtriggers; i++)
+		if (strcmp(trigdesc->triggers[i].tgname, name) == 0)
+			return true;
+	return false;
+}
+
 /* Is this write to be captured (or TRUNCATE refused)? */
 static bool
 capturing(void)
@@ -460,6 +481,15 @@ undoredo_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("undoredo_capture: not called by trigger manager")));
 	rel = trigdata->tg_relation;
+
+	/*
+	 * A guard left on a table that is no longer part of a tracked tree (a
+	 * partition detached while event triggers did not fire, or before they
+	 * removed guards) does nothing: no scope lock, no TRUNCATE refusal.
+	 */
+	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) &&
+		!has_trigger(rel, CAPTURE_TRIGGER))
+		return PointerGetDatum(NULL);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
@@ -536,20 +566,6 @@ undoredo_capture(PG_FUNCTION_ARGS)
 	}
 	record_change(ti, op, oldtup, newtup);
 	return PointerGetDatum(NULL);
-}
-
-static bool
-has_trigger(Relation rel, const char *name)
-{
-	TriggerDesc *trigdesc = rel->trigdesc;
-	int			i;
-
-	if (trigdesc == NULL)
-		return false;
-	for (i = 0; i < trigdesc->numtriggers; i++)
-		if (strcmp(trigdesc->triggers[i].tgname, name) == 0)
-			return true;
-	return false;
 }
 
 static char *
@@ -661,6 +677,9 @@ undoredo_track(PG_FUNCTION_ARGS)
 
 		if (get_rel_relkind(member) == RELKIND_FOREIGN_TABLE)
 			continue;
+		/* one left behind by an earlier tracking serves again */
+		if (OidIsValid(get_trigger_oid(member, GUARD_TRIGGER, true)))
+			continue;
 		run_ddl(psprintf("CREATE TRIGGER " GUARD_TRIGGER
 						 " BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
 						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
@@ -707,5 +726,86 @@ undoredo_untrack(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	relation_close(rel, NoLock);
+	PG_RETURN_VOID();
+}
+
+/*
+ * The event trigger undoredo_forget_detached, at the end of ALTER TABLE: a
+ * partition the command detached (DETACH PARTITION, the second transaction
+ * of DETACH PARTITION CONCURRENTLY, DETACH PARTITION FINALIZE) has lost its
+ * clones of the capture trigger, with those of its own partitions; the
+ * guards that undoredo_track or the event trigger undoredo_guard_new_partitions put
+ * there go too, so that nothing of the tracking is left.  A table tracked
+ * on its own keeps its capture trigger and its guard.  The guards are
+ * dropped without a privilege check: the command that detached the
+ * partition was allowed to, and they belong to the extension.  The
+ * partition is found by the name the command gave, under the command's
+ * search_path (this function sets none).
+ */
+Datum
+undoredo_forget_detached(PG_FUNCTION_ARGS)
+{
+	bool		dropped = false;
+	uint64		i;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("undoredo_forget_detached: not called by event trigger manager")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+	if (SPI_execute("SELECT command FROM pg_catalog.pg_event_trigger_ddl_commands()"
+					" WHERE command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read the commands of the event");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		CollectedCommand *cmd;
+		ListCell   *lc;
+
+		cmd = (CollectedCommand *) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc,
+																 1, &isnull));
+		if (isnull || cmd->type != SCT_AlterTable)
+			continue;
+		foreach(lc, cmd->d.alterTable.subcmds)
+		{
+			CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
+			AlterTableCmd *atcmd = (AlterTableCmd *) sub->parsetree;
+			Oid			partid;
+			List	   *members;
+			ListCell   *mc;
+
+			if (atcmd == NULL || !IsA(atcmd, AlterTableCmd) ||
+				(atcmd->subtype != AT_DetachPartition &&
+				 atcmd->subtype != AT_DetachPartitionFinalize) ||
+				atcmd->def == NULL || !IsA(atcmd->def, PartitionCmd))
+				continue;
+			partid = RangeVarGetRelid(((PartitionCmd *) atcmd->def)->name,
+									  AccessExclusiveLock, true);
+			if (!OidIsValid(partid))
+				continue;
+			members = find_all_inheritors(partid, AccessExclusiveLock, NULL);
+			foreach(mc, members)
+			{
+				Oid			member = lfirst_oid(mc);
+				ObjectAddress guard;
+
+				if (OidIsValid(get_trigger_oid(member, CAPTURE_TRIGGER, true)))
+					continue;
+				guard.classId = TriggerRelationId;
+				guard.objectId = get_trigger_oid(member, GUARD_TRIGGER, true);
+				guard.objectSubId = 0;
+				if (!OidIsValid(guard.objectId))
+					continue;
+				performDeletion(&guard, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+				dropped = true;
+			}
+		}
+	}
+	if (dropped)
+		CommandCounterIncrement();
+	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -16,12 +16,18 @@
  * The scope lock is a heavyweight lock on the scope's name, held to the end
  * of the transaction; the first capture, undo, redo or clear under it looks
  * up the scope's row (undoredo_scope_id), and in REPEATABLE READ checks
- * that the history is not newer than the transaction's snapshot.  Which scopes a transaction has locked, and
- * the step it captures into for each, is kept in transaction memory, so a
- * captured row costs a list lookup, not a query.  A subtransaction abort
+ * that the history is not newer than the transaction's snapshot.  Which
+ * scopes a transaction has locked, and the step it captures into for each,
+ * is kept in transaction memory, in a hash table by scope name, so a
+ * captured row costs a hash lookup, not a query.  A subtransaction abort
  * forgets the locks and steps it took (the database rolls them back too);
  * undo, redo and clear forget the step of their scope, so later captures
- * start a new step.
+ * start a new step.  What each subtransaction did is listed per
+ * subtransaction (ScopeLevel), so that its end, and the end of each
+ * statement, costs what it touched, not what the whole transaction holds:
+ * a transaction may write under tens of thousands of scopes, in linear
+ * time.  Each scope lock is an entry of the server's lock table; when that
+ * is full, the error says so and names max_locks_per_transaction.
  *
  *-------------------------------------------------------------------------
  */
@@ -103,7 +109,8 @@ static bool extension_valid = false;
 static const char *const history_relations[] = {
 	"undoredo_scope", "undo_action", "redo_action", "undoredo_change",
 	"undoredo_scope_object_type_object_id_key", "redo_action_scope_idx",
-	"undoredo_scope_seq", "undoredo_step_seq"
+	"undoredo_scope_seq", "undoredo_step_seq",
+	"undoredo_scope_pkey", "undoredo_change_pkey"
 };
 static Oid	history_relids[lengthof(history_relations)];
 
@@ -124,7 +131,17 @@ forget_extension(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unuse
 	extension_valid = false;
 }
 
-static List *scope_states = NIL;	/* of ScopeState, in TopTransactionContext */
+/*
+ * The scopes this transaction has locked, by name: a hash table of
+ * ScopeEntry in TopTransactionContext, made on first use.
+ */
+typedef struct ScopeEntry
+{
+	const char *scope;			/* key: points to ss->scope */
+	ScopeState *ss;
+} ScopeEntry;
+
+static HTAB *scope_table = NULL;
 
 /* A step closed by undo, redo or clear, to reopen if that is rolled back. */
 typedef struct ClosedStep
@@ -136,7 +153,117 @@ typedef struct ClosedStep
 	SubTransactionId closed_subid;
 } ClosedStep;
 
-static List *closed_steps = NIL;	/* oldest first, in TopTransactionContext */
+/*
+ * What one (sub)transaction did to scopes, kept only for the levels that did
+ * something, innermost first, in TopTransactionContext.  The end of a
+ * subtransaction looks at its own level only, so its cost follows what it
+ * touched, not how many scopes the transaction holds; a commit hands the
+ * level's lists to the parent.  A scope may be listed twice (touched again
+ * after a child level ended): processing it is idempotent.
+ */
+typedef struct ScopeLevel
+{
+	SubTransactionId subid;
+	List	   *touched;		/* ScopeStates: lock, id, step or changes of
+								 * this level */
+	List	   *dirty;			/* ScopeStates with changes of this level not
+								 * yet written */
+	List	   *closed;			/* ClosedSteps closed at this level, oldest
+								 * first */
+	struct ScopeLevel *outer;
+} ScopeLevel;
+
+static ScopeLevel *levels = NULL;
+
+static uint32
+scope_key_hash(const void *key, Size keysize pg_attribute_unused())
+{
+	const char *scope = *(const char *const *) key;
+
+	return hash_bytes((const unsigned char *) scope, strlen(scope));
+}
+
+static int
+scope_key_compare(const void *key1, const void *key2,
+				  Size keysize pg_attribute_unused())
+{
+	return strcmp(*(const char *const *) key1, *(const char *const *) key2);
+}
+
+/* The current subtransaction's level, made if it has none yet. */
+static ScopeLevel *
+current_level(void)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+
+	if (levels == NULL || levels->subid != subid)
+	{
+		ScopeLevel *level = MemoryContextAllocZero(TopTransactionContext,
+												   sizeof(ScopeLevel));
+
+		level->subid = subid;
+		level->outer = levels;
+		levels = level;
+	}
+	return levels;
+}
+
+/* Note that the current subtransaction set something of the scope. */
+static void
+touch_scope(ScopeState *ss)
+{
+	ScopeLevel *level = current_level();
+
+	if (ss->touched_subid != level->subid)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		level->touched = lappend(level->touched, ss);
+		MemoryContextSwitchTo(oldcxt);
+		ss->touched_subid = level->subid;
+	}
+}
+
+/*
+ * capture.c started a chunk of changes of the current subtransaction: the
+ * end of the statement writes it.
+ */
+void
+undoredo_scope_pending(ScopeState *ss)
+{
+	ScopeLevel *level = current_level();
+
+	touch_scope(ss);
+	if (ss->dirty_subid != level->subid)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		level->dirty = lappend(level->dirty, ss);
+		MemoryContextSwitchTo(oldcxt);
+		ss->dirty_subid = level->subid;
+	}
+}
+
+/*
+ * The scopes that may hold changes of the current subtransaction not yet
+ * written, forgotten as they are handed out: the caller writes them.
+ */
+List *
+undoredo_take_dirty_scopes(void)
+{
+	List	   *dirty;
+	ListCell   *lc;
+
+	if (levels == NULL || levels->subid != GetCurrentSubTransactionId())
+		return NIL;
+	dirty = levels->dirty;
+	levels->dirty = NIL;
+	foreach(lc, dirty)
+	{
+		((ScopeState *) lfirst(lc))->dirty_subid = InvalidSubTransactionId;
+	}
+	return dirty;
+}
 
 const UndoRedoExtension *
 undoredo_extension(void)
@@ -426,7 +553,15 @@ lock_scope_name(const char *scope)
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
 						 (uint32) hash, UNDOREDO_LOCK_SPACE);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	/* waiting, so "not available" can only mean that the lock table is full */
+	if (LockAcquireExtended(&tag, ExclusiveLock, false, false, false, NULL) ==
+		LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not lock scope \"%s\": the lock table is full", scope),
+				 errdetail("This transaction holds the locks of %ld scopes; every scope a transaction writes, undoes or redoes keeps a lock until the transaction ends.",
+						   scope_table != NULL ? hash_get_num_entries(scope_table) : 0L),
+				 errhint("Increase max_locks_per_transaction, or write under fewer scopes per transaction.")));
 }
 
 /*
@@ -493,6 +628,7 @@ undoredo_scope_id(ScopeState *ss)
 	{
 		ss->scope_id = undoredo_store_scope(ss->scope);
 		ss->id_subid = GetCurrentSubTransactionId();
+		touch_scope(ss);
 		if (IsolationUsesXactSnapshot())
 			check_history_not_newer(ss->scope_id, ss->scope);
 	}
@@ -593,10 +729,25 @@ ScopeState *
 undoredo_lock_scope(const char *scope)
 {
 	ScopeState *ss = undoredo_find_scope_state(scope);
+	ScopeEntry *entry;
 	MemoryContext oldcxt;
 
 	if (ss != NULL)
 		return ss;
+
+	if (scope_table == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(const char *);
+		ctl.entrysize = sizeof(ScopeEntry);
+		ctl.hash = scope_key_hash;
+		ctl.match = scope_key_compare;
+		ctl.hcxt = TopTransactionContext;
+		scope_table = hash_create("undoredo scopes of the transaction", 64, &ctl,
+								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
+								  HASH_CONTEXT);
+	}
 
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	ss = palloc0(sizeof(ScopeState));
@@ -606,9 +757,10 @@ undoredo_lock_scope(const char *scope)
 	lock_scope_name(scope);
 	ss->lock_subid = GetCurrentSubTransactionId();
 
-	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	scope_states = lcons(ss, scope_states);
-	MemoryContextSwitchTo(oldcxt);
+	entry = hash_search(scope_table, &ss->scope, HASH_ENTER, NULL);
+	entry->scope = ss->scope;
+	entry->ss = ss;
+	touch_scope(ss);
 	return ss;
 }
 
@@ -616,22 +768,12 @@ undoredo_lock_scope(const char *scope)
 ScopeState *
 undoredo_find_scope_state(const char *scope)
 {
-	ListCell   *lc;
+	ScopeEntry *entry;
 
-	foreach(lc, scope_states)
-	{
-		ScopeState *ss = (ScopeState *) lfirst(lc);
-
-		if (strcmp(ss->scope, scope) == 0)
-			return ss;
-	}
-	return NULL;
-}
-
-List *
-undoredo_scope_states(void)
-{
-	return scope_states;
+	if (scope_table == NULL)
+		return NULL;
+	entry = hash_search(scope_table, &scope, HASH_FIND, NULL);
+	return entry != NULL ? entry->ss : NULL;
 }
 
 /*
@@ -648,6 +790,7 @@ undoredo_current_step(const char *scope)
 		undoredo_scope_id(ss);
 		begin_step(ss);
 		ss->step_subid = GetCurrentSubTransactionId();
+		touch_scope(ss);
 	}
 	return ss;
 }
@@ -661,17 +804,20 @@ undoredo_close_step(ScopeState *ss)
 {
 	MemoryContext oldcxt;
 	ClosedStep *cs;
+	ScopeLevel *level;
 
 	if (ss->step == 0)
 		return;
+	touch_scope(ss);
+	level = current_level();
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	cs = palloc(sizeof(ClosedStep));
 	cs->ss = ss;
 	cs->step = ss->step;
 	cs->next_seq = ss->next_seq;
 	cs->step_subid = ss->step_subid;
-	cs->closed_subid = GetCurrentSubTransactionId();
-	closed_steps = lappend(closed_steps, cs);
+	cs->closed_subid = level->subid;
+	level->closed = lappend(level->closed, cs);
 	MemoryContextSwitchTo(oldcxt);
 	ss->step = 0;
 }
@@ -679,6 +825,7 @@ undoredo_close_step(ScopeState *ss)
 static void
 xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
+	ScopeLevel *level;
 	ListCell   *lc;
 
 	switch (event)
@@ -686,26 +833,37 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			foreach(lc, scope_states)
+			/* only the top level is left: its changes are all of them */
+			for (level = levels; level != NULL; level = level->outer)
 			{
-				undoredo_flush_pending((ScopeState *) lfirst(lc), true);
+				foreach(lc, level->dirty)
+				{
+					undoredo_flush_pending((ScopeState *) lfirst(lc), true);
+				}
 			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			foreach(lc, scope_states)
+			if (scope_table != NULL)
 			{
-				ScopeState *ss = (ScopeState *) lfirst(lc);
+				HASH_SEQ_STATUS status;
+				ScopeEntry *entry;
 
-				if (ss->scope_id != 0)
-					undoredo_store_remember_scope(ss->scope, ss->scope_id);
+				hash_seq_init(&status, scope_table);
+				while ((entry = (ScopeEntry *) hash_seq_search(&status)) != NULL)
+				{
+					if (entry->ss->scope_id != 0)
+						undoredo_store_remember_scope(entry->ss->scope,
+													  entry->ss->scope_id);
+				}
 			}
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			scope_states = NIL;	/* its memory goes with the transaction */
-			closed_steps = NIL;
+			/* their memory goes with the transaction */
+			scope_table = NULL;
+			levels = NULL;
 			/* an error skips nothing of the count (PG_FINALLY), but be sure */
 			plans_executing = 0;
 			break;
@@ -717,67 +875,109 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 /*
  * A subtransaction abort reopens the steps it closed, rolls back the steps
  * it started and releases the locks it took; a commit hands all three to
- * the parent.
+ * the parent.  Only the scopes it touched are looked at.
  */
 static void
 subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				 SubTransactionId parentSubid, void *arg pg_attribute_unused())
 {
+	ScopeLevel *level = levels;
 	ListCell   *lc;
-	List	   *reopened = NIL;
 
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
-	foreach(lc, closed_steps)
-	{
-		ClosedStep *cs = (ClosedStep *) lfirst(lc);
+	if (level == NULL || level->subid != mySubid)
+		return;					/* it touched no scope */
+	levels = level->outer;
 
-		if (cs->closed_subid != mySubid)
-			continue;
-		if (event == SUBXACT_EVENT_COMMIT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		int			i;
+
+		/* newest first, so that the first one closed here is reopened */
+		for (i = list_length(level->closed) - 1; i >= 0; i--)
 		{
-			cs->closed_subid = parentSubid;
-			continue;
-		}
-		/* the first one closed in this subtransaction is the one to reopen */
-		if (!list_member_ptr(reopened, cs->ss))
-		{
+			ClosedStep *cs = (ClosedStep *) list_nth(level->closed, i);
+
 			cs->ss->step = cs->step;
 			cs->ss->next_seq = cs->next_seq;
 			cs->ss->step_subid = cs->step_subid;
-			reopened = lappend(reopened, cs->ss);
 		}
-		closed_steps = foreach_delete_current(closed_steps, lc);
-	}
-	list_free(reopened);
-
-	foreach(lc, scope_states)
-	{
-		ScopeState *ss = (ScopeState *) lfirst(lc);
-
-		undoredo_pending_subxact(ss, event == SUBXACT_EVENT_COMMIT_SUB,
-								 mySubid, parentSubid);
-		if (event == SUBXACT_EVENT_ABORT_SUB)
+		foreach(lc, level->touched)
 		{
+			ScopeState *ss = (ScopeState *) lfirst(lc);
+
+			if (ss->forgotten)
+				continue;
+			undoredo_pending_subxact(ss, false, mySubid, parentSubid);
 			if (ss->lock_subid == mySubid)
 			{
-				scope_states = foreach_delete_current(scope_states, lc);
+				/* the lock went with the subtransaction */
+				hash_search(scope_table, &ss->scope, HASH_REMOVE, NULL);
+				ss->forgotten = true;
 				continue;
 			}
 			if (ss->step != 0 && ss->step_subid == mySubid)
 				ss->step = 0;
 			if (ss->scope_id != 0 && ss->id_subid == mySubid)
 				ss->scope_id = 0;	/* the row it made is gone */
+			if (ss->touched_subid == mySubid)
+				ss->touched_subid = InvalidSubTransactionId;
+			if (ss->dirty_subid == mySubid)
+				ss->dirty_subid = InvalidSubTransactionId;
 		}
-		else
-		{
-			if (ss->lock_subid == mySubid)
-				ss->lock_subid = parentSubid;
-			if (ss->id_subid == mySubid)
-				ss->id_subid = parentSubid;
-			if (ss->step_subid == mySubid)
-				ss->step_subid = parentSubid;
-		}
+		list_free_deep(level->closed);
+		list_free(level->touched);
+		list_free(level->dirty);
+		pfree(level);
+		return;
+	}
+
+	foreach(lc, level->closed)
+	{
+		ClosedStep *cs = (ClosedStep *) lfirst(lc);
+
+		cs->closed_subid = parentSubid;
+		/* reopened by an abort of the parent, the step must go with it */
+		if (cs->step_subid == mySubid)
+			cs->step_subid = parentSubid;
+	}
+	foreach(lc, level->touched)
+	{
+		ScopeState *ss = (ScopeState *) lfirst(lc);
+
+		if (ss->forgotten)
+			continue;
+		undoredo_pending_subxact(ss, true, mySubid, parentSubid);
+		if (ss->lock_subid == mySubid)
+			ss->lock_subid = parentSubid;
+		if (ss->id_subid == mySubid)
+			ss->id_subid = parentSubid;
+		if (ss->step_subid == mySubid)
+			ss->step_subid = parentSubid;
+		if (ss->touched_subid == mySubid)
+			ss->touched_subid = parentSubid;
+		if (ss->dirty_subid == mySubid)
+			ss->dirty_subid = parentSubid;
+	}
+	if (levels != NULL && levels->subid == parentSubid)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		levels->touched = list_concat(levels->touched, level->touched);
+		levels->dirty = list_concat(levels->dirty, level->dirty);
+		levels->closed = list_concat(levels->closed, level->closed);
+		MemoryContextSwitchTo(oldcxt);
+		list_free(level->touched);
+		list_free(level->dirty);
+		list_free(level->closed);
+		pfree(level);
+	}
+	else
+	{
+		level->subid = parentSubid;
+		level->outer = levels;
+		levels = level;
 	}
 }
 

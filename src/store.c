@@ -11,6 +11,17 @@
  * by an upgrade script are simply left null.  No access check happens at
  * this level, so writers need no privilege on the history.
  *
+ * Index entries are made as the executor makes them: only into indexes
+ * ready for inserts (a concurrent index build picks up the rest), with
+ * expressions and predicates evaluated.  The locks on the tables and
+ * indexes written stay until the end of the transaction, as the
+ * executor's do: a concurrent index build waits for their holders, so it
+ * cannot miss a row not yet committed.  Lookups go through the indexes
+ * named in catalog.c; REINDEX CONCURRENTLY, which gives a name to a new
+ * index, can only swap them while no transaction holds a write lock on
+ * the table, and the old index stays usable until every transaction that
+ * held a lock on the table has ended.
+ *
  * Everything here runs under the scope lock (catalog.c), which serializes
  * the writers of one scope: a lookup with the latest snapshot sees the
  * last holder's committed work, and no other writer can race on the rows
@@ -30,9 +41,14 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "commands/sequence.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
+#include "storage/lock.h"
+#include "miscadmin.h"
+#include "access/relscan.h"
+#include "utils/fmgrprotos.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -78,31 +94,78 @@ form_row(Relation rel, int n, const char *const *names, const Datum *values,
 	return heap_form_tuple(desc, v, isnull);
 }
 
-/* Make the index entries of a heap tuple (plain column indexes only). */
+/*
+ * Make the index entries of a heap tuple, as the executor does: an index
+ * that CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY has not made ready
+ * for inserts yet (indisready) is left alone, its build picks the tuple up;
+ * expressions and predicates of indexes a DBA added are evaluated, and
+ * exclusion constraints checked.  The locks stay until the end of the
+ * transaction: a concurrent index build waits for the transactions that
+ * hold them, so it cannot miss a row this one has not committed yet.
+ */
 static void
 insert_index_entries(Relation rel, HeapTuple tuple)
 {
 	List	   *indexes = RelationGetIndexList(rel);
+	EState	   *estate = NULL;
+	TupleTableSlot *slot = NULL;
 	ListCell   *lc;
 
 	foreach(lc, indexes)
 	{
 		Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *info = BuildIndexInfo(irel);
+		IndexInfo  *info;
 		Datum		values[INDEX_MAX_KEYS];
 		bool		isnull[INDEX_MAX_KEYS];
-		int			i;
 
-		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
-			elog(ERROR, "undoredo: index \"%s\" of a history table is not a plain column index",
-				 RelationGetRelationName(irel));
-		for (i = 0; i < info->ii_NumIndexAttrs; i++)
-			values[i] = heap_getattr(tuple, info->ii_IndexAttrNumbers[i],
-									 RelationGetDescr(rel), &isnull[i]);
+		if (!irel->rd_index->indisready)
+		{
+			index_close(irel, NoLock);
+			continue;
+		}
+		info = BuildIndexInfo(irel);
+		if (info->ii_Expressions == NIL && info->ii_Predicate == NIL &&
+			info->ii_ExclusionOps == NULL)
+		{
+			int			i;
+
+			for (i = 0; i < info->ii_NumIndexAttrs; i++)
+				values[i] = heap_getattr(tuple, info->ii_IndexAttrNumbers[i],
+										 RelationGetDescr(rel), &isnull[i]);
+		}
+		else
+		{
+			ExprContext *econtext;
+
+			if (estate == NULL)
+			{
+				estate = CreateExecutorState();
+				slot = MakeSingleTupleTableSlot(RelationGetDescr(rel),
+												&TTSOpsHeapTuple);
+				ExecStoreHeapTuple(tuple, slot, false);
+			}
+			econtext = GetPerTupleExprContext(estate);
+			econtext->ecxt_scantuple = slot;
+			if (info->ii_Predicate != NIL &&
+				!ExecQual(ExecPrepareQual(info->ii_Predicate, estate), econtext))
+			{
+				index_close(irel, NoLock);
+				continue;
+			}
+			FormIndexDatum(info, slot, estate, values, isnull);
+		}
 		index_insert(irel, values, isnull, &tuple->t_self, rel,
 					 irel->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, info);
-		index_close(irel, RowExclusiveLock);
+		if (info->ii_ExclusionOps != NULL)
+			check_exclusion_constraint(rel, irel, info, &tuple->t_self,
+									   values, isnull, estate, false);
+		index_close(irel, NoLock);
+	}
+	if (estate != NULL)
+	{
+		ExecDropSingleTupleTableSlot(slot);
+		FreeExecutorState(estate);
 	}
 	list_free(indexes);
 }
@@ -112,6 +175,89 @@ insert_row(Relation rel, HeapTuple tuple)
 {
 	heap_insert(rel, tuple, GetCurrentCommandId(true), 0, NULL);
 	insert_index_entries(rel, tuple);
+}
+
+/*
+ * Step and scope ids.  They come from the extension's sequences, but the
+ * history may hold rows whose ids did not: PostgreSQL's logical replication
+ * copies tables, not sequences, so a subscriber promoted to take writes has
+ * the publisher's history with its sequences still at their start (rows
+ * restored or copied by other means are the same).  A new id is therefore
+ * checked against the greatest id in the history: one probe of the
+ * rightmost entry of a unique index led by the id, reading no heap, cheap on
+ * the capture path.  An id not above it moves the sequence past it.  A step
+ * id above every step id of the history is also above every step of its
+ * scope, so the steps of a scope stay in the order they were recorded.
+ */
+
+/* field4 of the advisory lock that serializes moving a sequence ("UI") */
+#define UNDOREDO_ID_LOCK_SPACE 0x5549
+
+/*
+ * The greatest value of the first column of a unique index, over every
+ * entry, live or not (an id of a dead or uncommitted row is taken too).
+ */
+static int64
+greatest_id(const char *table, const char *index)
+{
+	Relation	rel = table_open(undoredo_history_relid(table), AccessShareLock);
+	Relation	irel = index_open(undoredo_history_relid(index), AccessShareLock);
+	IndexScanDesc scan;
+	int64		greatest = 0;
+
+	scan = index_beginscan(rel, irel, SnapshotAny, 0, 0);
+	scan->xs_want_itup = true;
+	index_rescan(scan, NULL, 0, NULL, 0);
+	if (index_getnext_tid(scan, BackwardScanDirection) != NULL)
+	{
+		bool		isnull;
+		Datum		d = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull);
+
+		if (!isnull)
+			greatest = DatumGetInt64(d);
+	}
+	index_endscan(scan);
+	index_close(irel, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return greatest;
+}
+
+/*
+ * A new id from the sequence, above every id in the index.  Moving the
+ * sequence is serialized by an advisory lock.  Where the gap is small the
+ * sequence is advanced by nextval, which only ever moves forward; a larger
+ * gap is jumped with setval, safe because no other backend can take that
+ * many values meanwhile: one that takes a value not above the history's
+ * greatest id waits for this lock before it takes another.
+ */
+static int64
+new_id(const char *seq, const char *table, const char *index, uint32 which)
+{
+	Oid			seqid = undoredo_history_relid(seq);
+	int64		id = nextval_internal(seqid, false);
+	int64		greatest = greatest_id(table, index);
+	LOCKTAG		tag;
+
+	if (id > greatest)
+		return id;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, which, UNDOREDO_ID_LOCK_SPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	id = nextval_internal(seqid, false);
+	if (id <= greatest && greatest - id > 10000)
+	{
+		UserContext saved;
+
+		undoredo_become_owner(&saved);
+		DirectFunctionCall2(setval_oid, ObjectIdGetDatum(seqid),
+							Int64GetDatum(greatest));
+		undoredo_restore_user(&saved);
+		id = nextval_internal(seqid, false);
+	}
+	while (id <= greatest)
+		id = nextval_internal(seqid, false);
+	LockRelease(&tag, ExclusiveLock, false);
+	return id;
 }
 
 /*
@@ -222,13 +368,14 @@ undoredo_store_scope(const char *scope)
 											  RelationGetDescr(rel), &isnull));
 	else
 	{
-		scope_id = nextval_internal(undoredo_history_relid("undoredo_scope_seq"), false);
+		scope_id = new_id("undoredo_scope_seq", "undoredo_scope",
+						  "undoredo_scope_pkey", 1);
 		values[0] = Int64GetDatum(scope_id);
 		insert_row(rel, form_row(rel, 3, names, values, NULL));
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
-	table_close(rel, RowExclusiveLock);
+	table_close(rel, NoLock);
 	return scope_id;
 }
 
@@ -261,7 +408,8 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 	static const char *const names[] = {"step", "scope_id", "label", "created_at"};
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
-	int64		step = nextval_internal(undoredo_history_relid("undoredo_step_seq"), false);
+	int64		step = new_id("undoredo_step_seq", "undoredo_change",
+							  "undoredo_change_pkey", 2);
 
 	values[0] = Int64GetDatum(step);
 	values[1] = Int64GetDatum(scope_id);
@@ -271,7 +419,7 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 		nulls[2] = true;
 	values[3] = TimestampTzGetDatum(created_at);
 	insert_row(rel, form_row(rel, 4, names, values, nulls));
-	table_close(rel, RowExclusiveLock);
+	table_close(rel, NoLock);
 	return step;
 }
 
@@ -304,7 +452,7 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[4] = PointerGetDatum(changes);
 	insert_row(rel, form_row(rel, 5, names, values, NULL));
-	table_close(rel, RowExclusiveLock);
+	table_close(rel, NoLock);
 	pfree(changes);
 }
 

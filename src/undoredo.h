@@ -93,6 +93,10 @@ typedef struct ScopeState
 	int32		next_seq;
 	SubTransactionId step_subid;	/* subtransaction that started the step */
 	List	   *pending;		/* of PendingChunk: captured, not yet stored */
+	/* catalog.c's bookkeeping of the subtransactions that touched it */
+	SubTransactionId touched_subid; /* listed as touched by this one */
+	SubTransactionId dirty_subid;	/* listed as having changes of this one */
+	bool		forgotten;		/* its lock was rolled back */
 } ScopeState;
 
 /*
@@ -132,7 +136,8 @@ extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
 extern void undoredo_xact_init(void);
-extern List *undoredo_scope_states(void);
+extern void undoredo_scope_pending(ScopeState *ss);
+extern List *undoredo_take_dirty_scopes(void);
 extern ScopeState *undoredo_find_scope_state(const char *scope);
 
 /* store.c */
