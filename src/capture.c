@@ -271,7 +271,7 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	else if (!undoredo_image_append_update(&record, ti, oldtup, newtup))
 		return;					/* no column changed: nothing to record */
 
-	ss = undoredo_current_step(undoredo_scope);
+	ss = undoredo_current_step(undoredo_scope, ti->rootid);
 	chunk = ss->pending != NIL ? llast(ss->pending) : NULL;
 	continues = chunk != NULL &&
 		chunk->subid == GetCurrentSubTransactionId() &&

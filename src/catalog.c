@@ -297,6 +297,8 @@ lock_scope_name(const char *scope)
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
 						 (uint32) hash, UNDOREDO_LOCK_SPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	/* what the last holder changed, as for a relation lock (store.c) */
+	AcceptInvalidationMessages();
 }
 
 /*
@@ -359,9 +361,16 @@ check_history_not_newer(int64 scope_id, const char *scope)
 int64
 undoredo_scope_id(ScopeState *ss)
 {
+	return undoredo_scope_id_writing(ss, InvalidOid, InvalidOid);
+}
+
+/* The same, for a capture: a row made now gets its owner and first table. */
+int64
+undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid)
+{
 	if (ss->scope_id == 0)
 	{
-		ss->scope_id = undoredo_store_scope(ss->scope);
+		ss->scope_id = undoredo_store_scope(ss, owner, relid);
 		ss->id_subid = GetCurrentSubTransactionId();
 		if (IsolationUsesXactSnapshot())
 			check_history_not_newer(ss->scope_id, ss->scope);
@@ -509,13 +518,14 @@ undoredo_scope_states(void)
  * on first use.
  */
 ScopeState *
-undoredo_current_step(const char *scope)
+undoredo_current_step(const char *scope, Oid relid)
 {
 	ScopeState *ss = undoredo_lock_scope(scope);
 
+	/* the scope's id, its owner, the writer's membership, its tables */
+	undoredo_access_write(ss, relid);
 	if (ss->step == 0)
 	{
-		undoredo_scope_id(ss);
 		begin_step(ss);
 		ss->step_subid = GetCurrentSubTransactionId();
 	}
@@ -568,7 +578,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 				ScopeState *ss = (ScopeState *) lfirst(lc);
 
 				if (ss->scope_id != 0)
-					undoredo_store_remember_scope(ss->scope, ss->scope_id);
+					undoredo_store_remember_scope(ss);
 			}
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
@@ -625,6 +635,8 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 		undoredo_pending_subxact(ss, event == SUBXACT_EVENT_COMMIT_SUB,
 								 mySubid, parentSubid);
+		undoredo_access_subxact(ss, event == SUBXACT_EVENT_COMMIT_SUB,
+								mySubid, parentSubid);
 		if (event == SUBXACT_EVENT_ABORT_SUB)
 		{
 			if (ss->lock_subid == mySubid)

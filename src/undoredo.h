@@ -11,6 +11,7 @@
  * capture.c   the trigger and undoredo_track/undoredo_untrack
  * replay.c    undoredo_undo/undoredo_redo
  * history.c   undoredo_status/undoredo_history/undoredo_clear
+ * access.c    who may read, clear, undo and redo a scope, and write into it
  *
  *-------------------------------------------------------------------------
  */
@@ -73,6 +74,15 @@ typedef struct ScopeState
 	int32		next_seq;
 	SubTransactionId step_subid;	/* subtransaction that started the step */
 	List	   *pending;		/* of PendingChunk: captured, not yet stored */
+
+	/* access.c: the scope's owner and tables as this transaction knows them */
+	Oid			owner;			/* InvalidOid: none known (yet) */
+	SubTransactionId owner_subid;	/* subtransaction that claimed it, or 0 */
+	Oid			writer;			/* last role found to be a member of owner */
+	int			ntables;		/* tables known to be in the scope's set */
+	int			maxtables;
+	Oid		   *tables;
+	SubTransactionId *table_subids; /* that added each one, or 0 */
 } ScopeState;
 
 /*
@@ -99,8 +109,9 @@ extern SPIPlanPtr undoredo_plan(const char *sql, int nargs, const Oid *argtypes)
 extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 								  Datum *values, const char *nulls, long count);
 extern ScopeState *undoredo_lock_scope(const char *scope);
-extern ScopeState *undoredo_current_step(const char *scope);
+extern ScopeState *undoredo_current_step(const char *scope, Oid relid);
 extern int64 undoredo_scope_id(ScopeState *ss);
+extern int64 undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid);
 extern void undoredo_discard_steps(const char *table, int64 scope_id);
 extern void undoredo_close_step(ScopeState *ss);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
@@ -111,14 +122,36 @@ extern List *undoredo_scope_states(void);
 extern ScopeState *undoredo_find_scope_state(const char *scope);
 
 /* store.c */
-extern int64 undoredo_store_scope(const char *scope);
-extern void undoredo_store_remember_scope(const char *scope, int64 scope_id);
+extern int64 undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid);
+extern void undoredo_store_remember_scope(ScopeState *ss);
+extern void undoredo_store_forget_scopes(void);
 extern bool undoredo_store_has_redo(int64 scope_id);
 extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 TimestampTz created_at);
 extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
 								 int nrelids, const Oid *relids,
 								 StringInfo data);
+
+/* access.c */
+typedef enum UndoRedoAccess
+{
+	UNDOREDO_ACCESS_READ,		/* history, status: any privilege */
+	UNDOREDO_ACCESS_CLEAR,		/* clear: INSERT, UPDATE and DELETE */
+	UNDOREDO_ACCESS_REPLAY		/* undo, redo: SELECT, INSERT, UPDATE, DELETE */
+} UndoRedoAccess;
+
+extern void undoredo_access_check(const char *object_type, const char *object_id,
+								  UndoRedoAccess need);
+extern ScopeState *undoredo_access_lock_scope(const char *object_type,
+											  const char *object_id,
+											  UndoRedoAccess need);
+extern void undoredo_access_write(ScopeState *ss, Oid relid);
+extern void undoredo_access_note_tables(ScopeState *ss, Oid owner,
+										int ntables, const Oid *tables);
+extern void undoredo_access_cleared(ScopeState *ss);
+extern void undoredo_access_subxact(ScopeState *ss, bool commit,
+									SubTransactionId mySubid,
+									SubTransactionId parentSubid);
 
 /* capture.c */
 extern void undoredo_capture_init(void);
