@@ -10,12 +10,12 @@ DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \
-          history guarantees constraints partitions schema badinput security \
-          batches upgrade
+          access history guarantees constraints partitions schema badinput \
+          security batches upgrade
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
-            lock_timeout track_again
+            lock_timeout track_again access_wait
 
 
 # Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.
