@@ -378,6 +378,51 @@ add_table(ScopeState *ss, Oid relid)
 	remember_table(ss, relid, GetCurrentSubTransactionId());
 }
 
+static void
+refuse_writer(const char *scope, Oid owner, Oid writer)
+{
+	char	   *owner_name = GetUserNameFromId(owner, true);
+
+	if (owner_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to write under undoredo.scope \"%s\"",
+						scope),
+				 errdetail("The scope belongs to a role that no longer exists (OID %u).",
+						   owner),
+				 errhint("A superuser can write under it, or undoredo_clear it.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to write under undoredo.scope \"%s\"",
+					scope),
+			 errdetail("The scope belongs to role \"%s\", and role \"%s\" is not a member of it.",
+					   owner_name, GetUserNameFromId(writer, false)),
+			 errhint("Write as the scope's owner or a member of it (SET ROLE), or under another scope.")));
+}
+
+/*
+ * A statement on a tracked table under the scope is about to take the
+ * scope's lock: refuse a writer that is not a member of the scope's owner
+ * as last committed, so that it neither waits for the lock nor makes the
+ * owner's writers wait.  The owner this backend knows is enough when the
+ * writer is a member of it; otherwise the scope row is read.  The owner
+ * can change before the lock is taken (a clear, another claim): each
+ * captured change checks again under the lock.
+ */
+void
+undoredo_access_before_lock(const char *scope)
+{
+	Oid			writer = writer_role();
+	Oid			owner;
+
+	if (undoredo_store_cached_owner(scope, &owner) &&
+		is_member_of_role(writer, owner))
+		return;
+	owner = undoredo_store_read_owner(scope);
+	if (OidIsValid(owner) && !is_member_of_role(writer, owner))
+		refuse_writer(scope, owner, writer);
+}
+
 /*
  * A row change of table relid is about to be captured under the locked
  * scope: look the scope up (its row made with the writer as owner), claim
@@ -395,27 +440,8 @@ undoredo_access_write(ScopeState *ss, Oid relid)
 		claim(ss, writer);
 	if (writer != ss->writer)
 	{
-		char	   *owner_name;
-
 		if (!is_member_of_role(writer, ss->owner))
-		{
-			owner_name = GetUserNameFromId(ss->owner, true);
-			if (owner_name == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("permission denied to write under undoredo.scope \"%s\"",
-								ss->scope),
-						 errdetail("The scope belongs to a role that no longer exists (OID %u).",
-								   ss->owner),
-						 errhint("A superuser can write under it, or undoredo_clear it.")));
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to write under undoredo.scope \"%s\"",
-							ss->scope),
-					 errdetail("The scope belongs to role \"%s\", and role \"%s\" is not a member of it.",
-							   owner_name, GetUserNameFromId(writer, false)),
-					 errhint("Write as the scope's owner or a member of it (SET ROLE), or under another scope.")));
-		}
+			refuse_writer(ss->scope, ss->owner, writer);
 		ss->writer = writer;
 	}
 	if (!known_table(ss, relid))

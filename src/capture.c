@@ -377,7 +377,12 @@ undoredo_capture(PG_FUNCTION_ARGS)
 		TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 	{
 		if (capturing())
+		{
+			/* a writer the scope refuses does not wait for its lock */
+			if (undoredo_find_scope_state(undoredo_scope) == NULL)
+				undoredo_access_before_lock(undoredo_scope);
 			undoredo_lock_scope(undoredo_scope);
+		}
 		return PointerGetDatum(NULL);
 	}
 

@@ -344,6 +344,64 @@ undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
 	return scope_id;
 }
 
+/*
+ * The scope's owner as this backend last saw it committed: false when it
+ * does not know one.  Another backend may have cleared the scope since.
+ */
+bool
+undoredo_store_cached_owner(const char *scope, Oid *owner)
+{
+	uint64		hash = scope_hash(scope);
+	ScopeIdEntry *entry;
+
+	check_scope_ids();
+	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
+	if (entry == NULL || strcmp(entry->scope, scope) != 0)
+		return false;
+	*owner = entry->owner;
+	return true;
+}
+
+/*
+ * The scope's owner as last committed, without the scope lock: InvalidOid
+ * when it has no row or no owner.
+ */
+Oid
+undoredo_store_read_owner(const char *scope)
+{
+	const char *colon = strchr(scope, ':');
+	Relation	rel = table_open(undoredo_history_relid("undoredo_scope"), AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
+
+	ScanKeyInit(&key[0], attnameAttNum(rel, "object_type", false),
+				BTEqualStrategyNumber, F_TEXTEQ,
+				PointerGetDatum(cstring_to_text_with_len(scope, colon - scope)));
+	ScanKeyInit(&key[1], attnameAttNum(rel, "object_id", false),
+				BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(colon + 1));
+	key[0].sk_collation = key[1].sk_collation = DEFAULT_COLLATION_OID;
+	scan = systable_beginscan(rel,
+							  undoredo_history_relid("undoredo_scope_object_type_object_id_key"),
+							  true, snapshot, 2, key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnameAttNum(rel, "owner", false),
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			owner = DatumGetObjectId(d);
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
 /* Does the scope have steps to redo?  Called with the scope lock held. */
 bool
 undoredo_store_has_redo(int64 scope_id)

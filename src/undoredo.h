@@ -125,6 +125,8 @@ extern ScopeState *undoredo_find_scope_state(const char *scope);
 extern int64 undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid);
 extern void undoredo_store_remember_scope(ScopeState *ss);
 extern void undoredo_store_forget_scopes(void);
+extern bool undoredo_store_cached_owner(const char *scope, Oid *owner);
+extern Oid	undoredo_store_read_owner(const char *scope);
 extern bool undoredo_store_has_redo(int64 scope_id);
 extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 TimestampTz created_at);
@@ -145,6 +147,7 @@ extern void undoredo_access_check(const char *object_type, const char *object_id
 extern ScopeState *undoredo_access_lock_scope(const char *object_type,
 											  const char *object_id,
 											  UndoRedoAccess need);
+extern void undoredo_access_before_lock(const char *scope);
 extern void undoredo_access_write(ScopeState *ss, Oid relid);
 extern void undoredo_access_note_tables(ScopeState *ss, Oid owner,
 										int ntables, const Oid *tables);
