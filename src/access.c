@@ -30,10 +30,13 @@
  * A scope belongs to the role that records its first step: the scope row's
  * owner, set when capture makes the row or when it finds none (a new scope,
  * one created by an undo of nothing, one cleared, or one recorded before
- * version 1.1.1), and reset by undoredo_clear.  Every captured row change
- * checks that the writer is a member of the owner (is_member_of_role; the
- * role last found to be one is remembered per scope and transaction, so a
- * change costs a comparison).  The writer is the current user: inside a
+ * version 1.1.1), and reset by undoredo_clear.  The statement guard checks
+ * the writer against the owner as last committed before it takes the
+ * scope's lock, so a refused writer neither waits nor makes others wait;
+ * every captured row change checks again under the lock that the writer
+ * is a member of the owner (is_member_of_role; the role last found to be
+ * one is remembered per scope and transaction, so a change costs a
+ * comparison).  The writer is the current user: inside a
  * SECURITY DEFINER function, its owner.  A foreign-key action (ON DELETE
  * CASCADE, ...) runs as the referencing table's owner, not as the role
  * whose write fired it; its changes count as written by the session's
