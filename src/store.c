@@ -275,7 +275,6 @@ undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
 	static const char *const names[] = {"scope_id", "object_type", "object_id",
 	"owner", "relids"};
 	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
 	bool		isnull;
 
 	check_scope_ids();
@@ -327,6 +326,7 @@ undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
 	else
 	{
 		Datum		elem = ObjectIdGetDatum(relid);
+		bool		nulls[5] = {false, false, false, false, false};
 
 		scope_id = nextval_internal(undoredo_history_relid("undoredo_scope_seq"), false);
 		values[0] = Int64GetDatum(scope_id);
