@@ -59,15 +59,19 @@
 
 #include "undoredo.h"
 
-/* Run a statement on the history as the extension owner, latest snapshot. */
+/*
+ * Run a statement on the history as the extension owner, with the latest
+ * snapshot (its plan prepared in the user context it runs in).
+ */
 static void
 run_latest(const char *sql, int nargs, const Oid *argtypes, Datum *values)
 {
-	SPIPlanPtr	plan = undoredo_plan(sql, nargs, argtypes);
+	SPIPlanPtr	plan;
 	UserContext saved;
 	int			rc;
 
 	undoredo_become_owner(&saved);
+	plan = undoredo_plan(sql, nargs, argtypes);
 	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
 							  InvalidSnapshot, false, false, 0);
 	undoredo_restore_user(&saved);
