@@ -14,7 +14,8 @@
  * Everything here runs under the scope lock (catalog.c), which serializes
  * the writers of one scope: a lookup with the latest snapshot sees the
  * last holder's committed work, and no other writer can race on the rows
- * of the scope.  Reads for undo, redo and the history functions, which are
+ * of the scope.  (The two owner lookups made before a statement takes the
+ * lock, for access.c, only read.)  Reads for undo, redo and the history functions, which are
  * not per row, stay in SQL through SPI.
  *
  *-------------------------------------------------------------------------
