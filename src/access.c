@@ -24,8 +24,9 @@
  * lock, so a caller without privileges fails before it takes or waits for
  * the lock.  Undo, redo and clear check again once they hold it, since a
  * step committed meanwhile may have added a table; undoredo_history and
- * undoredo_status, which take no lock, check again after reading.
- * Superusers are not checked.
+ * undoredo_status, which take no lock, check again after reading.  The
+ * caller is the current user (in a SECURITY DEFINER wrapper, its owner);
+ * superusers are not checked.
  *
  * A scope belongs to the role that records its first step: the scope row's
  * owner, set when capture makes the row or when it finds none (a new scope,
