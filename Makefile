@@ -2,6 +2,7 @@
 
 MODULE_big = undoredo
 OBJS = src/guc.o src/catalog.o src/tableinfo.o src/image.o src/capture.o \
+       src/access.o \
        src/replay.o src/history.o src/store.o
 EXTENSION = undoredo
 DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \
@@ -9,13 +10,13 @@ DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \
-          history guarantees constraints partitions schema badinput security \
-          batches usercode plans force_rls equal_keys inheritance \
+          access history guarantees constraints partitions schema badinput \
+          security batches usercode plans force_rls equal_keys inheritance \
           replay_triggers fk_actions maintenance detach savepoints upgrade
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
-            lock_timeout track_again maintenance_concurrent
+            lock_timeout track_again maintenance_concurrent access_wait
 
 
 # Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.

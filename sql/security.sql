@@ -159,13 +159,13 @@ SELECT fn, pg_catalog.count(*) FROM evil.calls GROUP BY fn ORDER BY fn;
 TRUNCATE evil.calls;
 
 -- track, capture (insert, update of every column type, key change,
--- cascaded delete), history and status, as the superuser and as the
--- application role
+-- cascaded delete), history and status, as the application role (the
+-- scope's owner: it records the first step)
 SELECT public.undoredo_track('app.item'), public.undoredo_track('app.tag');
 SET undoredo.scope = 'evil:1';
 SET undoredo.label = 'step 1';
-INSERT INTO app.item VALUES ('y', 2, 2, '\x02', 2.5, false, '[]');
 SET ROLE undoredo_test_sec_app;
+INSERT INTO app.item VALUES ('y', 2, 2, '\x02', 2.5, false, '[]');
 SET undoredo.label = 'step 2';
 UPDATE app.item SET i = 10, b = '\x0a', d = 10.50, f = false, j = '{"b": 2}'
     WHERE k OPERATOR(pg_catalog.=) 'x';

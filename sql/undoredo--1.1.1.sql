@@ -3,10 +3,12 @@
 \echo Use "CREATE EXTENSION undoredo" to load this file. \quit
 
 /*
- * One row per object whose history exists, made on first use and never
- * changed.  Capture, undo, redo and clear take the scope lock (a heavyweight
- * lock on the scope's name), so one scope's history grows and shrinks in a
- * total order.
+ * One row per object whose history exists, made on first use.  Capture,
+ * undo, redo and clear take the scope lock (a heavyweight lock on the
+ * scope's name), so one scope's history grows and shrinks in a total order.
+ * owner is the role that recorded the scope's first step (NULL: none yet,
+ * or cleared since), relids the tables its steps changed since it was made
+ * or cleared (src/access.c); both are dumped by name.
  */
 CREATE SEQUENCE @extschema@.undoredo_scope_seq;
 CREATE TABLE @extschema@.undoredo_scope (
@@ -14,7 +16,9 @@ CREATE TABLE @extschema@.undoredo_scope (
                 DEFAULT pg_catalog.nextval('@extschema@.undoredo_scope_seq'),
     object_type text NOT NULL,
     object_id   text NOT NULL,
-    UNIQUE (object_type, object_id)
+    UNIQUE (object_type, object_id),
+    owner       regrole,
+    relids      regclass[] NOT NULL DEFAULT '{}'
 );
 
 /*

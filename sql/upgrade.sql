@@ -34,6 +34,8 @@ SELECT * FROM undoredo_status('legacy', 1);
 
 ALTER EXTENSION undoredo UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'undoredo';
+-- the scope knows the tables of its steps; it has no owner yet
+SELECT object_type, object_id, owner, relids FROM undoredo_scope;
 SELECT step, state, label, changes FROM undoredo_history('legacy', 1);
 SELECT * FROM undoredo_undo('legacy', 1);
 SELECT * FROM t;
@@ -43,6 +45,8 @@ SELECT * FROM t;
 SET undoredo.scope = 'legacy:1';
 UPDATE t SET v = 'uno';
 RESET undoredo.scope;
+-- the first role that records a step owns it
+SELECT object_type, object_id, owner, relids FROM undoredo_scope;
 SELECT step, state, label, changes FROM undoredo_history('legacy', 1);
 SELECT * FROM undoredo_undo('legacy', 1, 2);
 SELECT * FROM t;

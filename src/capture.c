@@ -280,7 +280,7 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	else if (!undoredo_image_append_update(&record, ti, oldtup, newtup))
 		return;					/* no column changed: nothing to record */
 
-	ss = undoredo_current_step(undoredo_scope);
+	ss = undoredo_current_step(undoredo_scope, ti->rootid);
 	chunk = ss->pending != NIL ? llast(ss->pending) : NULL;
 	continues = chunk != NULL &&
 		chunk->subid == GetCurrentSubTransactionId() &&
@@ -516,6 +516,9 @@ undoredo_capture(PG_FUNCTION_ARGS)
 						 errdetail("The statement could change rows of its inheritance children, which are not captured."),
 						 errhint("Untrack \"%s\" and track the child tables each on its own, or remove the inheritance.",
 								 RelationGetRelationName(rel))));
+			/* a writer the scope refuses does not wait for its lock */
+			if (undoredo_find_scope_state(undoredo_scope) == NULL)
+				undoredo_access_before_lock(undoredo_scope);
 			undoredo_lock_scope(undoredo_scope);
 		}
 		return PointerGetDatum(NULL);

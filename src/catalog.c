@@ -562,6 +562,8 @@ lock_scope_name(const char *scope)
 				 errdetail("This transaction holds the locks of %ld scopes; every scope a transaction writes, undoes or redoes keeps a lock until the transaction ends.",
 						   scope_table != NULL ? hash_get_num_entries(scope_table) : 0L),
 				 errhint("Increase max_locks_per_transaction, or write under fewer scopes per transaction.")));
+	/* what the last holder changed, as for a relation lock (store.c) */
+	AcceptInvalidationMessages();
 }
 
 /*
@@ -624,9 +626,16 @@ check_history_not_newer(int64 scope_id, const char *scope)
 int64
 undoredo_scope_id(ScopeState *ss)
 {
+	return undoredo_scope_id_writing(ss, InvalidOid, InvalidOid);
+}
+
+/* The same, for a capture: a row made now gets its owner and first table. */
+int64
+undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid)
+{
 	if (ss->scope_id == 0)
 	{
-		ss->scope_id = undoredo_store_scope(ss->scope);
+		ss->scope_id = undoredo_store_scope(ss, owner, relid);
 		ss->id_subid = GetCurrentSubTransactionId();
 		touch_scope(ss);
 		if (IsolationUsesXactSnapshot())
@@ -781,13 +790,15 @@ undoredo_find_scope_state(const char *scope)
  * on first use.
  */
 ScopeState *
-undoredo_current_step(const char *scope)
+undoredo_current_step(const char *scope, Oid relid)
 {
 	ScopeState *ss = undoredo_lock_scope(scope);
 
+	/* the scope's id, its owner, the writer's membership, its tables */
+	undoredo_access_write(ss, relid);
+	touch_scope(ss);			/* which the subtransaction may roll back */
 	if (ss->step == 0)
 	{
-		undoredo_scope_id(ss);
 		begin_step(ss);
 		ss->step_subid = GetCurrentSubTransactionId();
 		touch_scope(ss);
@@ -853,8 +864,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 				while ((entry = (ScopeEntry *) hash_seq_search(&status)) != NULL)
 				{
 					if (entry->ss->scope_id != 0)
-						undoredo_store_remember_scope(entry->ss->scope,
-													  entry->ss->scope_id);
+						undoredo_store_remember_scope(entry->ss);
 				}
 			}
 			/* FALLTHROUGH */
@@ -910,6 +920,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			if (ss->forgotten)
 				continue;
 			undoredo_pending_subxact(ss, false, mySubid, parentSubid);
+			undoredo_access_subxact(ss, false, mySubid, parentSubid);
 			if (ss->lock_subid == mySubid)
 			{
 				/* the lock went with the subtransaction */
@@ -949,6 +960,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (ss->forgotten)
 			continue;
 		undoredo_pending_subxact(ss, true, mySubid, parentSubid);
+		undoredo_access_subxact(ss, true, mySubid, parentSubid);
 		if (ss->lock_subid == mySubid)
 			ss->lock_subid = parentSubid;
 		if (ss->id_subid == mySubid)

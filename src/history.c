@@ -58,7 +58,10 @@ undoredo_status(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
+	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 	undoredo_counts(find_scope(object_type, object_id), &counts[0], &counts[1]);
+	/* a step committed meanwhile may have brought another table */
+	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 	SPI_finish();
 
 	values[0] = Int32GetDatum(counts[0]);
@@ -95,6 +98,7 @@ undoredo_history(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
+	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 	ext = undoredo_extension();
 	scope_id = find_scope(object_type, object_id);
 	ss = undoredo_find_scope_state(psprintf("%s:%s", object_type, object_id));
@@ -133,6 +137,8 @@ undoredo_history(PG_FUNCTION_ARGS)
 								 values, nulls);
 		}
 	}
+	/* a step committed meanwhile may have brought another table */
+	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -151,11 +157,12 @@ undoredo_clear(PG_FUNCTION_ARGS)
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
-	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
+	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_CLEAR);
 	undoredo_flush_for_reading(ss);
 	undoredo_discard_steps("undo_action", undoredo_scope_id(ss));
 	undoredo_discard_steps("redo_action", ss->scope_id);
 	undoredo_close_step(ss);
+	undoredo_access_cleared(ss);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

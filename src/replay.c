@@ -1884,7 +1884,7 @@ replay(FunctionCallInfo fcinfo, bool undo)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "undoredo: SPI_connect failed");
-	ss = undoredo_lock_scope(psprintf("%s:%s", object_type, object_id));
+	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
 	undoredo_flush_for_reading(ss);
 	replay_steps(undo, undoredo_scope_id(ss), steps);
 	undoredo_close_step(ss);

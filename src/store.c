@@ -25,7 +25,8 @@
  * Everything here runs under the scope lock (catalog.c), which serializes
  * the writers of one scope: a lookup with the latest snapshot sees the
  * last holder's committed work, and no other writer can race on the rows
- * of the scope.  Reads for undo, redo and the history functions, which are
+ * of the scope.  (The two owner lookups made before a statement takes the
+ * lock, for access.c, only read.)  Reads for undo, redo and the history functions, which are
  * not per row, stay in SQL through SPI.
  *
  *-------------------------------------------------------------------------
@@ -53,6 +54,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/array.h"
@@ -261,24 +263,59 @@ new_id(const char *seq, const char *table, const char *index, uint32 which)
 }
 
 /*
- * Scope ids of committed scope rows, kept across transactions.  The rows
- * never change once made, so only another undoredo_scope (DROP and CREATE
- * EXTENSION, TRUNCATE: another relfilenode) makes the entries stale.
+ * Scope rows seen committed, kept across transactions: the scope's id, its
+ * owner and tables known to be in its set of tables (access.c).  An id
+ * never changes; an owner changes only from none to a role (entries with
+ * no owner are not kept) or back to none by undoredo_clear, which
+ * invalidates undoredo_scope's relcache entry so that every backend forgets
+ * its entries when it next takes a scope lock (catalog.c accepts
+ * invalidations right after taking it); the set of tables only grows until
+ * then, so the cached tables are a subset of the row's.  Another
+ * undoredo_scope (DROP and CREATE EXTENSION, TRUNCATE: another
+ * relfilenode) makes the entries stale too.
  */
 typedef struct ScopeIdEntry
 {
 	uint64		hash;			/* key: hash of the scope's name */
 	char	   *scope;
 	int64		scope_id;
+	Oid			owner;
+	int			ntables;
+	Oid		   *tables;			/* in TopMemoryContext */
 } ScopeIdEntry;
 
 static HTAB *scope_ids = NULL;
 static Oid	scope_ids_filenode = InvalidOid;
+static Oid	scope_ids_relid = InvalidOid;
+static bool scope_ids_stale = false;
+static bool scope_ids_callback = false;
 
 static uint64
 scope_hash(const char *scope)
 {
 	return hash_bytes_extended((const unsigned char *) scope, strlen(scope), 0);
+}
+
+static void
+forget_scope_ids(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (relid == InvalidOid || relid == scope_ids_relid)
+		scope_ids_stale = true;
+}
+
+/* Forget every cached scope row (undoredo_clear changed one). */
+void
+undoredo_store_forget_scopes(void)
+{
+	CacheInvalidateRelcacheByRelid(undoredo_history_relid("undoredo_scope"));
+}
+
+static void
+free_entry(ScopeIdEntry *entry)
+{
+	pfree(entry->scope);
+	if (entry->tables)
+		pfree(entry->tables);
 }
 
 /* The relfilenode of undoredo_scope now; forgets the cache if it moved. */
@@ -293,44 +330,85 @@ check_scope_ids(void)
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	filenode = ((Form_pg_class) GETSTRUCT(tuple))->relfilenode;
 	ReleaseSysCache(tuple);
-	if (scope_ids == NULL || filenode != scope_ids_filenode)
+	if (!scope_ids_callback)
+	{
+		CacheRegisterRelcacheCallback(forget_scope_ids, (Datum) 0);
+		scope_ids_callback = true;
+	}
+	if (scope_ids == NULL || filenode != scope_ids_filenode ||
+		relid != scope_ids_relid || scope_ids_stale)
 	{
 		HASHCTL		ctl;
 
 		if (scope_ids != NULL)
+		{
+			HASH_SEQ_STATUS status;
+			ScopeIdEntry *entry;
+
+			hash_seq_init(&status, scope_ids);
+			while ((entry = hash_seq_search(&status)) != NULL)
+				free_entry(entry);
 			hash_destroy(scope_ids);
+		}
 		ctl.keysize = sizeof(uint64);
 		ctl.entrysize = sizeof(ScopeIdEntry);
 		scope_ids = hash_create("undoredo scope ids", 64, &ctl,
 								HASH_ELEM | HASH_BLOBS);
 		scope_ids_filenode = filenode;
+		scope_ids_relid = relid;
+		scope_ids_stale = false;
 	}
 }
 
-/* At commit: the scope rows this transaction used are committed now. */
+/*
+ * At commit: the scope rows this transaction used are committed now.  A
+ * scope without an owner is not kept: another backend may claim it
+ * without telling this one.
+ */
 void
-undoredo_store_remember_scope(const char *scope, int64 scope_id)
+undoredo_store_remember_scope(ScopeState *ss)
 {
-	uint64		hash = scope_hash(scope);
+	uint64		hash = scope_hash(ss->scope);
 	ScopeIdEntry *entry;
 	bool		found;
 
-	if (scope_ids == NULL)
+	if (scope_ids == NULL || scope_ids_stale)
 		return;
+	if (!OidIsValid(ss->owner))
+	{
+		entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			free_entry(entry);
+			hash_search(scope_ids, &hash, HASH_REMOVE, NULL);
+		}
+		return;
+	}
 	entry = hash_search(scope_ids, &hash, HASH_ENTER, &found);
 	if (found)
-		pfree(entry->scope);
-	entry->scope = MemoryContextStrdup(TopMemoryContext, scope);
-	entry->scope_id = scope_id;
+		free_entry(entry);
+	entry->scope = MemoryContextStrdup(TopMemoryContext, ss->scope);
+	entry->scope_id = ss->scope_id;
+	entry->owner = ss->owner;
+	entry->ntables = ss->ntables;
+	entry->tables = NULL;
+	if (ss->ntables > 0)
+	{
+		entry->tables = MemoryContextAlloc(TopMemoryContext,
+										   sizeof(Oid) * ss->ntables);
+		memcpy(entry->tables, ss->tables, sizeof(Oid) * ss->ntables);
+	}
 }
 
 /*
- * The scope's id, its row made if missing.  Called with the scope lock
- * held.
+ * The scope's id, its row made if missing: with the given owner and table
+ * when they are valid (a capture makes it).  What the row says of the
+ * owner and the tables goes to ss.  Called with the scope lock held.
  */
 int64
-undoredo_store_scope(const char *scope)
+undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
 {
+	const char *scope = ss->scope;
 	uint64		hash = scope_hash(scope);
 	ScopeIdEntry *entry;
 	const char *colon = strchr(scope, ':');
@@ -341,14 +419,19 @@ undoredo_store_scope(const char *scope)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	int64		scope_id;
-	static const char *const names[] = {"scope_id", "object_type", "object_id"};
-	Datum		values[3];
+	static const char *const names[] = {"scope_id", "object_type", "object_id",
+	"owner", "relids"};
+	Datum		values[5];
 	bool		isnull;
 
 	check_scope_ids();
 	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
 	if (entry != NULL && strcmp(entry->scope, scope) == 0)
+	{
+		undoredo_access_note_tables(ss, entry->owner, entry->ntables,
+									entry->tables);
 		return entry->scope_id;
+	}
 
 	rel = table_open(undoredo_history_relid("undoredo_scope"), RowExclusiveLock);
 	keyidx = undoredo_history_relid("undoredo_scope_object_type_object_id_key");
@@ -363,20 +446,108 @@ undoredo_store_scope(const char *scope)
 	scan = systable_beginscan(rel, keyidx, true, snapshot, 2, key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		Datum		d;
+		Oid			row_owner = InvalidOid;
+		Datum	   *elems = NULL;
+		int			nelems = 0;
+		Oid		   *tables;
+		int			i;
+
 		scope_id = DatumGetInt64(heap_getattr(tuple,
 											  attnameAttNum(rel, "scope_id", false),
-											  RelationGetDescr(rel), &isnull));
+											  desc, &isnull));
+		d = heap_getattr(tuple, attnameAttNum(rel, "owner", false), desc, &isnull);
+		if (!isnull)
+			row_owner = DatumGetObjectId(d);
+		d = heap_getattr(tuple, attnameAttNum(rel, "relids", false), desc, &isnull);
+		if (!isnull)
+			deconstruct_array(DatumGetArrayTypeP(d), REGCLASSOID, sizeof(Oid),
+							  true, TYPALIGN_INT, &elems, NULL, &nelems);
+		tables = palloc(sizeof(Oid) * Max(nelems, 1));
+		for (i = 0; i < nelems; i++)
+			tables[i] = DatumGetObjectId(elems[i]);
+		undoredo_access_note_tables(ss, row_owner, nelems, tables);
+	}
 	else
 	{
+		Datum		elem = ObjectIdGetDatum(relid);
+		bool		nulls[5] = {false, false, false, false, false};
+
 		scope_id = new_id("undoredo_scope_seq", "undoredo_scope",
 						  "undoredo_scope_pkey", 1);
 		values[0] = Int64GetDatum(scope_id);
-		insert_row(rel, form_row(rel, 3, names, values, NULL));
+		values[3] = ObjectIdGetDatum(owner);
+		nulls[3] = !OidIsValid(owner);
+		values[4] = PointerGetDatum(construct_array(&elem, OidIsValid(relid) ? 1 : 0,
+													REGCLASSOID, sizeof(Oid),
+													true, TYPALIGN_INT));
+		insert_row(rel, form_row(rel, 5, names, values, nulls));
+		undoredo_access_note_tables(ss, owner, OidIsValid(relid) ? 1 : 0, &relid);
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, NoLock);
 	return scope_id;
+}
+
+/*
+ * The scope's owner as this backend last saw it committed: false when it
+ * does not know one.  Another backend may have cleared the scope since.
+ */
+bool
+undoredo_store_cached_owner(const char *scope, Oid *owner)
+{
+	uint64		hash = scope_hash(scope);
+	ScopeIdEntry *entry;
+
+	check_scope_ids();
+	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
+	if (entry == NULL || strcmp(entry->scope, scope) != 0)
+		return false;
+	*owner = entry->owner;
+	return true;
+}
+
+/*
+ * The scope's owner as last committed, without the scope lock: InvalidOid
+ * when it has no row or no owner.
+ */
+Oid
+undoredo_store_read_owner(const char *scope)
+{
+	const char *colon = strchr(scope, ':');
+	Relation	rel = table_open(undoredo_history_relid("undoredo_scope"), AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
+
+	ScanKeyInit(&key[0], attnameAttNum(rel, "object_type", false),
+				BTEqualStrategyNumber, F_TEXTEQ,
+				PointerGetDatum(cstring_to_text_with_len(scope, colon - scope)));
+	ScanKeyInit(&key[1], attnameAttNum(rel, "object_id", false),
+				BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(colon + 1));
+	key[0].sk_collation = key[1].sk_collation = DEFAULT_COLLATION_OID;
+	scan = systable_beginscan(rel,
+							  undoredo_history_relid("undoredo_scope_object_type_object_id_key"),
+							  true, snapshot, 2, key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, attnameAttNum(rel, "owner", false),
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			owner = DatumGetObjectId(d);
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return owner;
 }
 
 /* Does the scope have steps to redo?  Called with the scope lock held. */

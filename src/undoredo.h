@@ -11,6 +11,7 @@
  * capture.c   the trigger and undoredo_track/undoredo_untrack
  * replay.c    undoredo_undo/undoredo_redo
  * history.c   undoredo_status/undoredo_history/undoredo_clear
+ * access.c    who may read, clear, undo and redo a scope, and write into it
  *
  *-------------------------------------------------------------------------
  */
@@ -97,6 +98,16 @@ typedef struct ScopeState
 	SubTransactionId touched_subid; /* listed as touched by this one */
 	SubTransactionId dirty_subid;	/* listed as having changes of this one */
 	bool		forgotten;		/* its lock was rolled back */
+
+
+	/* access.c: the scope's owner and tables as this transaction knows them */
+	Oid			owner;			/* InvalidOid: none known (yet) */
+	SubTransactionId owner_subid;	/* subtransaction that claimed it, or 0 */
+	Oid			writer;			/* last role found to be a member of owner */
+	int			ntables;		/* tables known to be in the scope's set */
+	int			maxtables;
+	Oid		   *tables;
+	SubTransactionId *table_subids; /* that added each one, or 0 */
 } ScopeState;
 
 /*
@@ -128,8 +139,9 @@ extern int	undoredo_kept_plans(void);
 extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 								  Datum *values, const char *nulls, long count);
 extern ScopeState *undoredo_lock_scope(const char *scope);
-extern ScopeState *undoredo_current_step(const char *scope);
+extern ScopeState *undoredo_current_step(const char *scope, Oid relid);
 extern int64 undoredo_scope_id(ScopeState *ss);
+extern int64 undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid);
 extern void undoredo_discard_steps(const char *table, int64 scope_id);
 extern void undoredo_close_step(ScopeState *ss);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
@@ -141,8 +153,11 @@ extern List *undoredo_take_dirty_scopes(void);
 extern ScopeState *undoredo_find_scope_state(const char *scope);
 
 /* store.c */
-extern int64 undoredo_store_scope(const char *scope);
-extern void undoredo_store_remember_scope(const char *scope, int64 scope_id);
+extern int64 undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid);
+extern void undoredo_store_remember_scope(ScopeState *ss);
+extern void undoredo_store_forget_scopes(void);
+extern bool undoredo_store_cached_owner(const char *scope, Oid *owner);
+extern Oid	undoredo_store_read_owner(const char *scope);
 extern bool undoredo_store_has_redo(int64 scope_id);
 extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 TimestampTz created_at);
@@ -163,6 +178,28 @@ typedef struct UndoRedoChunkScan UndoRedoChunkScan;
 extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward);
 extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, UndoRedoChunk *chunk);
 extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
+
+/* access.c */
+typedef enum UndoRedoAccess
+{
+	UNDOREDO_ACCESS_READ,		/* history, status: any privilege */
+	UNDOREDO_ACCESS_CLEAR,		/* clear: INSERT, UPDATE and DELETE */
+	UNDOREDO_ACCESS_REPLAY		/* undo, redo: SELECT, INSERT, UPDATE, DELETE */
+} UndoRedoAccess;
+
+extern void undoredo_access_check(const char *object_type, const char *object_id,
+								  UndoRedoAccess need);
+extern ScopeState *undoredo_access_lock_scope(const char *object_type,
+											  const char *object_id,
+											  UndoRedoAccess need);
+extern void undoredo_access_before_lock(const char *scope);
+extern void undoredo_access_write(ScopeState *ss, Oid relid);
+extern void undoredo_access_note_tables(ScopeState *ss, Oid owner,
+										int ntables, const Oid *tables);
+extern void undoredo_access_cleared(ScopeState *ss);
+extern void undoredo_access_subxact(ScopeState *ss, bool commit,
+									SubTransactionId mySubid,
+									SubTransactionId parentSubid);
 
 /* capture.c */
 extern void undoredo_capture_init(void);

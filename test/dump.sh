@@ -35,6 +35,8 @@ check() {
 check "SELECT string_agg(state || ' ' || label || ' ' || changes, ', ' ORDER BY step) FROM undoredo_history('doc', 1)" \
       "undo first 2, undo second 1, redo third 1"
 check "SELECT string_agg(id || '=' || title, ',' ORDER BY id) FROM doc" "1=one,2=TWO"
+# the scope's owner and tables come back by name
+check "SELECT owner || ' ' || relids::text FROM undoredo_scope" "postgres {doc}"
 check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('doc', 1)" "1,2"
 check "SELECT string_agg(id || '=' || title, ',' ORDER BY id) FROM doc" "1=one,2=two"
 check "SELECT undo_count || ',' || redo_count FROM undoredo_redo('doc', 1, 2)" "3,0"
