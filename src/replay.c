@@ -126,7 +126,8 @@ usable(const ReplayContext *rc, const ImageValue *v)
 				 errmsg("cannot %s step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
 						verb(rc), rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of type %s, the column is now of type %s.",
-						   format_type_be(v->typid), format_type_be(col->typid))));
+						   format_type_extended(v->typid, -1, FORMAT_TYPE_ALLOW_INVALID),
+						   format_type_be(col->typid))));
 	return true;
 }
 
@@ -1022,7 +1023,8 @@ typedef struct Change
 } Change;
 
 static void
-read_change(StringInfo msg, int nrelids, const Oid *relids, Change *change)
+read_change(StringInfo msg, int nrelids, const Oid *relids,
+			const TypeMap *types, Change *change)
 {
 	int			relation = (int32) pq_getmsgint(msg, 4);
 
@@ -1032,9 +1034,9 @@ read_change(StringInfo msg, int nrelids, const Oid *relids, Change *change)
 	change->relid = relids[relation];
 	change->op = pq_getmsgbyte(msg);
 	if (change->op == 'u' || change->op == 'd')
-		undoredo_image_read(msg, &change->before);
+		undoredo_image_read(msg, types, &change->before);
 	if (change->op == 'u' || change->op == 'i')
-		undoredo_image_read(msg, &change->after);
+		undoredo_image_read(msg, types, &change->after);
 	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
 		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
 }
@@ -1099,28 +1101,31 @@ replay_change(ReplayContext *rc, Change *change)
  * context at SPI's procedure context, hence the switch every time).
  */
 static void
-replay_chunk(ReplayContext *rc, int32 nchanges, ArrayType *relarray,
-			 bytea *changes, MemoryContext change_cxt)
+replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
+			 MemoryContext change_cxt)
 {
+	int32		nchanges = chunk->nchanges;
 	Datum	   *reldatums;
 	int			nrelids;
 	Oid		   *relids;
+	TypeMap		types;
 	StringInfoData msg;
 	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
 	MemoryContext oldcxt = CurrentMemoryContext;
 	int			i;
 
-	msg.data = VARDATA_ANY(changes);
-	msg.len = VARSIZE_ANY_EXHDR(changes);
+	msg.data = VARDATA_ANY(chunk->changes);
+	msg.len = VARSIZE_ANY_EXHDR(chunk->changes);
 	msg.maxlen = msg.len;
 	msg.cursor = 0;
-	deconstruct_array(relarray, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+	deconstruct_array(chunk->relids, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
 					  &reldatums, NULL, &nrelids);
 	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
 	for (i = 0; i < nrelids; i++)
 		relids[i] = DatumGetObjectId(reldatums[i]);
+	undoredo_type_map(chunk, &types);
 	for (i = 0; i < nchanges; i++)
-		read_change(&msg, nrelids, relids, &list[i]);
+		read_change(&msg, nrelids, relids, &types, &list[i]);
 	if (msg.cursor != msg.len)
 		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
 	for (i = 0; i < nchanges; i++)
@@ -1160,7 +1165,7 @@ replay_step(bool undo, int64 step)
 	rc.batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo batch",
 										  ALLOCSET_DEFAULT_SIZES);
 	values[0] = Int64GetDatum(step);
-	plan = undoredo_plan(psprintf("SELECT nchanges, relids, changes"
+	plan = undoredo_plan(psprintf("SELECT nchanges, relids, changes, typoids, types"
 								  " FROM %s.undoredo_change WHERE step OPERATOR(pg_catalog.=) $1"
 								  " ORDER BY seq %s",
 								  ext->qschema, undo ? "DESC" : "ASC"),
@@ -1189,14 +1194,18 @@ replay_step(bool undo, int64 step)
 			HeapTuple	tuple = batch->vals[i];
 			TupleDesc	desc = batch->tupdesc;
 			bool		isnull;
-			int32		nchanges;
+			Datum		d;
+			HistoryChunk chunk;
 
 			oldcxt = MemoryContextSwitchTo(chunk_cxt);
-			nchanges = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
-			replay_chunk(&rc, nchanges,
-						 DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull)),
-						 DatumGetByteaPP(SPI_getbinval(tuple, desc, 3, &isnull)),
-						 change_cxt);
+			chunk.nchanges = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+			chunk.relids = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 2, &isnull));
+			chunk.changes = DatumGetByteaPP(SPI_getbinval(tuple, desc, 3, &isnull));
+			d = SPI_getbinval(tuple, desc, 4, &isnull);
+			chunk.typoids = isnull ? NULL : DatumGetArrayTypeP(d);
+			d = SPI_getbinval(tuple, desc, 5, &isnull);
+			chunk.types = isnull ? NULL : DatumGetArrayTypeP(d);
+			replay_chunk(&rc, &chunk, change_cxt);
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(chunk_cxt);
 		}
