@@ -77,7 +77,10 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "undoredo.h"
@@ -179,6 +182,69 @@ nested_format(Oid typid)
 	if (OidIsValid(get_element_type(base)))
 		return 'a';
 	return 'o';
+}
+
+/*
+ * nested_format and the send function of types, cached: capture asks for
+ * every attribute of every composite value.  Entries hold no pointers, so
+ * forgetting them all (on any change of pg_type) is always safe.
+ */
+typedef struct TypeFormat
+{
+	Oid			typid;			/* hash key */
+	char		format;
+	Oid			sendfn;			/* for 'b' */
+} TypeFormat;
+
+static HTAB *type_formats = NULL;
+static bool type_formats_stale = false;
+
+static void
+forget_type_formats(Datum arg pg_attribute_unused(),
+					int cacheid pg_attribute_unused(),
+					uint32 hashvalue pg_attribute_unused())
+{
+	type_formats_stale = true;
+}
+
+static char
+type_format(Oid typid, Oid *sendfn)
+{
+	TypeFormat *entry;
+	char		format;
+	bool		isvarlena;
+
+	if (type_formats == NULL || type_formats_stale)
+	{
+		HASHCTL		ctl;
+
+		if (type_formats == NULL)
+			CacheRegisterSyscacheCallback(TYPEOID, forget_type_formats, (Datum) 0);
+		else
+			hash_destroy(type_formats);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TypeFormat);
+		type_formats = hash_create("undoredo type formats", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS);
+		type_formats_stale = false;
+	}
+	entry = hash_search(type_formats, &typid, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		*sendfn = entry->sendfn;
+		return entry->format;
+	}
+	format = nested_format(typid);
+	*sendfn = InvalidOid;
+	if (format == 'b')
+		getTypeBinaryOutputInfo(typid, sendfn, &isvarlena);
+	if (!type_formats_stale)
+	{
+		entry = hash_search(type_formats, &typid, HASH_ENTER, NULL);
+		entry->format = format;
+		entry->sendfn = *sendfn;
+	}
+	return format;
 }
 
 /*
@@ -291,6 +357,7 @@ encode_value(StringInfo buf, TypeSet *types, Oid typid, Datum value,
 			 bool isnull)
 {
 	char		format;
+	Oid			sendfn;
 	int			start;
 	uint32		n32;
 
@@ -301,7 +368,7 @@ encode_value(StringInfo buf, TypeSet *types, Oid typid, Datum value,
 		pq_sendint32(buf, -1);
 		return;
 	}
-	format = nested_format(typid);
+	format = type_format(typid, &sendfn);
 	pq_sendbyte(buf, format);
 	start = buf->len;
 	pq_sendint32(buf, 0);		/* the length, set below */
@@ -309,12 +376,8 @@ encode_value(StringInfo buf, TypeSet *types, Oid typid, Datum value,
 	{
 		case 'b':
 			{
-				Oid			sendfn;
-				bool		isvarlena;
-				bytea	   *sent;
+				bytea	   *sent = OidSendFunctionCall(sendfn, value);
 
-				getTypeBinaryOutputInfo(typid, &sendfn, &isvarlena);
-				sent = OidSendFunctionCall(sendfn, value);
 				pq_sendbytes(buf, VARDATA(sent), VARSIZE(sent) - VARHDRSZ);
 				break;
 			}
