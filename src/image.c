@@ -912,13 +912,32 @@ undoredo_image_find(RowImage *image, AttrNumber attnum)
 	return NULL;
 }
 
+/* error context: which recorded value was being read */
+typedef struct ReadingValue
+{
+	TableInfo  *ti;
+	ColumnInfo *col;
+} ReadingValue;
+
+static void
+reading_value_context(void *arg)
+{
+	ReadingValue *r = (ReadingValue *) arg;
+
+	errcontext("reading the recorded value of column \"%s\" of table \"%s\"",
+			   NameStr(r->col->name), r->ti->relname);
+}
+
 /* The value as a datum of the column's type; the value is not null. */
 Datum
 undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 {
 	ColumnInfo *col = &ti->cols[v->attnum - 1];
+	ErrorContextCallback callback;
+	ReadingValue reading;
 	StringInfoData buf;
 	bool		isnull;
+	Datum		result;
 
 	if (v->format == 'r' || v->format == 'R')
 	{
@@ -939,15 +958,24 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 		return PointerGetDatum(copy);
 	}
 
+	reading.ti = ti;
+	reading.col = col;
+	callback.callback = reading_value_context;
+	callback.arg = &reading;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
 	if (v->format == 'b')
 	{
 		initStringInfo(&buf);
 		appendBinaryStringInfo(&buf, v->data, v->len);
-		return ReceiveFunctionCall(&col->recv_finfo, &buf, col->ioparam,
-								   col->typmod);
+		result = ReceiveFunctionCall(&col->recv_finfo, &buf, col->ioparam,
+									 col->typmod);
 	}
-	return decode_value(v->data, v->len, v->format, col->typid, col->typmod,
-						&isnull);
+	else
+		result = decode_value(v->data, v->len, v->format, col->typid,
+							  col->typmod, &isnull);
+	error_context_stack = callback.previous;
+	return result;
 }
 
 /*

@@ -55,6 +55,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "undoredo.h"
 
@@ -120,14 +121,21 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	col = &ti->cols[v->attnum - 1];
 	if (col->dropped || col->generated)
 		return false;
+	if (col->typid != v->typid && !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(v->typid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("cannot %s step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						verb(rc), rc->step, NameStr(col->name), ti->relname),
+				 errdetail("The step recorded a value of the type with OID %u; the column is now of type %s.",
+						   v->typid, format_type_be(col->typid)),
+				 errhint("Steps recorded before undoredo 1.1.1 name user-defined types by OID, which a dump and restore does not keep.")));
 	if (col->typid != v->typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("cannot %s step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
 						verb(rc), rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of type %s, the column is now of type %s.",
-						   format_type_extended(v->typid, -1, FORMAT_TYPE_ALLOW_INVALID),
-						   format_type_be(col->typid))));
+						   format_type_be(v->typid), format_type_be(col->typid))));
 	return true;
 }
 

@@ -148,6 +148,21 @@ SET undoredo.scope = 'types:1';
 DELETE FROM v WHERE id <> 1;
 RESET undoredo.scope;
 SELECT take_snap(3);
+
+-- values that cannot be mapped: a regclass naming a table that the target
+-- drops, and a step written as before 1.1.1 (no type dictionary: its
+-- images name the enum by its oid in the source)
+CREATE TABLE old (id integer PRIMARY KEY, e mood, rc regclass);
+CREATE TABLE gone (id integer);
+SELECT undoredo_track('old');
+SET undoredo.scope = 'types:2';
+INSERT INTO old VALUES (1, 'ok', 'types.gone');
+DELETE FROM old;
+SET undoredo.scope = 'types:3';
+INSERT INTO old VALUES (2, 'sad', NULL);
+RESET undoredo.scope;
+UPDATE undoredo_change SET typoids = NULL, types = NULL
+WHERE step = (SELECT max(step) FROM undo_action);
 SQL
 # shift the oids of the target: what the restore creates gets other oids
 # than in the source, and old oids may name other objects there
@@ -187,11 +202,27 @@ check "CREATE TABLE types.sent AS SELECT id, record_send(v) AS r FROM types.v; S
 check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('types', 1, 2)" "1,2"
 check "SELECT undo_count || ',' || redo_count FROM undoredo_redo('types', 1, 2)" "3,0"
 check "SELECT count(*) FROM types.v JOIN types.sent s USING (id) WHERE record_send(v) = s.r" "1"
+# a value that cannot be mapped is a clear error, never an internal one
+check_error() {
+    local got
+    got=$(psql -X -q -At -d undoredo_dump_dst -c '\set VERBOSITY sqlstate' -c "$1" 2>&1 || true)
+    if [ "$got" != "ERROR:  $2" ]; then
+        echo "dump: $1 gave '$got', expected SQLSTATE $2" >&2
+        exit 1
+    fi
+}
+check "DROP TABLE types.gone; SELECT count(*) FROM types.old" "1"
+check_error "SELECT * FROM undoredo_undo('types', 2)" "42P01"
+check_error "SELECT * FROM undoredo_undo('types', 3)" "42804"
+check "SELECT count(*) FROM types.old" "1"
 # new steps recorded in the restored database replay too
-check "SET undoredo.scope = 'types:1'; UPDATE types.v SET ne = NULL, rc = 'types.sent', ca = NULL; SELECT count(*) FROM undoredo_history('types', 1)" "4"
+check "SET undoredo.scope = 'types:1'; UPDATE types.v SET ne = ROW(NULL, 'ok', '{\"(1,a,2)\"}', 'types.sent'), rc = 'types.sent', ca = '{\"(3,b,4)\"}', e = 'sad'; SELECT count(*) FROM undoredo_history('types', 1)" "4"
+check "SELECT ne::text || ' ' || ca::text || ' ' || e FROM types.v" '(,ok,"{""(1,a,2)""}",types.sent) {"(3,b,4)"} sad'
+check "SELECT types::text FROM undoredo_change WHERE step = (SELECT max(step) FROM undoredo_change)" "{types.mood,types.pair[],types.nest,types.pair}"
 check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('types', 1)" "3,1"
 check "SELECT types.same_as(3)" "t"
 
+[ -n "${KEEP:-}" ] && exit 0
 dropdb undoredo_dump_src
 dropdb undoredo_dump_dst
 echo "dump: pg_dump and restore keep histories"
