@@ -279,6 +279,26 @@ output_by_name(Oid typid, Datum value)
 	return text;
 }
 
+/*
+ * 'o' back to a value, under the same search_path as it was written: a
+ * name the output left unqualified is one of pg_catalog.
+ */
+static Datum
+input_by_name(Oid typid, const char *data, int len, int32 typmod)
+{
+	Oid			infn;
+	Oid			ioparam;
+	int			nestlevel = NewGUCNestLevel();
+	Datum		result;
+
+	getTypeInputInfo(typid, &infn, &ioparam);
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	result = OidInputFunctionCall(infn, pnstrdup(data, len), ioparam, typmod);
+	AtEOXact_GUC(true, nestlevel);
+	return result;
+}
+
 static void encode_value(StringInfo buf, TypeSet *types, Oid typid,
 						 Datum value, bool isnull);
 
@@ -546,6 +566,7 @@ decode_value(const char *data, int len, char format, Oid typid, int32 typmod,
 			appendBinaryStringInfo(&buf, data, len);
 			return OidReceiveFunctionCall(fn, &buf, ioparam, typmod);
 		case 'o':
+			return input_by_name(typid, data, len, typmod);
 		case 't':
 			getTypeInputInfo(typid, &fn, &ioparam);
 			return OidInputFunctionCall(fn, pnstrdup(data, len), ioparam, typmod);

@@ -180,13 +180,16 @@ BEGIN
 END $$;
 SQL
 pg_dump -d undoredo_dump_src | psql_q -d undoredo_dump_dst >/dev/null
+# a name recorded unqualified is pg_catalog's, whatever search_path says
+psql_q -d undoredo_dump_dst -c "CREATE TABLE public.pg_class (a int)" \
+    -c "ALTER DATABASE undoredo_dump_dst SET search_path = public, pg_catalog"
 check "SELECT (SELECT oid FROM pg_type WHERE typname = 'mood') <> $(psql_q -d undoredo_dump_src -c "SELECT oid FROM pg_type WHERE typname = 'mood'")" "t"
 check "SELECT 'types.v'::regclass::oid <> $(psql_q -d undoredo_dump_src -c "SELECT 'types.v'::regclass::oid")" "t"
 check "SELECT types.same_as(3)" "t"
 check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('types', 1)" "2,1"
 check "SELECT types.same_as(2)" "t"
 check "SELECT string_agg(id || '=' || coalesce(rc::text, '-') || '/' || coalesce(rca::text, '-'), ' ' ORDER BY id) FROM types.v" \
-      "1=-/- 2=types.snap/{} 3=types.v/{types.v,types.snap,pg_class}"
+      "1=-/- 2=types.snap/{} 3=types.v/{types.v,types.snap,pg_catalog.pg_class}"
 check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('types', 1)" "1,2"
 check "SELECT types.same_as(1)" "t"
 check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('types', 1)" "0,3"
