@@ -25,7 +25,8 @@
  *			come out schema-qualified: for the oid alias types (regclass,
  *			regtype, regproc, ...) and domains over them.  Their values are
  *			oids, which a dump and restore changes; names survive.  Replay
- *			reads them back with the type's input function.
+ *			reads them back with the type's input function, under the same
+ *			search_path.
  *	'c'		a composite, by attribute name: int16 count, then per live
  *			attribute a byte-counted name, its type oid and its value.
  *			Replay builds the value of the type as it is now: an attribute
@@ -474,7 +475,7 @@ decode_composite(const char *data, int len, Oid typid)
 			Form_pg_attribute att = TupleDescAttr(desc, j);
 
 			if (!att->attisdropped && att->atttypid == atttypid &&
-				strlen(NameStr(att->attname)) == namelen &&
+				strlen(NameStr(att->attname)) == (size_t) namelen &&
 				memcmp(NameStr(att->attname), name, namelen) == 0)
 			{
 				values[j] = decode_value(vdata, vlen, format, att->atttypid,
@@ -600,31 +601,28 @@ static void
 map_nested(char *data, int len, char format, const TypeMap *map)
 {
 	StringInfoData msg;
-	int			n;
 	int			i;
 
 	check_stack_depth();
 	init_reader(&msg, data, len);
 	if (format == 'c')
 	{
-		n = (int16) pq_getmsgint(&msg, 2);
+		int			n = (int16) pq_getmsgint(&msg, 2);
+
 		for (i = 0; i < n; i++)
 		{
 			int			namelen = pq_getmsgbyte(&msg);
 			uint32		n32;
+			char		vformat;
+			const char *vdata;
+			int			vlen;
 
 			(void) pq_getmsgbytes(&msg, namelen);
 			n32 = pg_hton32(map_type(map, (Oid) pq_getmsgint(&msg, 4)));
 			memcpy(data + msg.cursor - 4, &n32, 4);
-			{
-				char		vformat;
-				const char *vdata;
-				int			vlen;
-
-				read_value(&msg, &vformat, &vdata, &vlen);
-				if (vformat == 'c' || vformat == 'a')
-					map_nested((char *) vdata, vlen, vformat, map);
-			}
+			read_value(&msg, &vformat, &vdata, &vlen);
+			if (vformat == 'c' || vformat == 'a')
+				map_nested((char *) vdata, vlen, vformat, map);
 		}
 	}
 	else
