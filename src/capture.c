@@ -80,6 +80,9 @@ PG_FUNCTION_INFO_V1(undoredo_untrack);
  */
 #define CHUNK_SIZE 8000
 
+/* What a type dictionary of n types adds to a chunk's row: two arrays */
+#define TYPES_BYTES(n) ((n) > 0 ? 2 * (24 + 4 * (n)) : 0)
+
 static PendingChunk *
 new_chunk(ScopeState *ss)
 {
@@ -284,7 +287,8 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	continues = chunk != NULL &&
 		chunk->subid == GetCurrentSubTransactionId() &&
 		chunk->first_seq + chunk->count == ss->next_seq;
-	if (continues && chunk->data.len + record.len <= CHUNK_SIZE)
+	if (continues && chunk->data.len + record.len +
+		TYPES_BYTES(chunk->types.ntypes + types.ntypes) <= CHUNK_SIZE)
 		relation = chunk_relation(chunk, ti->rootid);
 	else
 		relation = -1;
@@ -306,7 +310,7 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 		undoredo_typeset_add(&chunk->types, types.types[i], TopTransactionContext);
 	chunk->count++;
 	ss->next_seq++;
-	if (chunk->data.len > CHUNK_SIZE)
+	if (chunk->data.len + TYPES_BYTES(chunk->types.ntypes) > CHUNK_SIZE)
 	{
 		/* one large change */
 		ss->pending = list_delete_last(ss->pending);
