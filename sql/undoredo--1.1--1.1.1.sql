@@ -63,3 +63,13 @@ SET relids = COALESCE(
      JOIN @extschema@.undoredo_change c ON c.step OPERATOR(pg_catalog.=) a.step
      CROSS JOIN LATERAL pg_catalog.unnest(c.relids) AS r(r)),
     '{}'::regclass[]);
+
+/*
+ * Types by name (histories survive pg_dump and restore for every column
+ * type): each chunk gets a type dictionary, the user-defined types whose
+ * oids its images hold, as oids and as regtype[], which pg_dump writes by
+ * name.  Chunks recorded before stay null and replay as they did.
+ */
+ALTER TABLE @extschema@.undoredo_change
+    ADD COLUMN typoids oid[],
+    ADD COLUMN types regtype[];

@@ -66,7 +66,11 @@ ALTER TABLE @extschema@.redo_action REPLICA IDENTITY USING INDEX redo_action_sco
  * src/capture.c and src/image.c.  relids is a regclass[] so that pg_dump
  * writes the tables' names, and a restore finds them again.  Chunks are filled up to about 8 kB, which
  * toast_tuple_target keeps inline and uncompressed: capture writes one row
- * per chunk instead of one per change.
+ * per chunk instead of one per change.  typoids and types are the chunk's
+ * type dictionary: the user-defined types whose oids its images hold, as
+ * those oids and as regtype[] (written by name by pg_dump), so that replay
+ * finds the types again after a restore; null when there are none, and in
+ * chunks written before 1.1.1.
  */
 CREATE TABLE @extschema@.undoredo_change (
     step      bigint NOT NULL,
@@ -74,6 +78,8 @@ CREATE TABLE @extschema@.undoredo_change (
     nchanges  integer NOT NULL,
     relids    regclass[] NOT NULL,
     changes   bytea NOT NULL,
+    typoids   oid[],
+    types     regtype[],
     PRIMARY KEY (step, seq)
 ) WITH (toast_tuple_target = 8160);
 

@@ -86,6 +86,9 @@ PG_FUNCTION_INFO_V1(undoredo_forget_detached);
  */
 #define CHUNK_SIZE 8000
 
+/* What a type dictionary of n types adds to a chunk's row: two arrays */
+#define TYPES_BYTES(n) ((n) > 0 ? 2 * (24 + 4 * (n)) : 0)
+
 static PendingChunk *
 new_chunk(ScopeState *ss)
 {
@@ -96,6 +99,8 @@ new_chunk(ScopeState *ss)
 	chunk->first_seq = ss->next_seq;
 	chunk->count = 0;
 	chunk->nrelids = 0;
+	chunk->types.ntypes = chunk->types.maxtypes = 0;
+	chunk->types.types = NULL;
 	initStringInfo(&chunk->data);
 	ss->pending = lappend(ss->pending, chunk);
 	MemoryContextSwitchTo(oldcxt);
@@ -107,6 +112,8 @@ static void
 free_chunk(PendingChunk *chunk)
 {
 	pfree(chunk->data.data);
+	if (chunk->types.types != NULL)
+		pfree(chunk->types.types);
 	pfree(chunk);
 }
 
@@ -116,7 +123,8 @@ write_chunk(ScopeState *ss, PendingChunk *chunk)
 {
 	if (chunk->count > 0)
 		undoredo_store_chunk(ss->step, chunk->first_seq, chunk->count,
-							 chunk->nrelids, chunk->relids, &chunk->data);
+							 chunk->nrelids, chunk->relids, &chunk->types,
+							 &chunk->data);
 	free_chunk(chunk);
 }
 
@@ -257,13 +265,16 @@ chunk_relation(PendingChunk *chunk, Oid relid)
 /*
  * Append one row change to the step's pending chunk: the position of the
  * tracked table in the chunk's list of tables, the kind of change and the
- * row images it needs.  The change is encoded first, so that an update that
- * changed nothing starts no step.
+ * row images it needs; the user-defined types the images name join the
+ * chunk's type dictionary.  The change is encoded first, so that an update
+ * that changed nothing starts no step.
  */
 static void
 record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 {
 	StringInfoData record;
+	TypeSet		types = {0, 0, NULL};
+	int			i;
 	ScopeState *ss;
 	PendingChunk *chunk;
 	bool		continues;
@@ -274,10 +285,10 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	pq_sendint32(&record, 0);	/* the table's position, set below */
 	pq_sendbyte(&record, op);
 	if (op == 'i')
-		undoredo_image_append_full(&record, ti, newtup);
+		undoredo_image_append_full(&record, &types, ti, newtup);
 	else if (op == 'd')
-		undoredo_image_append_full(&record, ti, oldtup);
-	else if (!undoredo_image_append_update(&record, ti, oldtup, newtup))
+		undoredo_image_append_full(&record, &types, ti, oldtup);
+	else if (!undoredo_image_append_update(&record, &types, ti, oldtup, newtup))
 		return;					/* no column changed: nothing to record */
 
 	ss = undoredo_current_step(undoredo_scope, ti->rootid);
@@ -285,7 +296,8 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	continues = chunk != NULL &&
 		chunk->subid == GetCurrentSubTransactionId() &&
 		chunk->first_seq + chunk->count == ss->next_seq;
-	if (continues && chunk->data.len + record.len <= CHUNK_SIZE)
+	if (continues && chunk->data.len + record.len +
+		TYPES_BYTES(chunk->types.ntypes + types.ntypes) <= CHUNK_SIZE)
 		relation = chunk_relation(chunk, ti->rootid);
 	else
 		relation = -1;
@@ -303,9 +315,11 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	n32 = pg_hton32(relation);
 	memcpy(record.data, &n32, 4);
 	appendBinaryStringInfo(&chunk->data, record.data, record.len);
+	for (i = 0; i < types.ntypes; i++)
+		undoredo_typeset_add(&chunk->types, types.types[i], TopTransactionContext);
 	chunk->count++;
 	ss->next_seq++;
-	if (chunk->data.len > CHUNK_SIZE)
+	if (chunk->data.len + TYPES_BYTES(chunk->types.ntypes) > CHUNK_SIZE)
 	{
 		/* one large change */
 		ss->pending = list_delete_last(ss->pending);

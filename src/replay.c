@@ -68,6 +68,7 @@
 #include "catalog/pg_trigger.h"
 #include "utils/fmgroids.h"
 #include "parser/parse_coerce.h"
+#include "utils/syscache.h"
 
 #include "undoredo.h"
 
@@ -154,6 +155,14 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	col = &ti->cols[v->attnum - 1];
 	if (col->dropped || col->generated)
 		return false;
+	if (col->typid != v->typid && !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(v->typid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("cannot %s step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						verb(rc), rc->step, NameStr(col->name), ti->relname),
+				 errdetail("The step recorded a value of the type with OID %u; the column is now of type %s.",
+						   v->typid, format_type_be(col->typid)),
+				 errhint("Steps recorded before undoredo 1.1.1 name user-defined types by OID, which a dump and restore does not keep.")));
 	if (col->typid != v->typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -1557,7 +1566,8 @@ typedef struct Change
 } Change;
 
 static void
-read_change(StringInfo msg, int nrelids, const Oid *relids, Change *change)
+read_change(StringInfo msg, int nrelids, const Oid *relids,
+			const TypeMap *types, Change *change)
 {
 	int			relation = (int32) pq_getmsgint(msg, 4);
 
@@ -1567,9 +1577,9 @@ read_change(StringInfo msg, int nrelids, const Oid *relids, Change *change)
 	change->relid = relids[relation];
 	change->op = pq_getmsgbyte(msg);
 	if (change->op == 'u' || change->op == 'd')
-		undoredo_image_read(msg, &change->before);
+		undoredo_image_read(msg, types, &change->before);
 	if (change->op == 'u' || change->op == 'i')
-		undoredo_image_read(msg, &change->after);
+		undoredo_image_read(msg, types, &change->after);
 	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
 		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
 }
@@ -1637,28 +1647,31 @@ replay_change(ReplayContext *rc, Change *change)
  * context at SPI's procedure context, hence the switch every time).
  */
 static void
-replay_chunk(ReplayContext *rc, int32 nchanges, ArrayType *relarray,
-			 bytea *changes, MemoryContext change_cxt)
+replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
+			 MemoryContext change_cxt)
 {
+	int32		nchanges = chunk->nchanges;
 	Datum	   *reldatums;
 	int			nrelids;
 	Oid		   *relids;
+	TypeMap		types;
 	StringInfoData msg;
 	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
 	MemoryContext oldcxt = CurrentMemoryContext;
 	int			i;
 
-	msg.data = VARDATA_ANY(changes);
-	msg.len = VARSIZE_ANY_EXHDR(changes);
+	msg.data = VARDATA_ANY(chunk->changes);
+	msg.len = VARSIZE_ANY_EXHDR(chunk->changes);
 	msg.maxlen = msg.len;
 	msg.cursor = 0;
-	deconstruct_array(relarray, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+	deconstruct_array(chunk->relids, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
 					  &reldatums, NULL, &nrelids);
 	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
 	for (i = 0; i < nrelids; i++)
 		relids[i] = DatumGetObjectId(reldatums[i]);
+	undoredo_type_map(chunk, &types);
 	for (i = 0; i < nchanges; i++)
-		read_change(&msg, nrelids, relids, &list[i]);
+		read_change(&msg, nrelids, relids, &types, &list[i]);
 	if (msg.cursor != msg.len)
 		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
 	for (i = 0; i < nchanges; i++)
@@ -1679,7 +1692,7 @@ replay_step(bool undo, bool overwrite, int64 step)
 {
 	ReplayContext rc;
 	UndoRedoChunkScan *scan;
-	UndoRedoChunk chunk;
+	HistoryChunk chunk;
 	MemoryContext chunk_cxt;
 	MemoryContext change_cxt;
 	MemoryContext oldcxt;
@@ -1716,8 +1729,7 @@ replay_step(bool undo, bool overwrite, int64 step)
 			MemoryContextSwitchTo(oldcxt);
 			break;
 		}
-		replay_chunk(&rc, chunk.nchanges, chunk.relids, chunk.changes,
-					 change_cxt);
+		replay_chunk(&rc, &chunk, change_cxt);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(chunk_cxt);
 	}

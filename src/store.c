@@ -598,16 +598,20 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
  * Insert a chunk of row changes: count changes numbered from seq, which
  * refer to the tables relids by their position in it.  A regclass[] is
  * dumped by name, so a dump restored elsewhere still finds the tables.
+ * The user-defined types whose oids the images hold are stored twice, as
+ * those oids (oid[]) and as regtype[], which pg_dump writes by name: replay
+ * maps the one to the other (image.c).  Without such types both are null.
  */
 void
 undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
-					 const Oid *relids, StringInfo data)
+					 const Oid *relids, const TypeSet *types, StringInfo data)
 {
 	Relation	rel = table_open(undoredo_history_relid("undoredo_change"), RowExclusiveLock);
 	static const char *const names[] = {"step", "seq", "nchanges", "relids",
-	"changes"};
-	Datum		values[5];
-	Datum	   *elems = palloc(sizeof(Datum) * Max(nrelids, 1));
+	"changes", "typoids", "types"};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, true, true};
+	Datum	   *elems = palloc(sizeof(Datum) * Max(Max(nrelids, types->ntypes), 1));
 	bytea	   *changes = palloc(VARHDRSZ + data->len);
 	int			i;
 
@@ -622,7 +626,17 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 	values[3] = PointerGetDatum(construct_array(elems, nrelids, REGCLASSOID,
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[4] = PointerGetDatum(changes);
-	insert_row(rel, form_row(rel, 5, names, values, NULL));
+	if (types->ntypes > 0)
+	{
+		for (i = 0; i < types->ntypes; i++)
+			elems[i] = ObjectIdGetDatum(types->types[i]);
+		values[5] = PointerGetDatum(construct_array(elems, types->ntypes, OIDOID,
+													sizeof(Oid), true, TYPALIGN_INT));
+		values[6] = PointerGetDatum(construct_array(elems, types->ntypes, REGTYPEOID,
+													sizeof(Oid), true, TYPALIGN_INT));
+		nulls[5] = nulls[6] = false;
+	}
+	insert_row(rel, form_row(rel, 7, names, values, nulls));
 	table_close(rel, NoLock);
 	pfree(changes);
 }
@@ -665,11 +679,12 @@ undoredo_store_begin_chunks(int64 step, bool backward)
  * The next chunk, copied into the current memory context; false at the end.
  */
 bool
-undoredo_store_next_chunk(UndoRedoChunkScan *cs, UndoRedoChunk *chunk)
+undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
 {
 	HeapTuple	tuple = systable_getnext_ordered(cs->scan, cs->direction);
 	TupleDesc	desc = RelationGetDescr(cs->rel);
 	bool		isnull;
+	Datum		d;
 
 	if (!HeapTupleIsValid(tuple))
 		return false;
@@ -682,6 +697,11 @@ undoredo_store_next_chunk(UndoRedoChunkScan *cs, UndoRedoChunk *chunk)
 	chunk->changes = DatumGetByteaPCopy(heap_getattr(tuple,
 													 attnameAttNum(cs->rel, "changes", false),
 													 desc, &isnull));
+	/* the type dictionary: null in chunks recorded before 1.1.1 */
+	d = heap_getattr(tuple, attnameAttNum(cs->rel, "typoids", false), desc, &isnull);
+	chunk->typoids = isnull ? NULL : DatumGetArrayTypePCopy(d);
+	d = heap_getattr(tuple, attnameAttNum(cs->rel, "types", false), desc, &isnull);
+	chunk->types = isnull ? NULL : DatumGetArrayTypePCopy(d);
 	return true;
 }
 

@@ -319,12 +319,13 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 		col->ioparam = getTypeIOParam(typtuple);
 		col->outfn = typform->typoutput;
 		col->infn = typform->typinput;
+		col->usertype = att->atttypid >= FirstGenbkiObjectId;
+		col->format = 't';
 		if (binary_io(att->atttypid))
 		{
 			col->sendfn = typform->typsend;
 			col->recvfn = typform->typreceive;
-			col->raw = att->atttypid < FirstGenbkiObjectId &&
-				typform->typtype == TYPTYPE_BASE && att->attlen != -2;
+			col->format = undoredo_image_format(att->atttypid, att->attlen);
 			col->sendsql = qualified_function(col->sendfn);
 			fmgr_info_cxt(col->sendfn, &col->send_finfo, ti->mcxt);
 			fmgr_info_cxt(col->recvfn, &col->recv_finfo, ti->mcxt);

@@ -116,6 +116,17 @@ typedef struct ScopeState
  */
 #define CHUNK_MAX_RELATIONS 32
 
+/*
+ * The oids of user-defined types that images hold (image.c): what a chunk
+ * lists in its type dictionary.
+ */
+typedef struct TypeSet
+{
+	int			ntypes;
+	int			maxtypes;
+	Oid		   *types;
+} TypeSet;
+
 typedef struct PendingChunk
 {
 	SubTransactionId subid;
@@ -123,6 +134,7 @@ typedef struct PendingChunk
 	int32		count;
 	int			nrelids;
 	Oid			relids[CHUNK_MAX_RELATIONS];	/* tables its changes refer to */
+	TypeSet		types;			/* user-defined types its images name */
 	StringInfoData data;
 } PendingChunk;
 
@@ -163,20 +175,13 @@ extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 TimestampTz created_at);
 extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
 								 int nrelids, const Oid *relids,
-								 StringInfo data);
-
-/* one chunk of a step's row changes, as replay reads it */
-typedef struct UndoRedoChunk
-{
-	int32		nchanges;
-	struct ArrayType *relids;	/* regclass[] */
-	bytea	   *changes;
-} UndoRedoChunk;
+								 const TypeSet *types, StringInfo data);
 
 typedef struct UndoRedoChunkScan UndoRedoChunkScan;
+struct HistoryChunk;			/* image.c's section */
 
 extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward);
-extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, UndoRedoChunk *chunk);
+extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, struct HistoryChunk *chunk);
 extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
 
 /* access.c */
@@ -220,7 +225,9 @@ typedef struct ColumnInfo
 	bool		identity_always;
 	bool		typbyval;
 	int16		typlen;
-	bool		raw;			/* imaged in its stored form (image.c) */
+	char		format;			/* how values are imaged: 'r', 'b', 'o',
+								 * 'c', 'a' or 't' (image.c) */
+	bool		usertype;		/* typid is not a built-in type's */
 	bool		exact_eq;		/* '=' is equality of stored forms */
 	Oid			sendfn;			/* InvalidOid: no binary form, use text */
 	Oid			recvfn;
@@ -267,12 +274,40 @@ extern TableInfo *undoredo_table_info_by_oid(Oid relid, int64 step);
 typedef struct ImageValue
 {
 	AttrNumber	attnum;
-	Oid			typid;
+	Oid			typid;			/* in this database (mapped when read) */
 	char		format;			/* 'r'/'R' stored form, 'b' send/receive,
+								 * 'o' by name, 'c' composite, 'a' array,
 								 * 't' text, 'n' null */
 	const char *data;
 	int32		len;
 } ImageValue;
+
+/*
+ * A chunk's type dictionary as replay reads it: the oids of user-defined
+ * types at capture, and the same types in this database (after a restore,
+ * other oids).  ntypes 0: the images' oids are this database's.
+ */
+typedef struct TypeMap
+{
+	int			ntypes;
+	bool		identity;		/* every oid maps to itself */
+	Oid		   *captured;
+	Oid		   *current;
+} TypeMap;
+
+/*
+ * One row of undoredo_change as replay needs it.  typoids and types are
+ * NULL for a chunk without user-defined types, and for every chunk written
+ * before 1.1.1.
+ */
+typedef struct HistoryChunk
+{
+	int32		nchanges;
+	struct ArrayType *relids;	/* regclass[] */
+	struct ArrayType *typoids;	/* oid[] or NULL */
+	struct ArrayType *types;	/* regtype[] or NULL */
+	bytea	   *changes;
+} HistoryChunk;
 
 typedef struct RowImage
 {
@@ -280,11 +315,16 @@ typedef struct RowImage
 	ImageValue *values;
 } RowImage;
 
-extern void undoredo_image_append_full(StringInfo buf, TableInfo *ti,
-									   HeapTuple tuple);
-extern bool undoredo_image_append_update(StringInfo buf, TableInfo *ti,
-										 HeapTuple oldtup, HeapTuple newtup);
-extern void undoredo_image_read(StringInfo msg, RowImage *image);
+extern char undoredo_image_format(Oid typid, int16 typlen);
+extern void undoredo_typeset_add(TypeSet *set, Oid typid, MemoryContext cxt);
+extern void undoredo_image_append_full(StringInfo buf, TypeSet *types,
+									   TableInfo *ti, HeapTuple tuple);
+extern bool undoredo_image_append_update(StringInfo buf, TypeSet *types,
+										 TableInfo *ti, HeapTuple oldtup,
+										 HeapTuple newtup);
+extern void undoredo_type_map(const HistoryChunk *chunk, TypeMap *map);
+extern void undoredo_image_read(StringInfo msg, const TypeMap *map,
+								RowImage *image);
 extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);
 extern bytea *undoredo_image_sent(TableInfo *ti, const ImageValue *v);
 extern ImageValue *undoredo_image_find(RowImage *image, AttrNumber attnum);
