@@ -12,8 +12,8 @@ PGFILEDESC = "undoredo - per-object undo/redo histories"
 REGRESS = install tracking capture undo_redo types conflicts privileges \
           access history guarantees constraints partitions schema badinput \
           security batches usercode plans force_rls equal_keys inheritance \
-          replay_triggers fk_actions attributes maintenance detach savepoints \
-          upgrade
+          replay_triggers fk_actions attributes wide maintenance detach \
+          savepoints upgrade
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \

@@ -1098,6 +1098,19 @@ copy_image(RowImage *image)
 	return copy;
 }
 
+/* The columns of the table's row type (dropped ones are not). */
+static int
+live_columns(TableInfo *ti)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < ti->natts; i++)
+		if (!ti->cols[i].dropped)
+			n++;
+	return n;
+}
+
 /* Can this change join a run?  Sets *cols to its usable recorded columns. */
 static bool
 batchable(const ReplayContext *rc, BatchKind kind, RowImage *from,
@@ -1114,6 +1127,15 @@ batchable(const ReplayContext *rc, BatchKind kind, RowImage *from,
 			return false;
 	if (kind != BATCH_UPDATE)
 		return true;
+
+	/*
+	 * A set-based update reads the old and the new rows side by side from
+	 * ROWS FROM: twice the table's live columns, and a query returns at most
+	 * MaxTupleAttributeNumber columns.  A wider table (over about 830
+	 * columns) is updated one row at a time.
+	 */
+	if (2 * live_columns(ti) + 1 > MaxTupleAttributeNumber)
+		return false;
 	if (!bms_equal(*cols, usable_columns(rc, to)) || ti->unique_expr ||
 		bms_num_members(*cols) <= ti->nkeys)
 		return false;			/* every changed column dropped: per row */
