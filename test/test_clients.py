@@ -7,6 +7,8 @@ captured while another client undoes them.
 """
 import datetime
 import decimal
+import threading
+import time
 import unittest
 
 import psycopg2
@@ -86,6 +88,62 @@ class ClientTest(unittest.TestCase):
         cur = conn.cursor()
         cur.execute("SELECT current_setting('undoredo.replaying')")
         self.assertEqual(cur.fetchone(), ("off",))
+
+    def test_diagnosis_agrees_with_the_statement(self):
+        """An undo whose row another transaction deletes and inserts again,
+        unchanged, while the undo waits for it: the replay statement finds
+        no row of its own, the row looked at again is there and as the step
+        left it.  That is no row-level security refusal (there is no RLS
+        here): the undo runs the statement again and succeeds."""
+        setup, writer = connect(), connect()
+        s, w = setup.cursor(), writer.cursor()
+        s.execute("DROP TABLE IF EXISTS py_race")
+        s.execute("CREATE TABLE py_race (id int PRIMARY KEY, title text NOT NULL)")
+        s.execute("SELECT undoredo_track('py_race'), undoredo_clear('race', 1)")
+        s.execute("INSERT INTO py_race VALUES (1, 'a0')")
+        setup.autocommit = False
+        s.execute("SET LOCAL undoredo.scope = 'race:1'")
+        s.execute("UPDATE py_race SET title = 'a1' WHERE id = 1")
+        s.execute("INSERT INTO py_race VALUES (2, 'b1')")
+        setup.commit()
+        setup.autocommit = True
+
+        writer.autocommit = False
+        w.execute("DELETE FROM py_race")
+        w.execute("INSERT INTO py_race VALUES (1, 'a1'), (2, 'b1')")
+        outcome = {}
+
+        def undo():
+            conn = connect()
+            try:
+                cur = conn.cursor()
+                cur.execute("SELECT * FROM undoredo_undo('race', 1)")
+                outcome["result"] = cur.fetchone()
+            except psycopg2.Error as e:
+                outcome["error"] = (e.pgcode, e.pgerror)
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=undo)
+        thread.start()
+        # wait until the undo waits for the writer's row lock
+        for _ in range(200):
+            s.execute("SELECT count(*) FROM pg_catalog.pg_stat_activity"
+                      " WHERE wait_event_type = 'Lock'"
+                      " AND query LIKE 'SELECT * FROM undoredo_undo(''race''%'")
+            if s.fetchone()[0] == 1:
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("the undo did not wait for the writer")
+        writer.commit()
+        thread.join(30)
+        self.assertEqual(outcome, {"result": (0, 1)})
+        s.execute("SELECT * FROM py_race ORDER BY id")
+        self.assertEqual(s.fetchall(), [(1, "a0")])
+        s.execute("DROP TABLE py_race")
+        setup.close()
+        writer.close()
 
 
 if __name__ == "__main__":
