@@ -675,6 +675,35 @@ changes_as_owner(const ReplayContext *rc, Statement *st)
 }
 
 /*
+ * Row-level security keeps the caller from the row: it hides it, or it
+ * does not let the caller change it.
+ */
+static void
+refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
+{
+	const char *key = key_text(rc, row);
+	const char *role = GetUserNameFromId(GetUserId(), false);
+
+	if (hidden)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 rc->undo ?
+				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						rc->step, key, rc->ti->relname, role) :
+				 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						rc->step, key, rc->ti->relname, role),
+				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 rc->undo ?
+			 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+					rc->step, key, rc->ti->relname, role) :
+			 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+					rc->step, key, rc->ti->relname, role),
+			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
+}
+
+/*
  * The DELETE or UPDATE st of the row with this key touched nothing: find
  * out why, against the row as it is now, and raise the error that says so.
  * Returns false when the row is gone and undoredo.on_conflict is overwrite
@@ -704,16 +733,7 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 		conflict(rc, expected, "no longer exists");
 	}
 	if (execute(rc, &st, false) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 rc->undo ?
-				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
-						rc->step, key_text(rc, expected), rc->ti->relname,
-						GetUserNameFromId(GetUserId(), false)) :
-				 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
-						rc->step, key_text(rc, expected), rc->ti->relname,
-						GetUserNameFromId(GetUserId(), false)),
-				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand.")));
+		refuse_rls(rc, expected, true);
 	if (!rc->overwrite)
 	{
 		add_exact_condition(rc, &st, expected);
@@ -727,16 +747,7 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 
 	if (check_enable_rls(rc->ti->rootid, InvalidOid, true) == RLS_ENABLED &&
 		changes_as_owner(rc, stmt))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 rc->undo ?
-				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
-						rc->step, key_text(rc, expected), rc->ti->relname,
-						GetUserNameFromId(GetUserId(), false)) :
-				 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
-						rc->step, key_text(rc, expected), rc->ti->relname,
-						GetUserNameFromId(GetUserId(), false)),
-				 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
+		refuse_rls(rc, expected, false);
 
 	initStringInfo(&names);
 	(void) table_before_row(rc->ti->rootid, event, &names);
