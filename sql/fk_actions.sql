@@ -41,6 +41,20 @@ COMMIT;
 SELECT undoredo_test_try($$SELECT undoredo_undo('fka', 1, 2)$$);
 SELECT * FROM child ORDER BY id;
 SELECT * FROM undoredo_status('fka', 1);
+-- the same with nothing else in the undo: a scope's step made a parent
+-- only, another scope a child of it
+BEGIN;
+SET LOCAL undoredo.scope = 'fka:4';
+INSERT INTO parent VALUES (7, 'seven');
+COMMIT;
+BEGIN;
+SET LOCAL undoredo.scope = 'fka:5';
+INSERT INTO child VALUES (70, 7);
+COMMIT;
+SELECT undoredo_test_try($$SELECT undoredo_undo('fka', 4)$$);
+SELECT * FROM child WHERE id = 70;
+SELECT * FROM undoredo_undo('fka', 5);
+SELECT * FROM undoredo_undo('fka', 4);
 -- a row written outside any history would be set to null by ON DELETE SET
 -- NULL when the step that made its parent is undone
 BEGIN;

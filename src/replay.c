@@ -1875,7 +1875,7 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 			undoredo_replay_firing.undo = undo;
 			undoredo_replay_firing.overwrite = overwrite;
 			undoredo_replay_firing.step = step;
-			undoredo_replay_firing.last_cid = GetCurrentCommandId(false);
+			undoredo_replay_firing.last_cid = GetCurrentCommandId(true);
 			undoredo_replay_firing.active = true;
 			CommandCounterIncrement();
 			estate = CreateExecutorState();
