@@ -51,8 +51,11 @@ demo-web: deps
 bench: deps all install
 	@bash bench/run.sh $(BENCH_ARGS)
 
-# make soak [SEEDS=200] [DURATION=600]: the randomized model test, longer
+# make soak [SEEDS=200] [DURATION=600] [WORKERS=8] [FUZZ_RUN=60] [FUZZ_SEED=n]:
+# the concurrency fuzz for half of DURATION seconds, the randomized model
+# test for the other half (test/soak.sh)
 soak: deps all install
-	@bash test/soak.sh $(or $(SEEDS),200) $(or $(DURATION),600)
+	@WORKERS='$(WORKERS)' FUZZ_RUN='$(FUZZ_RUN)' FUZZ_SEED='$(FUZZ_SEED)' \
+	  bash test/soak.sh $(or $(SEEDS),200) $(or $(DURATION),600)
 
 $(OBJS): src/undoredo.h
