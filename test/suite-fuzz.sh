@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for run in "own 1 16" "cross 2 12" "shared 3 12"; do
+for run in "own 1 12" "cross 2 10" "shared 3 10"; do
     set -- $run
     /usr/bin/python3 test/fuzz_concurrent.py --mode "$1" --seed "$2" \
         --duration "$3" --workers 6 || status=1
