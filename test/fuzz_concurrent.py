@@ -54,8 +54,9 @@ Modes:
   any history); the final undo-all and redo-all run with on_conflict =
   'overwrite' and must succeed.
 
-Run against the server named by the PG* variables (it creates and drops
-the database undoredo_fuzz):
+Run against the server named by the PG* variables, as a superuser (it
+creates the database undoredo_fuzz, and drops it again unless a check
+failed):
     fuzz_concurrent.py --mode own --seed 1 --duration 20 [--workers 6]
 Prints "fuzz <mode> seed <n> ... ok" or "... FAIL" and the failures found,
 and exits non-zero on a failure.
@@ -761,6 +762,11 @@ def main():
         print(f"{name} ... FAIL")
         sys.exit(1)
     print(f"{name} ... ok")
+    # kept after a failure, to look at
+    admin = psycopg2.connect("", dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    admin.close()
 
 
 if __name__ == "__main__":
