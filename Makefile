@@ -10,7 +10,7 @@ PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \
           history guarantees constraints partitions schema badinput security \
-          batches upgrade
+          batches rolled_back_chunks upgrade
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
