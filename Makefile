@@ -12,12 +12,13 @@ PGFILEDESC = "undoredo - per-object undo/redo histories"
 REGRESS = install tracking capture undo_redo types conflicts privileges \
           access history guarantees constraints partitions schema badinput \
           security batches usercode plans force_rls equal_keys inheritance \
-          replay_triggers fk_actions attributes wide maintenance detach \
-          savepoints upgrade
+          replay_triggers fk_actions attributes wide rolled_back_chunks \
+          maintenance detach savepoints upgrade
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
-            lock_timeout track_again maintenance_concurrent access_wait
+            lock_timeout track_again maintenance_concurrent access_wait \
+            own_step
 
 
 # Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.
@@ -54,8 +55,11 @@ demo-web: deps
 bench: deps all install
 	@bash bench/run.sh $(BENCH_ARGS)
 
-# make soak [SEEDS=200] [DURATION=600]: the randomized model test, longer
+# make soak [SEEDS=200] [DURATION=600] [WORKERS=8] [FUZZ_RUN=60] [FUZZ_SEED=n]:
+# the concurrency fuzz for half of DURATION seconds, the randomized model
+# test for the other half (test/soak.sh)
 soak: deps all install
-	@bash test/soak.sh $(or $(SEEDS),200) $(or $(DURATION),600)
+	@WORKERS='$(WORKERS)' FUZZ_RUN='$(FUZZ_RUN)' FUZZ_SEED='$(FUZZ_SEED)' \
+	  bash test/soak.sh $(or $(SEEDS),200) $(or $(DURATION),600)
 
 $(OBJS): src/undoredo.h

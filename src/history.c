@@ -23,14 +23,29 @@ PG_FUNCTION_INFO_V1(undoredo_status);
 PG_FUNCTION_INFO_V1(undoredo_history);
 PG_FUNCTION_INFO_V1(undoredo_clear);
 
+/*
+ * The scope's id, 0 if it has no row.  A transaction that has locked the
+ * scope and looked its id up uses that id: capture, undo, redo and clear
+ * find the row with the latest snapshot, so under REPEATABLE READ it may
+ * have been committed by another transaction (an undo of the brand-new
+ * scope, say) after this transaction's snapshot was taken, and a lookup
+ * with that snapshot would miss it and hide the transaction's own step.
+ * The steps themselves are then read with the transaction's snapshot,
+ * which the scope lock and the check in undoredo_scope_id keep in step
+ * with the latest state.
+ */
 static int64
 find_scope(const char *object_type, const char *object_id)
 {
 	const UndoRedoExtension *ext = undoredo_extension();
+	ScopeState *ss = undoredo_find_scope_state(psprintf("%s:%s", object_type,
+														object_id));
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		isnull;
 
+	if (ss != NULL && ss->scope_id != 0)
+		return ss->scope_id;
 	values[0] = CStringGetTextDatum(object_type);
 	values[1] = CStringGetTextDatum(object_id);
 	undoredo_run_as_owner(psprintf("SELECT scope_id FROM %s.undoredo_scope"
