@@ -683,7 +683,10 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
  * that user code running during the replay (triggers, rules, functions in
  * defaults or index expressions) could name, move, fetch from or close.
  * The chunks are copied out of the buffer, so the caller may run anything
- * between two calls of undoredo_store_next_chunk.
+ * between two calls of undoredo_store_next_chunk.  The scan itself always
+ * runs in the memory context it began in: the index AM allocates some of
+ * its state while fetching (nbtree its list of killed items, freed at the
+ * end of the scan), and the caller resets its context between chunks.
  */
 struct UndoRedoChunkScan
 {
@@ -692,6 +695,7 @@ struct UndoRedoChunkScan
 	Snapshot	snapshot;
 	SysScanDesc scan;
 	ScanDirection direction;
+	MemoryContext cxt;			/* where the scan's state lives */
 };
 
 UndoRedoChunkScan *
@@ -708,6 +712,7 @@ undoredo_store_begin_chunks(int64 step, bool backward)
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(step));
 	cs->scan = systable_beginscan_ordered(cs->rel, cs->index, cs->snapshot, 1, &key);
 	cs->direction = backward ? BackwardScanDirection : ForwardScanDirection;
+	cs->cxt = CurrentMemoryContext;
 	return cs;
 }
 
@@ -717,11 +722,13 @@ undoredo_store_begin_chunks(int64 step, bool backward)
 bool
 undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
 {
+	MemoryContext oldcxt = MemoryContextSwitchTo(cs->cxt);
 	HeapTuple	tuple = systable_getnext_ordered(cs->scan, cs->direction);
 	TupleDesc	desc = RelationGetDescr(cs->rel);
 	bool		isnull;
 	Datum		d;
 
+	MemoryContextSwitchTo(oldcxt);
 	if (!HeapTupleIsValid(tuple))
 		return false;
 	chunk->nchanges = DatumGetInt32(heap_getattr(tuple,
