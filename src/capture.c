@@ -90,13 +90,14 @@ PG_FUNCTION_INFO_V1(undoredo_forget_detached);
 #define TYPES_BYTES(n) ((n) > 0 ? 2 * (24 + 4 * (n)) : 0)
 
 /*
- * What the tables' oids, column names and the origin add to it (relbytes),
- * counted up to half a chunk: the names of a very wide table are more, and
- * such a row is compressed anyway.
+ * What the tables' oids, column names and the origin add to it (relbytes;
+ * the room toast_tuple_target leaves above CHUNK_SIZE takes most of the
+ * arrays' headers and the origin), counted up to half a chunk: the names
+ * of a very wide table are more, and such a row is compressed anyway.
  */
 #define RELS_BYTES(chunk) Min((chunk)->relbytes, CHUNK_SIZE / 2)
 #define TABLE_BYTES(names) (strlen(names) + 12)
-#define ORIGIN_BYTES 100
+#define ORIGIN_BYTES 40
 
 static PendingChunk *
 new_chunk(ScopeState *ss)
