@@ -265,6 +265,19 @@ DELETE FROM u WHERE id = 1;
 COMMIT;
 RESET undoredo.scope;
 ALTER TABLE u DROP COLUMN a;
+-- a partitioned table whose key moves: replay goes through the root
+CREATE TABLE p (junk integer, id integer, region text, v text,
+                PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE p_eu PARTITION OF p FOR VALUES IN ('eu');
+CREATE TABLE p_us PARTITION OF p FOR VALUES IN ('us');
+ALTER TABLE p DROP COLUMN junk;
+SELECT undoredo_track('p');
+INSERT INTO p VALUES (1, 'eu', 'one'), (2, 'us', 'two');
+SET undoredo.scope = 'cols:2';
+UPDATE p SET v = upper(v);
+UPDATE p SET region = 'us' WHERE id = 1;
+DELETE FROM p WHERE id = 2;
+RESET undoredo.scope;
 SQL
 # the same shift of oids as above
 psql_q -d undoredo_dump_dst <<'SQL' >/dev/null
@@ -299,6 +312,11 @@ for mode in error overwrite; do
     cols_state "$s3"
     unset PGOPTIONS
 done
+check "SELECT string_agg(id || region || v, ' ' ORDER BY id) FROM cols.p" "1usONE"
+check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('cols', 2, 3)" "0,3"
+check "SELECT string_agg(tableoid::regclass || ':' || id || region || v, ' ' ORDER BY id) FROM cols.p" "cols.p_eu:1euone cols.p_us:2ustwo"
+check "SELECT undo_count || ',' || redo_count FROM undoredo_redo('cols', 2, 3)" "3,0"
+check "SELECT string_agg(tableoid::regclass || ':' || id || region || v, ' ' ORDER BY id) FROM cols.p" "cols.p_us:1usONE"
 # steps recorded in the restored database use its own column numbers
 check "SET undoredo.scope = 'cols:1'; UPDATE cols.t SET b = 'x', c = 'y' WHERE id = 2; SELECT count(*) FROM undoredo_history('cols', 1)" "4"
 check "ALTER TABLE cols.t ADD COLUMN d text; ALTER TABLE cols.t DROP COLUMN d; SELECT undo_count || ',' || redo_count FROM undoredo_undo('cols', 1, 2)" "2,2"
