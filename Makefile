@@ -12,7 +12,7 @@ PGFILEDESC = "undoredo - per-object undo/redo histories"
 REGRESS = install tracking capture undo_redo types conflicts privileges \
           access history guarantees constraints partitions schema badinput \
           security batches usercode plans force_rls equal_keys inheritance \
-          replay_triggers fk_actions attributes wide rolled_back_chunks \
+          replay_triggers fk_actions attributes columns wide rolled_back_chunks \
           maintenance detach savepoints upgrade
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \

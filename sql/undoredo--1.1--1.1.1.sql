@@ -73,3 +73,15 @@ SET relids = COALESCE(
 ALTER TABLE @extschema@.undoredo_change
     ADD COLUMN typoids oid[],
     ADD COLUMN types regtype[];
+
+/*
+ * Columns by name after a restore (pg_dump does not keep dropped columns,
+ * so a restored table numbers its columns otherwise): each chunk keeps its
+ * tables' oids at capture, their column names by attnum and the database
+ * that recorded it.  Chunks recorded before stay null and replay as they
+ * did.
+ */
+ALTER TABLE @extschema@.undoredo_change
+    ADD COLUMN reloids oid[],
+    ADD COLUMN relcolumns text[],
+    ADD COLUMN origin text;

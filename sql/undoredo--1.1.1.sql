@@ -70,7 +70,11 @@ ALTER TABLE @extschema@.redo_action REPLICA IDENTITY USING INDEX redo_action_sco
  * type dictionary: the user-defined types whose oids its images hold, as
  * those oids and as regtype[] (written by name by pg_dump), so that replay
  * finds the types again after a restore; null when there are none, and in
- * chunks written before 1.1.1.
+ * chunks written before 1.1.1.  reloids are the oids of relids at capture,
+ * relcolumns each table's column names by attnum (a text[] literal, NULL
+ * for a dropped column) and origin the recording database
+ * ('<system identifier>:<database oid>'): in another database, or on
+ * another table, replay finds the recorded columns by name (src/image.c).
  */
 CREATE TABLE @extschema@.undoredo_change (
     step      bigint NOT NULL,
@@ -80,6 +84,9 @@ CREATE TABLE @extschema@.undoredo_change (
     changes   bytea NOT NULL,
     typoids   oid[],
     types     regtype[],
+    reloids   oid[],
+    relcolumns text[],
+    origin    text,
     PRIMARY KEY (step, seq)
 ) WITH (toast_tuple_target = 8160);
 

@@ -89,6 +89,16 @@ PG_FUNCTION_INFO_V1(undoredo_forget_detached);
 /* What a type dictionary of n types adds to a chunk's row: two arrays */
 #define TYPES_BYTES(n) ((n) > 0 ? 2 * (24 + 4 * (n)) : 0)
 
+/*
+ * What the tables' oids, column names and the origin add to it (relbytes;
+ * the room toast_tuple_target leaves above CHUNK_SIZE takes most of the
+ * arrays' headers and the origin), counted up to half a chunk: the names
+ * of a very wide table are more, and such a row is compressed anyway.
+ */
+#define RELS_BYTES(chunk) Min((chunk)->relbytes, CHUNK_SIZE / 2)
+#define TABLE_BYTES(names) (strlen(names) + 12)
+#define ORIGIN_BYTES 40
+
 static PendingChunk *
 new_chunk(ScopeState *ss)
 {
@@ -99,6 +109,7 @@ new_chunk(ScopeState *ss)
 	chunk->first_seq = ss->next_seq;
 	chunk->count = 0;
 	chunk->nrelids = 0;
+	chunk->relbytes = ORIGIN_BYTES;
 	chunk->types.ntypes = chunk->types.maxtypes = 0;
 	chunk->types.types = NULL;
 	initStringInfo(&chunk->data);
@@ -111,6 +122,10 @@ new_chunk(ScopeState *ss)
 static void
 free_chunk(PendingChunk *chunk)
 {
+	int			i;
+
+	for (i = 0; i < chunk->nrelids; i++)
+		pfree(chunk->relcolumns[i]);
 	pfree(chunk->data.data);
 	if (chunk->types.types != NULL)
 		pfree(chunk->types.types);
@@ -123,8 +138,8 @@ write_chunk(ScopeState *ss, PendingChunk *chunk)
 {
 	if (chunk->count > 0)
 		undoredo_store_chunk(ss->step, chunk->first_seq, chunk->count,
-							 chunk->nrelids, chunk->relids, &chunk->types,
-							 &chunk->data);
+							 chunk->nrelids, chunk->relids, chunk->relcolumns,
+							 &chunk->types, &chunk->data);
 	free_chunk(chunk);
 }
 
@@ -247,18 +262,36 @@ undoredo_capture_init(void)
 	ProcessUtility_hook = capture_ProcessUtility;
 }
 
-/* The position of the table in the chunk's list, added if missing; -1: full */
+/*
+ * The position of the table in the chunk's list, added with its column
+ * names if missing; -1 when the list is full, or when the table's columns
+ * changed since the chunk's first change of it (an ALTER TABLE in between
+ * rebuilt its entry): each chunk has one list of names per table.
+ */
 static int
-chunk_relation(PendingChunk *chunk, Oid relid)
+chunk_relation(PendingChunk *chunk, TableInfo *ti)
 {
 	int			i;
 
 	for (i = 0; i < chunk->nrelids; i++)
-		if (chunk->relids[i] == relid)
+	{
+		if (chunk->relids[i] != ti->rootid)
+			continue;
+		if (chunk->layouts[i] == ti->layout)
 			return i;
+		/* another entry (a partition), or the same one rebuilt */
+		if (strcmp(chunk->relcolumns[i], ti->relcolumns) != 0)
+			return -1;
+		chunk->layouts[i] = ti->layout;
+		return i;
+	}
 	if (chunk->nrelids == CHUNK_MAX_RELATIONS)
 		return -1;
-	chunk->relids[chunk->nrelids] = relid;
+	chunk->relids[chunk->nrelids] = ti->rootid;
+	chunk->relcolumns[chunk->nrelids] =
+		MemoryContextStrdup(TopTransactionContext, ti->relcolumns);
+	chunk->layouts[chunk->nrelids] = ti->layout;
+	chunk->relbytes += TABLE_BYTES(ti->relcolumns);
 	return chunk->nrelids++;
 }
 
@@ -297,20 +330,23 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 		chunk->subid == GetCurrentSubTransactionId() &&
 		chunk->first_seq + chunk->count == ss->next_seq;
 	if (continues && chunk->data.len + record.len +
-		TYPES_BYTES(chunk->types.ntypes + types.ntypes) <= CHUNK_SIZE)
-		relation = chunk_relation(chunk, ti->rootid);
+		TYPES_BYTES(chunk->types.ntypes + types.ntypes) + RELS_BYTES(chunk) <= CHUNK_SIZE)
+		relation = chunk_relation(chunk, ti);
 	else
 		relation = -1;
 	if (continues && relation < 0)
 	{
-		/* full, or refers to too many tables: the change starts the next */
+		/*
+		 * full, refers to too many tables, or to the table with other
+		 * columns: the change starts the next
+		 */
 		ss->pending = list_delete_last(ss->pending);
 		write_chunk(ss, chunk);
 	}
 	if (relation < 0)
 	{
 		chunk = new_chunk(ss);
-		relation = chunk_relation(chunk, ti->rootid);
+		relation = chunk_relation(chunk, ti);
 	}
 	n32 = pg_hton32(relation);
 	memcpy(record.data, &n32, 4);
@@ -319,7 +355,7 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 		undoredo_typeset_add(&chunk->types, types.types[i], TopTransactionContext);
 	chunk->count++;
 	ss->next_seq++;
-	if (chunk->data.len + TYPES_BYTES(chunk->types.ntypes) > CHUNK_SIZE)
+	if (chunk->data.len + TYPES_BYTES(chunk->types.ntypes) + RELS_BYTES(chunk) > CHUNK_SIZE)
 	{
 		/* one large change */
 		ss->pending = list_delete_last(ss->pending);

@@ -537,12 +537,21 @@ undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
 	return rc;
 }
 
+/* field4 of the advisory lock tag of the probe below ("UP") */
+#define UNDOREDO_PROBE_LOCK_SPACE 0x5550
+
 /*
  * Take the scope lock: a heavyweight lock on a hash of the scope's name (an
  * advisory lock tag in a key space of our own, shown in pg_locks), held to
  * the end of the transaction, so lock_timeout, deadlock detection and
  * waiting all work as for any lock.  It writes nothing: a statement that
  * changes no tracked row costs no WAL.
+ *
+ * The lock table must keep room for one more lock afterwards: writing the
+ * history takes relation extension locks for a moment, and one that finds
+ * the table full fails with a bare "out of shared memory".  A lock of this
+ * backend's own that is taken and released at once probes for that room,
+ * so that a full lock table is reported here, naming the scope.
  */
 static void
 lock_scope_name(const char *scope)
@@ -550,12 +559,25 @@ lock_scope_name(const char *scope)
 	uint64		hash = hash_bytes_extended((const unsigned char *) scope,
 										   strlen(scope), 0);
 	LOCKTAG		tag;
+	LOCKTAG		probe;
+	bool		full;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
 						 (uint32) hash, UNDOREDO_LOCK_SPACE);
+	SET_LOCKTAG_ADVISORY(probe, MyDatabaseId, (uint32) MyProcPid, 0,
+						 UNDOREDO_PROBE_LOCK_SPACE);
 	/* waiting, so "not available" can only mean that the lock table is full */
-	if (LockAcquireExtended(&tag, ExclusiveLock, false, false, false, NULL) ==
-		LOCKACQUIRE_NOT_AVAIL)
+	full = LockAcquireExtended(&tag, ExclusiveLock, false, false, false, NULL) ==
+		LOCKACQUIRE_NOT_AVAIL;
+	/* no other backend takes this probe: "not available" is a full table */
+	if (!full)
+	{
+		full = LockAcquireExtended(&probe, ExclusiveLock, false, true, false,
+								   NULL) == LOCKACQUIRE_NOT_AVAIL;
+		if (!full)
+			LockRelease(&probe, ExclusiveLock, false);
+	}
+	if (full)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not lock scope \"%s\": the lock table is full", scope),

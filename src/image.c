@@ -55,9 +55,23 @@
  * Either way the value is detoasted, so an out-of-line original may be
  * vacuumed away afterwards.
  *
- * Columns are identified by attnum, which stays put across ADD and DROP
- * COLUMN; the type oid lets replay refuse a column whose type changed.
- * Stored generated columns are never imaged: they are recomputed.
+ * Columns are identified by attnum, which stays put across ADD, DROP and
+ * RENAME COLUMN; the type oid lets replay refuse a column whose type
+ * changed.  Stored generated columns are never imaged: they are recomputed.
+ * pg_dump does not keep dropped columns, so a restored table numbers its
+ * columns otherwise.  Each chunk therefore also keeps, per table, the
+ * table's oid at capture (reloids), its column names by attnum at capture
+ * (relcolumns: a text[] literal, NULL for a dropped column; tableinfo.c
+ * builds it once per TableInfo, capture copies it when the table first
+ * appears in a chunk, and starts another chunk if an ALTER changed it
+ * meanwhile) and the recording database (origin, store.c).  Replay
+ * (undoredo_attnum_maps) keeps the recorded attnums when the chunk was
+ * recorded in this database on the table that has that oid now -- so a
+ * renamed column is still the same column there -- and otherwise maps each
+ * recorded column to the column of that name now: one gone (dropped, or
+ * renamed since the capture) is left out like a dropped one, and a type
+ * mismatch is refused as for columns whose type changed.  Chunks without
+ * these (recorded before they were added) use their attnums as they are.
  *
  * An update image holds the primary key and the columns whose stored form
  * changed (bytes compared after detoasting, not '=': 1.50 -> 1.5 and
@@ -77,6 +91,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -918,6 +933,104 @@ undoredo_image_read(StringInfo msg, const TypeMap *map, RowImage *image)
 			v->data = copy;
 		}
 	}
+}
+
+/*
+ * The attnum maps of a chunk's tables (see the header comment).  A table
+ * keeps its recorded attnums when the chunk was recorded in this database
+ * on the table that has that oid now; otherwise its columns are looked up
+ * by the names they had at capture.  Without names (chunks recorded before
+ * they were kept) the attnums are used as they are.
+ */
+void
+undoredo_attnum_maps(const HistoryChunk *chunk, int nrelids, const Oid *relids,
+					 AttnumMap *maps)
+{
+	Datum	   *reloids = NULL;
+	Datum	   *columns = NULL;
+	bool	   *nulls = NULL;
+	int			n = 0;
+	bool		here;
+	int			i;
+
+	for (i = 0; i < nrelids; i++)
+	{
+		maps[i].natts = 0;
+		maps[i].current = NULL;
+	}
+	if (chunk->reloids == NULL || chunk->relcolumns == NULL ||
+		chunk->origin == NULL)
+		return;
+	deconstruct_array((ArrayType *) chunk->reloids, OIDOID, sizeof(Oid), true,
+					  TYPALIGN_INT, &reloids, NULL, &n);
+	if (n != nrelids)
+		elog(ERROR, "undoredo: chunk has %d tables and %d table oids", nrelids, n);
+	deconstruct_array((ArrayType *) chunk->relcolumns, TEXTOID, -1, false,
+					  TYPALIGN_INT, &columns, &nulls, &n);
+	if (n != nrelids)
+		elog(ERROR, "undoredo: chunk has %d tables and %d lists of columns",
+			 nrelids, n);
+	here = strcmp(text_to_cstring(chunk->origin), undoredo_store_origin()) == 0;
+	for (i = 0; i < nrelids; i++)
+	{
+		ArrayType  *names;
+		Datum	   *elems;
+		bool	   *enulls;
+		int			j;
+
+		if (here && DatumGetObjectId(reloids[i]) == relids[i])
+			continue;
+		if (nulls[i])
+			elog(ERROR, "undoredo: chunk has no list of columns for its table %d", i);
+		names = DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN,
+														TextDatumGetCString(columns[i]),
+														TEXTOID, -1));
+		deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &enulls, &maps[i].natts);
+		maps[i].current = palloc0(sizeof(AttrNumber) * (maps[i].natts + 1));
+		for (j = 0; j < maps[i].natts; j++)
+		{
+			AttrNumber	attnum;
+
+			if (enulls[j])
+				continue;		/* dropped at capture */
+			/* InvalidAttrNumber for a column gone or dropped since */
+			attnum = get_attnum(relids[i], TextDatumGetCString(elems[j]));
+			if (attnum > 0)
+				maps[i].current[j + 1] = attnum;
+		}
+	}
+}
+
+/*
+ * Renumber an image's columns through a map: values of columns that the
+ * table no longer has are left out, as replay leaves out those of dropped
+ * columns; the rest stay in attnum order.
+ */
+void
+undoredo_image_remap(RowImage *image, const AttnumMap *map)
+{
+	int			n = 0;
+	int			i;
+
+	if (map->current == NULL)
+		return;
+	for (i = 0; i < image->nvalues; i++)
+	{
+		ImageValue	v = image->values[i];
+		int			j;
+
+		if (v.attnum < 1 || v.attnum > map->natts ||
+			map->current[v.attnum] == InvalidAttrNumber)
+			continue;
+		v.attnum = map->current[v.attnum];
+		/* insertion: pg_dump keeps the order, so this is mostly a copy */
+		for (j = n; j > 0 && image->values[j - 1].attnum > v.attnum; j--)
+			image->values[j] = image->values[j - 1];
+		image->values[j] = v;
+		n++;
+	}
+	image->nvalues = n;
 }
 
 ImageValue *

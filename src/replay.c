@@ -1600,7 +1600,7 @@ typedef struct Change
 
 static void
 read_change(StringInfo msg, int nrelids, const Oid *relids,
-			const TypeMap *types, Change *change)
+			const AttnumMap *attnums, const TypeMap *types, Change *change)
 {
 	int			relation = (int32) pq_getmsgint(msg, 4);
 
@@ -1610,9 +1610,15 @@ read_change(StringInfo msg, int nrelids, const Oid *relids,
 	change->relid = relids[relation];
 	change->op = pq_getmsgbyte(msg);
 	if (change->op == 'u' || change->op == 'd')
+	{
 		undoredo_image_read(msg, types, &change->before);
+		undoredo_image_remap(&change->before, &attnums[relation]);
+	}
 	if (change->op == 'u' || change->op == 'i')
+	{
 		undoredo_image_read(msg, types, &change->after);
+		undoredo_image_remap(&change->after, &attnums[relation]);
+	}
 	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
 		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
 }
@@ -1687,6 +1693,7 @@ replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
 	Datum	   *reldatums;
 	int			nrelids;
 	Oid		   *relids;
+	AttnumMap  *attnums;
 	TypeMap		types;
 	StringInfoData msg;
 	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
@@ -1702,9 +1709,11 @@ replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
 	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
 	for (i = 0; i < nrelids; i++)
 		relids[i] = DatumGetObjectId(reldatums[i]);
+	attnums = palloc(sizeof(AttnumMap) * Max(nrelids, 1));
+	undoredo_attnum_maps(chunk, nrelids, relids, attnums);
 	undoredo_type_map(chunk, &types);
 	for (i = 0; i < nchanges; i++)
-		read_change(&msg, nrelids, relids, &types, &list[i]);
+		read_change(&msg, nrelids, relids, attnums, &types, &list[i]);
 	if (msg.cursor != msg.len)
 		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
 	for (i = 0; i < nchanges; i++)

@@ -38,6 +38,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
@@ -595,28 +596,63 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 }
 
 /*
+ * Where the history is recorded: "<system identifier>:<database oid>".  A
+ * table's oid names the same table, and its attnums the same columns, only
+ * in the database that recorded the chunk (or a physical copy of it):
+ * another database, even of the same cluster, may have a table of the
+ * same oid (image.c).
+ */
+const char *
+undoredo_store_origin(void)
+{
+	static char *origin = NULL;
+
+	if (origin == NULL)
+		origin = MemoryContextStrdup(TopMemoryContext,
+									 psprintf(UINT64_FORMAT ":%u",
+											  GetSystemIdentifier(),
+											  MyDatabaseId));
+	return origin;
+}
+
+/*
  * Insert a chunk of row changes: count changes numbered from seq, which
  * refer to the tables relids by their position in it.  A regclass[] is
  * dumped by name, so a dump restored elsewhere still finds the tables.
  * The user-defined types whose oids the images hold are stored twice, as
  * those oids (oid[]) and as regtype[], which pg_dump writes by name: replay
  * maps the one to the other (image.c).  Without such types both are null.
+ * The tables' oids at capture (reloids, oid[], which pg_dump keeps as
+ * numbers), their column names by attnum (relcolumns, one text[] literal
+ * per table) and the origin let replay find the columns by name in a table
+ * that is not the one that recorded the changes (image.c).
  */
 void
 undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
-					 const Oid *relids, const TypeSet *types, StringInfo data)
+					 const Oid *relids, char *const *relcolumns,
+					 const TypeSet *types, StringInfo data)
 {
 	Relation	rel = table_open(undoredo_history_relid("undoredo_change"), RowExclusiveLock);
 	static const char *const names[] = {"step", "seq", "nchanges", "relids",
-	"changes", "typoids", "types"};
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, true, true};
+	"changes", "typoids", "types", "reloids", "relcolumns", "origin"};
+	Datum		values[10];
+	bool		nulls[10] = {false, false, false, false, false, true, true,
+	false, false, false};
 	Datum	   *elems = palloc(sizeof(Datum) * Max(Max(nrelids, types->ntypes), 1));
+	Datum	   *texts = palloc(sizeof(Datum) * Max(nrelids, 1));
 	bytea	   *changes = palloc(VARHDRSZ + data->len);
 	int			i;
 
 	for (i = 0; i < nrelids; i++)
+	{
 		elems[i] = ObjectIdGetDatum(relids[i]);
+		texts[i] = CStringGetTextDatum(relcolumns[i]);
+	}
+	values[7] = PointerGetDatum(construct_array(elems, nrelids, OIDOID,
+												sizeof(Oid), true, TYPALIGN_INT));
+	values[8] = PointerGetDatum(construct_array(texts, nrelids, TEXTOID,
+												-1, false, TYPALIGN_INT));
+	values[9] = CStringGetTextDatum(undoredo_store_origin());
 
 	SET_VARSIZE(changes, VARHDRSZ + data->len);
 	memcpy(VARDATA(changes), data->data, data->len);
@@ -636,7 +672,7 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 													sizeof(Oid), true, TYPALIGN_INT));
 		nulls[5] = nulls[6] = false;
 	}
-	insert_row(rel, form_row(rel, 7, names, values, nulls));
+	insert_row(rel, form_row(rel, 10, names, values, nulls));
 	table_close(rel, NoLock);
 	pfree(changes);
 }
@@ -709,6 +745,13 @@ undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
 	chunk->typoids = isnull ? NULL : DatumGetArrayTypePCopy(d);
 	d = heap_getattr(tuple, attnameAttNum(cs->rel, "types", false), desc, &isnull);
 	chunk->types = isnull ? NULL : DatumGetArrayTypePCopy(d);
+	/* what finds the columns by name: null in chunks recorded before */
+	d = heap_getattr(tuple, attnameAttNum(cs->rel, "reloids", false), desc, &isnull);
+	chunk->reloids = isnull ? NULL : DatumGetArrayTypePCopy(d);
+	d = heap_getattr(tuple, attnameAttNum(cs->rel, "relcolumns", false), desc, &isnull);
+	chunk->relcolumns = isnull ? NULL : DatumGetArrayTypePCopy(d);
+	d = heap_getattr(tuple, attnameAttNum(cs->rel, "origin", false), desc, &isnull);
+	chunk->origin = isnull ? NULL : DatumGetTextPCopy(d);
 	return true;
 }
 

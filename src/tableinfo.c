@@ -29,6 +29,7 @@
 #include "catalog/pg_constraint.h"
 #include "access/htup_details.h"
 #include "nodes/bitmapset.h"
+#include "utils/array.h"
 #include "nodes/parsenodes.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
@@ -47,6 +48,9 @@
 #include "undoredo.h"
 
 static HTAB *table_cache = NULL;
+
+/* numbers the builds of entries (TableInfo.layout) */
+static uint32 table_info_builds = 0;
 
 static void
 invalidate_table_info(Datum arg pg_attribute_unused(), Oid relid)
@@ -263,6 +267,44 @@ undoredo_primary_key(Relation rel)
 	return result;
 }
 
+/*
+ * The names of the columns by attnum, NULL for a dropped one, as a text[]
+ * literal: what each chunk of history keeps of the tables its images name,
+ * so that a table restored by pg_dump, which renumbers the columns, is
+ * read by name (image.c).  Built once per entry, copied per chunk.
+ */
+static char *
+column_names(TupleDesc desc)
+{
+	Datum	   *names = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	int			dims[1];
+	int			lbs[1] = {1};
+	ArrayType  *array;
+	char	   *result;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		nulls[i] = att->attisdropped;
+		names[i] = nulls[i] ? (Datum) 0 :
+			CStringGetTextDatum(NameStr(att->attname));
+	}
+	dims[0] = desc->natts;
+	array = construct_md_array(names, nulls, 1, dims, lbs, TEXTOID, -1, false,
+							   TYPALIGN_INT);
+	result = OidOutputFunctionCall(F_ARRAY_OUT, PointerGetDatum(array));
+	for (i = 0; i < desc->natts; i++)
+		if (!nulls[i])
+			pfree(DatumGetPointer(names[i]));
+	pfree(names);
+	pfree(nulls);
+	pfree(array);
+	return result;
+}
+
 static void
 build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 {
@@ -361,6 +403,9 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 										  pkrel->rd_opcintype[i]);
 	}
 	index_close(pkrel, AccessShareLock);
+
+	ti->relcolumns = column_names(desc);
+	ti->layout = ++table_info_builds;
 
 	ti->map = NULL;
 	if (root != rel)

@@ -134,6 +134,10 @@ typedef struct PendingChunk
 	int32		count;
 	int			nrelids;
 	Oid			relids[CHUNK_MAX_RELATIONS];	/* tables its changes refer to */
+	/* each table's column names when its changes were imaged (image.c) */
+	char	   *relcolumns[CHUNK_MAX_RELATIONS];
+	uint32		layouts[CHUNK_MAX_RELATIONS];	/* TableInfo.layout they are of */
+	int			relbytes;		/* what the tables add to its history row */
 	TypeSet		types;			/* user-defined types its images name */
 	StringInfoData data;
 } PendingChunk;
@@ -175,7 +179,9 @@ extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 TimestampTz created_at);
 extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
 								 int nrelids, const Oid *relids,
+								 char *const *relcolumns,
 								 const TypeSet *types, StringInfo data);
+extern const char *undoredo_store_origin(void);
 
 typedef struct UndoRedoChunkScan UndoRedoChunkScan;
 struct HistoryChunk;			/* image.c's section */
@@ -263,6 +269,9 @@ typedef struct TableInfo
 	bool		unique_expr;	/* ... and such an index on expressions */
 	TupleDesc	rootdesc;
 	TupleConversionMap *map;	/* relid's rows to rootid's layout, or NULL */
+	char	   *relcolumns;		/* rootid's column names by attnum, as a
+								 * text[] literal, NULL for dropped ones */
+	uint32		layout;			/* a number of this build of the entry */
 } TableInfo;
 
 extern TableInfo *undoredo_table_info(Relation rel, Oid rootid);
@@ -298,7 +307,8 @@ typedef struct TypeMap
 /*
  * One row of undoredo_change as replay needs it.  typoids and types are
  * NULL for a chunk without user-defined types, and for every chunk written
- * before 1.1.1.
+ * before 1.1.1; reloids, relcolumns and origin are NULL for chunks written
+ * before they were added (image.c).
  */
 typedef struct HistoryChunk
 {
@@ -306,8 +316,22 @@ typedef struct HistoryChunk
 	struct ArrayType *relids;	/* regclass[] */
 	struct ArrayType *typoids;	/* oid[] or NULL */
 	struct ArrayType *types;	/* regtype[] or NULL */
+	struct ArrayType *reloids;	/* oid[] or NULL */
+	struct ArrayType *relcolumns;	/* text[] or NULL */
+	text	   *origin;			/* or NULL */
 	bytea	   *changes;
 } HistoryChunk;
+
+/*
+ * Where the columns a chunk's images recorded (by their attnum at capture)
+ * are in a table now: current[attnum] is the column's attnum now, 0 when
+ * it is gone.  current NULL: the attnums are the table's own.
+ */
+typedef struct AttnumMap
+{
+	int			natts;			/* attnums recorded: 1 .. natts */
+	AttrNumber *current;		/* [natts + 1] or NULL */
+} AttnumMap;
 
 typedef struct RowImage
 {
@@ -323,6 +347,9 @@ extern bool undoredo_image_append_update(StringInfo buf, TypeSet *types,
 										 TableInfo *ti, HeapTuple oldtup,
 										 HeapTuple newtup);
 extern void undoredo_type_map(const HistoryChunk *chunk, TypeMap *map);
+extern void undoredo_attnum_maps(const HistoryChunk *chunk, int nrelids,
+								 const Oid *relids, AttnumMap *maps);
+extern void undoredo_image_remap(RowImage *image, const AttnumMap *map);
 extern void undoredo_image_read(StringInfo msg, const TypeMap *map,
 								RowImage *image);
 extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);

@@ -227,6 +227,103 @@ check "SELECT types::text FROM undoredo_change WHERE step = (SELECT max(step) FR
 check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('types', 1)" "3,1"
 check "SELECT types.same_as(3)" "t"
 
+dropdb undoredo_dump_src
+dropdb undoredo_dump_dst
+
+# Columns are found by name after a restore: pg_dump does not keep dropped
+# columns, so the restored tables number their columns otherwise than the
+# tables that recorded the steps.  t had a column dropped and one added
+# before the steps were recorded; u has one dropped after them.  Undo and
+# redo in the restored database (also with on_conflict = 'overwrite', which
+# writes without comparing) must give exactly the source's states.
+createdb undoredo_dump_src
+createdb undoredo_dump_dst
+psql_q -d undoredo_dump_src <<'SQL'
+CREATE EXTENSION undoredo;
+CREATE SCHEMA cols;
+SET search_path = cols, public;
+CREATE TABLE t (id integer PRIMARY KEY, a text, b text);
+INSERT INTO t VALUES (1, 'a1', 'b1'), (2, 'a2', 'b2');
+SELECT undoredo_track('t');
+ALTER TABLE t DROP COLUMN a;
+ALTER TABLE t ADD COLUMN c text;
+CREATE TABLE u (id integer PRIMARY KEY, a text, b text, c integer);
+INSERT INTO u VALUES (1, 'a1', 'b1', 1), (2, 'a2', 'b2', 2);
+SELECT undoredo_track('u');
+SET undoredo.scope = 'cols:1';
+BEGIN;
+UPDATE t SET b = 'B' || id, c = 'C' || id;
+UPDATE u SET a = 'A' || id, b = 'B' || id, c = 10 * id;
+COMMIT;
+BEGIN;
+INSERT INTO t VALUES (3, 'b3', 'c3');
+INSERT INTO u VALUES (3, 'a3', 'b3', 3);
+COMMIT;
+BEGIN;
+DELETE FROM t WHERE id = 1;
+DELETE FROM u WHERE id = 1;
+COMMIT;
+RESET undoredo.scope;
+ALTER TABLE u DROP COLUMN a;
+-- a partitioned table whose key moves: replay goes through the root
+CREATE TABLE p (junk integer, id integer, region text, v text,
+                PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE p_eu PARTITION OF p FOR VALUES IN ('eu');
+CREATE TABLE p_us PARTITION OF p FOR VALUES IN ('us');
+ALTER TABLE p DROP COLUMN junk;
+SELECT undoredo_track('p');
+INSERT INTO p VALUES (1, 'eu', 'one'), (2, 'us', 'two');
+SET undoredo.scope = 'cols:2';
+UPDATE p SET v = upper(v);
+UPDATE p SET region = 'us' WHERE id = 1;
+DELETE FROM p WHERE id = 2;
+RESET undoredo.scope;
+SQL
+# the same shift of oids as above
+psql_q -d undoredo_dump_dst <<'SQL' >/dev/null
+DO $$
+BEGIN
+    FOR i IN 1..50 LOOP
+        EXECUTE format('CREATE TABLE shift_t%s (a int)', i);
+    END LOOP;
+END $$;
+SQL
+pg_dump -d undoredo_dump_src | psql_q -d undoredo_dump_dst >/dev/null
+cols_state() {
+    check "SELECT (SELECT string_agg(id || '=' || coalesce(b, '-') || '/' || coalesce(c, '-'), ' ' ORDER BY id) FROM cols.t) || ' | ' || (SELECT string_agg(id || '=' || coalesce(b, '-') || '/' || coalesce(c::text, '-'), ' ' ORDER BY id) FROM cols.u)" "$1"
+}
+s0="1=b1/- 2=b2/- | 1=b1/1 2=b2/2"
+s1="1=B1/C1 2=B2/C2 | 1=B1/10 2=B2/20"
+s2="1=B1/C1 2=B2/C2 3=b3/c3 | 1=B1/10 2=B2/20 3=b3/3"
+s3="2=B2/C2 3=b3/c3 | 2=B2/20 3=b3/3"
+check "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'cols.t'::regclass AND attnum > 0" "id,b,c"
+cols_state "$s3"
+for mode in error overwrite; do
+    export PGOPTIONS="-c undoredo.on_conflict=$mode"
+    check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('cols', 1)" "2,1"
+    cols_state "$s2"
+    check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('cols', 1)" "1,2"
+    cols_state "$s1"
+    check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('cols', 1)" "0,3"
+    cols_state "$s0"
+    check "SELECT undo_count || ',' || redo_count FROM undoredo_redo('cols', 1)" "1,2"
+    cols_state "$s1"
+    check "SELECT undo_count || ',' || redo_count FROM undoredo_redo('cols', 1, 2)" "3,0"
+    cols_state "$s3"
+    unset PGOPTIONS
+done
+check "SELECT string_agg(id || region || v, ' ' ORDER BY id) FROM cols.p" "1usONE"
+check "SELECT undo_count || ',' || redo_count FROM undoredo_undo('cols', 2, 3)" "0,3"
+check "SELECT string_agg(tableoid::regclass || ':' || id || region || v, ' ' ORDER BY id) FROM cols.p" "cols.p_eu:1euone cols.p_us:2ustwo"
+check "SELECT undo_count || ',' || redo_count FROM undoredo_redo('cols', 2, 3)" "3,0"
+check "SELECT string_agg(tableoid::regclass || ':' || id || region || v, ' ' ORDER BY id) FROM cols.p" "cols.p_us:1usONE"
+# steps recorded in the restored database use its own column numbers
+check "SET undoredo.scope = 'cols:1'; UPDATE cols.t SET b = 'x', c = 'y' WHERE id = 2; SELECT count(*) FROM undoredo_history('cols', 1)" "4"
+check "ALTER TABLE cols.t ADD COLUMN d text; ALTER TABLE cols.t DROP COLUMN d; SELECT undo_count || ',' || redo_count FROM undoredo_undo('cols', 1, 2)" "2,2"
+cols_state "$s2"
+check "SELECT undo_count || ',' || redo_count FROM undoredo_redo('cols', 1, 2)" "4,0"
+check "SELECT string_agg(id || '=' || b || '/' || c, ' ' ORDER BY id) FROM cols.t" "2=x/y 3=b3/c3"
+
 [ -n "${KEEP:-}" ] && exit 0
 dropdb undoredo_dump_src
 dropdb undoredo_dump_dst

@@ -10,7 +10,8 @@ without putting a new step of a scope before its older ones.
 Two clusters of their own (test/pgcluster.py), Unix sockets only:
 - the publisher (wal_level = logical) publishes the history tables and the
   tracked table; its step sequence starts high (a long history), its scope
-  sequence low;
+  sequence low; its table had a column dropped, so the subscriber's numbers
+  the columns otherwise;
 - the subscriber subscribes, copies, and follows steps captured, undone and
   redone on the publisher until it holds the same history;
 - the publisher stops, the subscription is disabled; on the subscriber,
@@ -32,9 +33,15 @@ PUBLISHED = ("undoredo_scope", "undo_action", "redo_action", "undoredo_change", 
 SESSIONS = 8
 
 
-def setup_schema(cur):
+def setup_schema(cur, dropped_column=False):
     cur.execute("CREATE EXTENSION undoredo")
-    cur.execute("CREATE TABLE doc (id int PRIMARY KEY, title text NOT NULL)")
+    if dropped_column:
+        # title is the third column here and the second on the subscriber:
+        # replicated steps are replayed there by column name
+        cur.execute("CREATE TABLE doc (id int PRIMARY KEY, note text, title text NOT NULL)")
+        cur.execute("ALTER TABLE doc DROP COLUMN note")
+    else:
+        cur.execute("CREATE TABLE doc (id int PRIMARY KEY, title text NOT NULL)")
     cur.execute("SELECT undoredo_track('doc')")
 
 
@@ -76,7 +83,7 @@ class PromotedSubscriberTest(unittest.TestCase):
         pub = self.pub.connect()
         sub = self.sub.connect()
         pcur, scur = pub.cursor(), sub.cursor()
-        setup_schema(pcur)
+        setup_schema(pcur, dropped_column=True)
         setup_schema(scur)
         # a long history was recorded before: step ids far above 1
         pcur.execute("SELECT setval('undoredo_step_seq', 1000000)")
