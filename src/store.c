@@ -38,6 +38,7 @@
 #include "common/hashfn.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/syscache.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
