@@ -570,7 +570,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 				if (ss->scope_id != 0)
 					undoredo_store_remember_scope(ss->scope, ss->scope_id);
 			}
-			/* FALLTHROUGH */
+			pg_fallthrough;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
