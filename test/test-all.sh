@@ -31,9 +31,15 @@ for p in "${extra[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$p")
 done
+if [ "$(id -u)" -ne 0 ]; then
+    echo "make test-all runs as root (clusters as the postgres user, dpkg)" >&2
+    exit 1
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]} ..."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 total_passed=0 total_failed=0 status=0
