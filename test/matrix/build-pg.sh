@@ -62,6 +62,9 @@ step() {   # NAME COMMAND...: run with its log kept in $src; stop on failure
         exit 1
     fi
 }
+# run from make test-all, the outer make's MAKELEVEL would make
+# PostgreSQL's build skip generating its headers (it does so at level 0)
+unset MAKELEVEL MAKEFLAGS MFLAGS
 step configure ./configure --prefix="$prefix" --with-libxml --without-icu \
     --without-readline --without-zstd --without-lz4 --disable-nls CFLAGS="-O2"
 step make make -s -j"$(nproc)"
