@@ -65,7 +65,7 @@ export PGHOST=$tmp/sock PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 export PATH="$bindir:$PATH"
 
 got=$(psql -X -At -v ON_ERROR_STOP=1 -c "CREATE DATABASE deb_check" \
-      -d postgres >/dev/null 2>&1 && psql -X -At -v ON_ERROR_STOP=1 -d deb_check \
+      -d postgres >/dev/null 2>&1 && psql -X -q -At -v ON_ERROR_STOP=1 -d deb_check \
       -c "CREATE EXTENSION undoredo" \
       -c "SELECT extversion FROM pg_extension WHERE extname = 'undoredo'" 2>&1)
 want=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" undoredo.control)
