@@ -35,7 +35,7 @@ endif
 .DEFAULT_GOAL := all
 
 
-.PHONY: test demo demo-web deps lint bench soak
+.PHONY: test test-all deb dist demo demo-web deps lint bench soak
 deps:
 	@bash test/deps.sh
 
@@ -44,6 +44,20 @@ lint:
 
 test: deps
 	@bash test/run.sh
+
+# every suite on PostgreSQL 15 and 18, compile-and-link checks against 17
+# and 19, both Python stacks, the PGXN zip and the Debian package; caches in
+# UNDOREDO_CACHE (default /var/cache/undoredo-build)
+test-all: deps
+	@bash test/test-all.sh
+
+# build/deb/postgresql-NN-undoredo_*.deb (pg_buildext, one per major)
+deb:
+	@bash test/deb.sh
+
+# build/undoredo-VERSION.zip for PGXN (META.json checked against undoredo.control)
+dist:
+	@bash test/dist.sh
 
 demo: deps
 	@bash test/demo.sh

@@ -121,6 +121,7 @@ SELECT 'constraint', con.conrelid::regclass || '.' || con.conname,
        pg_get_constraintdef(con.oid)
 FROM members m JOIN pg_constraint con ON con.conrelid = m.objid
 WHERE m.classid = 'pg_class'::regclass
+  AND con.contype <> 'n'   -- NOT NULL (a constraint row since 18): see column
 UNION ALL
 SELECT 'dumped', cfg::regclass::text, '' FROM ext, unnest(ext.extconfig) cfg
 UNION ALL

@@ -889,7 +889,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 						undoredo_store_remember_scope(entry->ss);
 				}
 			}
-			/* FALLTHROUGH */
+			pg_fallthrough;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:

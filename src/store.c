@@ -57,6 +57,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/syscache.h"
 #include "utils/array.h"
 #include "utils/builtins.h"

@@ -33,6 +33,19 @@
 /* the version of the SQL objects this library works with */
 #define UNDOREDO_VERSION "1.1.1"
 
+/*
+ * An intended fall-through between case labels.  PostgreSQL 19 builds with
+ * -Wimplicit-fallthrough=5, which no comment silences, and defines
+ * pg_fallthrough; older majors get the same attribute here.
+ */
+#ifndef pg_fallthrough
+#if defined(__GNUC__) && __GNUC__ >= 7
+#define pg_fallthrough __attribute__((fallthrough))
+#else
+#define pg_fallthrough ((void) 0)
+#endif
+#endif
+
 /* guc.c */
 typedef enum UndoRedoConflictMode
 {

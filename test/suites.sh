@@ -2,6 +2,7 @@
 # Every test suite, run inside pg_virtualenv (PG* variables name the server).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. test/count-regress.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -14,8 +15,9 @@ if ! make -s installcheck PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$log"; then
         [ -f "$f" ] && { echo "==== $f"; cat "$f"; }
     done
 fi
-passed=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$log")
-failed=$(grep -cE '\.\.\. FAILED' "$log")
+read -r passed failed < <(count_regress "$log")
+# a failing installcheck counts as one failure at least, whatever it printed
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 
 echo "==== pg_dump keeps histories"
 if bash test/dump.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi

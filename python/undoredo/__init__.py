@@ -5,4 +5,8 @@ offers the API of the Flask-UndoRedo library on top of it.  The history
 itself lives in the database, recorded by the extension's triggers.
 """
 
-__version__ = "1.0.0"
+try:
+    from importlib.metadata import PackageNotFoundError, version as _version
+    __version__ = _version("undoredo")   # the extension's version
+except PackageNotFoundError:             # imported from a checkout
+    __version__ = "unknown"
