@@ -74,5 +74,44 @@ SELECT * FROM parent;
 SELECT * FROM child;
 SELECT * FROM note;
 
+-- An untracked table's rows are outside every history: an action that
+-- would delete them or set them to null is a conflict too, found before
+-- the replay removes the referenced row (the capture trigger cannot see
+-- them); an action that reaches no row is fine.
+CREATE TABLE comment (id int PRIMARY KEY,
+                      parent_id int REFERENCES parent ON DELETE CASCADE);
+CREATE TABLE tag (id int PRIMARY KEY,
+                  parent_id int REFERENCES parent ON UPDATE SET NULL);
+BEGIN;
+SET LOCAL undoredo.scope = 'fka:6';
+INSERT INTO parent VALUES (8, 'eight');
+COMMIT;
+BEGIN;
+SET LOCAL undoredo.scope = 'fka:6';
+UPDATE parent SET id = 9 WHERE id = 8;
+COMMIT;
+INSERT INTO tag VALUES (90, 9);
+SELECT undoredo_test_try($$SELECT undoredo_undo('fka', 6)$$);
+SELECT * FROM tag;
+-- without the referencing row the key change is undone
+DELETE FROM tag;
+SELECT * FROM undoredo_undo('fka', 6);
+SELECT * FROM parent WHERE id IN (8, 9);
+-- ON DELETE CASCADE into the untracked table when undo removes a parent
+BEGIN;
+SET LOCAL undoredo.scope = 'fka:7';
+INSERT INTO parent VALUES (10, 'ten');
+COMMIT;
+INSERT INTO comment VALUES (80, 10);
+SELECT undoredo_test_try($$SELECT undoredo_undo('fka', 7)$$);
+SELECT * FROM parent WHERE id = 10;
+SELECT * FROM comment;
+-- overwrite lets the action proceed
+SET undoredo.on_conflict = 'overwrite';
+SELECT * FROM undoredo_undo('fka', 7);
+RESET undoredo.on_conflict;
+SELECT * FROM parent WHERE id = 10;
+SELECT * FROM comment;
+
 DROP SCHEMA fka CASCADE;
 RESET search_path;

@@ -65,6 +65,9 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_operator.h"
+#include "utils/syscache.h"
 #include "catalog/pg_trigger.h"
 #include "utils/fmgroids.h"
 #include "parser/parse_coerce.h"
@@ -100,6 +103,7 @@ typedef struct ReplayContext
 								 * from tables with foreign key actions */
 	HTAB	   *table_triggers; /* of TableTriggers, by tracked table */
 	int			before_row;		/* rc->ti's BEFORE ROW trigger events */
+	List	   *untracked;		/* rc->ti's UntrackedActions */
 } ReplayContext;
 
 /*
@@ -116,7 +120,31 @@ typedef struct TableTriggers
 {
 	Oid			relid;			/* key */
 	int			before_row;		/* EVENT_* with such triggers */
+	List	   *untracked;		/* of UntrackedAction */
 } TableTriggers;
+
+/*
+ * A foreign key with an ON DELETE or ON UPDATE action from a table that is
+ * not tracked to a tracked one.  The capture trigger cannot see the rows
+ * such an action changes, so before replay removes or re-keys a row, the
+ * referencing rows are looked for (see check_untracked_actions).
+ */
+typedef struct UntrackedAction
+{
+	Oid			conrelid;		/* the referencing table */
+	Oid			owner;			/* its owner, who looks */
+	char	   *conname;
+	char	   *table;			/* its quoted name, and relname for messages */
+	char	   *target;			/* "ONLY table" unless partitioned */
+	bool		on_delete;
+	bool		on_update;
+	int			nkeys;
+	AttrNumber	pkattnums[INDEX_MAX_KEYS];	/* referenced columns */
+	char	   *fkcols[INDEX_MAX_KEYS]; /* quoted referencing columns */
+	char	   *ops[INDEX_MAX_KEYS];	/* OPERATOR(ns.=) of referenced = referencing */
+} UntrackedAction;
+
+static List *untracked_actions(Oid relid);
 
 static const char *
 verb(const ReplayContext *rc)
@@ -390,8 +418,12 @@ note_table_triggers(ReplayContext *rc)
 
 	entry = hash_search(rc->table_triggers, &rc->ti->rootid, HASH_ENTER, &found);
 	if (!found)
+	{
 		entry->before_row = table_before_row(rc->ti->rootid, 0, NULL);
+		entry->untracked = rc->ti->fk_actions ? untracked_actions(rc->ti->rootid) : NIL;
+	}
 	rc->before_row = entry->before_row;
+	rc->untracked = entry->untracked;
 }
 
 /*
@@ -793,6 +825,167 @@ key_hash(const ReplayContext *rc, RowImage *image)
 	return hash;
 }
 
+/* Does the table (or, partitioned, its root) have the capture trigger? */
+static bool
+is_tracked(Relation rel)
+{
+	int			i;
+
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		if (strcmp(rel->trigdesc->triggers[i].tgname, "undoredo_capture") == 0)
+			return true;
+	return false;
+}
+
+/* "OPERATOR(ns.name)" of an operator */
+static char *
+operator_sql(Oid opno)
+{
+	HeapTuple	tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	Form_pg_operator form;
+	char	   *result;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	form = (Form_pg_operator) GETSTRUCT(tuple);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(form->oprnamespace)),
+					  NameStr(form->oprname));
+	ReleaseSysCache(tuple);
+	return result;
+}
+
+/* The foreign keys with actions into the table from untracked tables. */
+static List *
+untracked_actions(Oid relid)
+{
+	Relation	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(conrel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tuple;
+	List	   *result = NIL;
+
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tuple);
+		bool		on_delete = con->confdeltype == FKCONSTR_ACTION_CASCADE ||
+			con->confdeltype == FKCONSTR_ACTION_SETNULL ||
+			con->confdeltype == FKCONSTR_ACTION_SETDEFAULT;
+		bool		on_update = con->confupdtype == FKCONSTR_ACTION_CASCADE ||
+			con->confupdtype == FKCONSTR_ACTION_SETNULL ||
+			con->confupdtype == FKCONSTR_ACTION_SETDEFAULT;
+		Relation	child;
+		UntrackedAction *ua;
+		AttrNumber	fkattnums[INDEX_MAX_KEYS];
+		Oid			pfeqops[INDEX_MAX_KEYS];
+		int			i;
+
+		if (con->contype != CONSTRAINT_FOREIGN || con->confrelid != relid ||
+			OidIsValid(con->conparentid) || !(on_delete || on_update))
+			continue;
+		child = relation_open(con->conrelid, AccessShareLock);
+		if (is_tracked(child))
+		{
+			relation_close(child, AccessShareLock);
+			continue;
+		}
+		ua = palloc0(sizeof(UntrackedAction));
+		ua->conrelid = con->conrelid;
+		ua->owner = child->rd_rel->relowner;
+		ua->conname = pstrdup(NameStr(con->conname));
+		ua->table = pstrdup(RelationGetRelationName(child));
+		ua->target = psprintf("%s%s",
+							  child->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
+							  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(child)),
+														 RelationGetRelationName(child)));
+		ua->on_delete = on_delete;
+		ua->on_update = on_update;
+		DeconstructFkConstraintRow(tuple, &ua->nkeys, fkattnums, ua->pkattnums,
+								   pfeqops, NULL, NULL, NULL, NULL);
+		for (i = 0; i < ua->nkeys; i++)
+		{
+			ua->fkcols[i] = pstrdup(quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(child),
+																			fkattnums[i] - 1)->attname)));
+			ua->ops[i] = operator_sql(pfeqops[i]);
+		}
+		relation_close(child, AccessShareLock);
+		result = lappend(result, ua);
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+	return result;
+}
+
+/*
+ * Before replay removes the row (deleting) or changes its key: would a
+ * foreign key action change rows of an untracked table?  Those rows are
+ * outside every history, so that is a conflict (UR001), unless overwrite.
+ * The referencing rows are looked for as the referencing table's owner,
+ * past its row-level security, as PostgreSQL's action itself runs.
+ */
+static void
+check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
+{
+	ListCell   *lc;
+
+	if (rc->overwrite)
+		return;
+	foreach(lc, rc->untracked)
+	{
+		UntrackedAction *ua = (UntrackedAction *) lfirst(lc);
+		Statement	st;
+		Oid			saved_userid;
+		int			saved_sec_context;
+		int			ret;
+		int			i;
+
+		if (!(deleting ? ua->on_delete : ua->on_update))
+			continue;
+		statement_init(&st);
+		appendStringInfo(&st.sql, "SELECT 1 FROM %s WHERE true", ua->target);
+		for (i = 0; i < ua->nkeys; i++)
+		{
+			ImageValue *v = undoredo_image_find(image, ua->pkattnums[i]);
+			int			n;
+
+			if (v == NULL || v->format == 'n' || !usable(rc, v))
+				break;			/* the action matches no row by a null */
+			n = add_param(&st, rc->ti->cols[v->attnum - 1].typid,
+						  replay_datum(rc, v, false), false);
+			appendStringInfo(&st.sql, " AND $%d %s %s", n, ua->ops[i], ua->fkcols[i]);
+		}
+		if (i < ua->nkeys)
+			continue;
+		appendStringInfoString(&st.sql, " LIMIT 1");
+
+		GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+		SetUserIdAndSecContext(ua->owner,
+							   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_NOFORCE_RLS);
+		ret = undoredo_execute_plan(undoredo_plan(ua->conrelid, st.sql.data,
+												  st.nargs, st.argtypes),
+									st.values, st.nulls, InvalidSnapshot, false, 1);
+		SetUserIdAndSecContext(saved_userid, saved_sec_context);
+		if (ret < 0)
+			elog(ERROR, "undoredo: replay statement failed: %s: %s",
+				 SPI_result_code_string(ret), st.sql.data);
+		if (SPI_processed == 0)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDOREDO_CONFLICT),
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
+						rc->step, ua->conname, ua->table, key_text(rc, image),
+						rc->ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
+						rc->step, ua->conname, ua->table, key_text(rc, image),
+						rc->ti->relname),
+				 errdetail("Table \"%s\" is not tracked: rows that the action deletes or sets are outside every history.",
+						   ua->table),
+				 errhint("Track \"%s\" too, or SET undoredo.on_conflict = 'overwrite' to let the action proceed.",
+						 ua->table)));
+	}
+}
+
 static void
 key_removed(const ReplayContext *rc, RowImage *image)
 {
@@ -904,6 +1097,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	{
 		key_removed(rc, from);
 		key_created(rc, to);
+		check_untracked_actions(rc, from, false);
 	}
 	add_key_condition(rc, &st, from);
 	if (!rc->overwrite)
@@ -1660,7 +1854,10 @@ replay_change(ReplayContext *rc, Change *change)
 
 	/* key bookkeeping for foreign key actions, in replay order */
 	if (kind == BATCH_REMOVE)
+	{
 		key_removed(rc, from);
+		check_untracked_actions(rc, from, true);
+	}
 	else if (kind == BATCH_INSERT)
 		key_created(rc, to);
 	if (batch_add(rc, kind, from, to))
@@ -1753,6 +1950,7 @@ replay_step(bool undo, bool overwrite, int64 step)
 	rc.table_triggers = hash_create("undoredo table triggers", 16, &ctl,
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	rc.before_row = 0;
+	rc.untracked = NIL;
 	rc.ti = NULL;
 	rc.batch = palloc0(sizeof(Batch));
 	rc.batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo batch",
