@@ -553,6 +553,23 @@ undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
  * backend's own that is taken and released at once probes for that room,
  * so that a full lock table is reported here, naming the scope.
  */
+/*
+ * An exclusive transaction lock that reports a full lock table to the
+ * caller (LOCKACQUIRE_NOT_AVAIL) instead of raising "out of shared
+ * memory".  PostgreSQL 18 added an argument (whether to log a failure to
+ * get a lock without waiting).
+ */
+static LockAcquireResult
+acquire_lock(const LOCKTAG *tag, bool dontWait)
+{
+#if PG_VERSION_NUM >= 180000
+	return LockAcquireExtended(tag, ExclusiveLock, false, dontWait, false, NULL,
+							   false);
+#else
+	return LockAcquireExtended(tag, ExclusiveLock, false, dontWait, false, NULL);
+#endif
+}
+
 static void
 lock_scope_name(const char *scope)
 {
@@ -567,13 +584,11 @@ lock_scope_name(const char *scope)
 	SET_LOCKTAG_ADVISORY(probe, MyDatabaseId, (uint32) MyProcPid, 0,
 						 UNDOREDO_PROBE_LOCK_SPACE);
 	/* waiting, so "not available" can only mean that the lock table is full */
-	full = LockAcquireExtended(&tag, ExclusiveLock, false, false, false, NULL) ==
-		LOCKACQUIRE_NOT_AVAIL;
+	full = acquire_lock(&tag, false) == LOCKACQUIRE_NOT_AVAIL;
 	/* no other backend takes this probe: "not available" is a full table */
 	if (!full)
 	{
-		full = LockAcquireExtended(&probe, ExclusiveLock, false, true, false,
-								   NULL) == LOCKACQUIRE_NOT_AVAIL;
+		full = acquire_lock(&probe, true) == LOCKACQUIRE_NOT_AVAIL;
 		if (!full)
 			LockRelease(&probe, ExclusiveLock, false);
 	}

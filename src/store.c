@@ -199,28 +199,31 @@ insert_row(Relation rel, HeapTuple tuple)
 
 /*
  * The greatest value of the first column of a unique index, over every
- * entry, live or not (an id of a dead or uncommitted row is taken too).
+ * row version the index points to, live or not (an id of a dead or
+ * uncommitted row is taken too).
  */
 static int64
 greatest_id(const char *table, const char *index)
 {
 	Relation	rel = table_open(undoredo_history_relid(table), AccessShareLock);
 	Relation	irel = index_open(undoredo_history_relid(index), AccessShareLock);
-	IndexScanDesc scan;
+	SysScanDesc scan;
+	HeapTuple	tuple;
 	int64		greatest = 0;
 
-	scan = index_beginscan(rel, irel, SnapshotAny, 0, 0);
-	scan->xs_want_itup = true;
-	index_rescan(scan, NULL, 0, NULL, 0);
-	if (index_getnext_tid(scan, BackwardScanDirection) != NULL)
+	/* the ordered scan API is the same in every major, index_beginscan not */
+	scan = systable_beginscan_ordered(rel, irel, SnapshotAny, 0, NULL);
+	tuple = systable_getnext_ordered(scan, BackwardScanDirection);
+	if (HeapTupleIsValid(tuple))
 	{
 		bool		isnull;
-		Datum		d = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull);
+		Datum		d = heap_getattr(tuple, irel->rd_index->indkey.values[0],
+									 RelationGetDescr(rel), &isnull);
 
 		if (!isnull)
 			greatest = DatumGetInt64(d);
 	}
-	index_endscan(scan);
+	systable_endscan_ordered(scan);
 	index_close(irel, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return greatest;
@@ -708,7 +711,7 @@ undoredo_store_begin_chunks(int64 step, bool backward)
 	/* chunks this transaction wrote just before are visible */
 	CommandCounterIncrement();
 	cs->rel = table_open(undoredo_history_relid("undoredo_change"), AccessShareLock);
-	cs->index = index_open(RelationGetPrimaryKeyIndex(cs->rel), AccessShareLock);
+	cs->index = index_open(undoredo_primary_key(cs->rel), AccessShareLock);
 	cs->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(step));
 	cs->scan = systable_beginscan_ordered(cs->rel, cs->index, cs->snapshot, 1, &key);
