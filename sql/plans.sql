@@ -28,8 +28,7 @@ CREATE VIEW plans.kept AS
     SELECT count(*) FILTER (WHERE name = 'CachedPlanSource') AS plans,
            coalesce(sum(total_bytes), 0) AS bytes
     FROM pg_backend_memory_contexts
-    WHERE name IN ('CachedPlanSource', 'CachedPlan', 'CachedPlanQuery')
-      AND parent IN ('CacheMemoryContext', 'CachedPlanSource');
+    WHERE name IN ('CachedPlanSource', 'CachedPlan', 'CachedPlanQuery');
 CREATE TEMP TABLE sizes (round int, plans bigint, bytes numeric);
 
 DO $$

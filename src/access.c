@@ -53,6 +53,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "catalog/pg_class.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -267,13 +268,40 @@ undoredo_access_lock_scope(const char *object_type, const char *object_id,
  *-------------------------------------------------------------------------
  */
 
-/* The role a captured change counts as written by. */
+#if PG_VERSION_NUM >= 180000
 static Oid
-writer_role(void)
+table_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+#endif
+
+/* The role a captured change of the table counts as written by. */
+static Oid
+writer_role(Oid relid)
 {
 	/* a foreign-key action runs as the referencing table's owner */
 	if (InNoForceRLSOperation())
 		return GetOuterUserId();
+#if PG_VERSION_NUM >= 180000
+
+	/*
+	 * From PostgreSQL 18 on, an AFTER trigger runs as the role that queued
+	 * its event: for a row a foreign-key action changed, the referencing
+	 * table's owner, which the action ran as.  Such a change counts as the
+	 * session role's, as before.
+	 */
+	if (InLocalUserIdChange() && GetUserId() != GetOuterUserId() &&
+		GetUserId() == table_owner(relid))
+		return GetOuterUserId();
+#endif
 	return GetUserId();
 }
 
@@ -416,9 +444,9 @@ refuse_writer(const char *scope, Oid owner, Oid writer)
  * captured change checks again under the lock.
  */
 void
-undoredo_access_before_lock(const char *scope)
+undoredo_access_before_lock(const char *scope, Oid relid)
 {
-	Oid			writer = writer_role();
+	Oid			writer = writer_role(relid);
 	Oid			owner;
 
 	if (undoredo_store_cached_owner(scope, &owner) &&
@@ -438,7 +466,7 @@ undoredo_access_before_lock(const char *scope)
 void
 undoredo_access_write(ScopeState *ss, Oid relid)
 {
-	Oid			writer = writer_role();
+	Oid			writer = writer_role(relid);
 
 	if (ss->scope_id == 0)
 		undoredo_scope_id_writing(ss, writer, relid);

@@ -216,7 +216,7 @@ extern void undoredo_access_check(const char *object_type, const char *object_id
 extern ScopeState *undoredo_access_lock_scope(const char *object_type,
 											  const char *object_id,
 											  UndoRedoAccess need);
-extern void undoredo_access_before_lock(const char *scope);
+extern void undoredo_access_before_lock(const char *scope, Oid relid);
 extern void undoredo_access_write(ScopeState *ss, Oid relid);
 extern void undoredo_access_note_tables(ScopeState *ss, Oid owner,
 										int ntables, const Oid *tables);

@@ -29,7 +29,11 @@ if [ -z "$version" ]; then
 fi
 # "postgresql" in the prefix: configure then adds no /postgresql to its dirs
 prefix="$UNDOREDO_CACHE/pg/postgresql-$(echo "$version" | tr '~' '_')"
-if [ -f "$prefix/.done" ]; then
+# contrib modules the suites use (citext: equal keys and types, amcheck:
+# maintenance); a build made before they were added is made again
+contrib=(citext amcheck)
+if [ -f "$prefix/.done" ] && [ -f "$prefix/share/extension/citext.control" ] \
+        && [ -f "$prefix/share/extension/amcheck.control" ]; then
     echo "$prefix/bin/pg_config"; exit 0
 fi
 
@@ -76,8 +80,12 @@ fi
 step install make -s install
 # pg_isolation_regress for PGXS's installcheck of ISOLATION
 step install-isolation make -s -C src/test/isolation install
+for m in "${contrib[@]}"; do
+    step "install-$m" make -s -C "contrib/$m" install
+done
 for f in bin/postgres bin/pg_config bin/psql bin/pg_dump lib/pgxs/src/makefiles/pgxs.mk \
-         lib/pgxs/src/test/regress/pg_regress lib/pgxs/src/test/isolation/pg_isolation_regress; do
+         lib/pgxs/src/test/regress/pg_regress lib/pgxs/src/test/isolation/pg_isolation_regress \
+         share/extension/citext.control share/extension/amcheck.control; do
     [ -e "$prefix/$f" ] || { log "$prefix/$f missing after install"; exit 1; }
 done
 rm -rf "$src/tree"
