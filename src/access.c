@@ -285,7 +285,7 @@ table_owner(Oid relid)
 
 /* The role a captured change of the table counts as written by. */
 static Oid
-writer_role(Oid relid)
+writer_role(Oid relid pg_attribute_unused())
 {
 	/* a foreign-key action runs as the referencing table's owner */
 	if (InNoForceRLSOperation())
