@@ -1145,10 +1145,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 	if (ti->key_deferrable)
 	{
 		/* ON CONFLICT cannot use a deferrable key: look first */
-		statement_init(&st);
-		appendStringInfo(&st.sql, "SELECT 1 FROM %s", ti->target);
-		add_key_condition(rc, &st, image);
-		if (execute(rc, &st, true) > 0)
+		if (key_exists(rc, image))
 		{
 			if (!overwrite)
 				conflict(rc, image, "exists again");
