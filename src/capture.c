@@ -21,7 +21,7 @@
  *
  * While undoredo.scope is set and no replay runs, the row trigger appends
  * one row change to the transaction's current step of that scope
- * (catalog.c starts it on first use).  Being an AFTER trigger it sees every
+ * (scope.c starts it on first use).  Being an AFTER trigger it sees every
  * statement form, cascaded foreign-key actions and changes made by other
  * triggers, from any client.
  *

@@ -168,5 +168,6 @@ _PG_init(void)
 	/* after the definitions: their assign hooks clear rejected_scope */
 	rejected_scope = rejected;
 
+	undoredo_extension_init();
 	undoredo_xact_init();
 }

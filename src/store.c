@@ -17,12 +17,12 @@
  * indexes written stay until the end of the transaction, as the
  * executor's do: a concurrent index build waits for their holders, so it
  * cannot miss a row not yet committed.  Lookups go through the indexes
- * named in catalog.c; REINDEX CONCURRENTLY, which gives a name to a new
+ * named in extension.c; REINDEX CONCURRENTLY, which gives a name to a new
  * index, can only swap them while no transaction holds a write lock on
  * the table, and the old index stays usable until every transaction that
  * held a lock on the table has ended.
  *
- * Everything here runs under the scope lock (catalog.c), which serializes
+ * Everything here runs under the scope lock (scope.c), which serializes
  * the writers of one scope: a lookup with the latest snapshot sees the
  * last holder's committed work, and no other writer can race on the rows
  * of the scope.  (The two owner lookups made before a statement takes the
@@ -273,7 +273,7 @@ new_id(const char *seq, const char *table, const char *index, uint32 which)
  * never changes; an owner changes only from none to a role (entries with
  * no owner are not kept) or back to none by undoredo_clear, which
  * invalidates undoredo_scope's relcache entry so that every backend forgets
- * its entries when it next takes a scope lock (catalog.c accepts
+ * its entries when it next takes a scope lock (scope.c accepts
  * invalidations right after taking it); the set of tables only grows until
  * then, so the cached tables are a subset of the row's.  Another
  * undoredo_scope (DROP and CREATE EXTENSION, TRUNCATE: another

@@ -4,8 +4,9 @@
  *	  Declarations shared by the files of the undoredo extension.
  *
  * guc.c       settings, scope parsing, module load
- * catalog.c   the extension's own objects: schema, owner, cached SPI plans,
- *             the scope lock and the per-transaction current step
+ * extension.c the extension's own objects: schema, version, owner
+ * plans.c     kept SPI plans
+ * scope.c     the scope lock and the per-transaction current step
  * tableinfo.c what capture and replay need to know about a tracked table
  * image.c     binary row images
  * capture.c   the trigger and undoredo_track/undoredo_untrack
@@ -78,11 +79,7 @@ typedef struct UndoRedoReplayFiring
 
 extern UndoRedoReplayFiring undoredo_replay_firing;
 
-/* catalog.c */
-
-/* field4 of the advisory lock tags of scope locks ("UR") */
-#define UNDOREDO_LOCK_SPACE 0x5552
-
+/* extension.c */
 typedef struct UndoRedoExtension
 {
 	Oid			schema;			/* namespace of the extension's objects */
@@ -96,6 +93,28 @@ typedef struct UserContext
 	int			sec_context;
 } UserContext;
 
+extern const UndoRedoExtension *undoredo_extension(void);
+extern Oid	undoredo_history_relid(const char *name);
+extern void undoredo_become_owner(UserContext *saved);
+extern void undoredo_restore_user(const UserContext *saved);
+extern void undoredo_extension_init(void);
+
+/* plans.c */
+extern SPIPlanPtr undoredo_plan(Oid relid, const char *sql, int nargs,
+								const Oid *argtypes);
+extern int	undoredo_execute_plan(SPIPlanPtr plan, Datum *values,
+								  const char *nulls, Snapshot snapshot,
+								  bool read_only, long count);
+extern int	undoredo_kept_plans(void);
+extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
+								  Datum *values, const char *nulls, long count);
+extern void undoredo_plans_at_xact_end(void);
+
+/* scope.c */
+
+/* field4 of the advisory lock tags of scope locks ("UR") */
+#define UNDOREDO_LOCK_SPACE 0x5552
+
 /* A scope this transaction holds the lock of, and its current step. */
 typedef struct ScopeState
 {
@@ -107,7 +126,7 @@ typedef struct ScopeState
 	int32		next_seq;
 	SubTransactionId step_subid;	/* subtransaction that started the step */
 	List	   *pending;		/* of PendingChunk: captured, not yet stored */
-	/* catalog.c's bookkeeping of the subtransactions that touched it */
+	/* scope.c's bookkeeping of the subtransactions that touched it */
 	SubTransactionId touched_subid; /* listed as touched by this one */
 	SubTransactionId dirty_subid;	/* listed as having changes of this one */
 	bool		forgotten;		/* its lock was rolled back */
@@ -155,18 +174,6 @@ typedef struct PendingChunk
 	StringInfoData data;
 } PendingChunk;
 
-extern const UndoRedoExtension *undoredo_extension(void);
-extern Oid	undoredo_history_relid(const char *name);
-extern void undoredo_become_owner(UserContext *saved);
-extern void undoredo_restore_user(const UserContext *saved);
-extern SPIPlanPtr undoredo_plan(Oid relid, const char *sql, int nargs,
-								const Oid *argtypes);
-extern int	undoredo_execute_plan(SPIPlanPtr plan, Datum *values,
-								  const char *nulls, Snapshot snapshot,
-								  bool read_only, long count);
-extern int	undoredo_kept_plans(void);
-extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
-								  Datum *values, const char *nulls, long count);
 extern ScopeState *undoredo_lock_scope(const char *scope);
 extern ScopeState *undoredo_current_step(const char *scope, Oid relid);
 extern int64 undoredo_scope_id(ScopeState *ss);

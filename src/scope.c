@@ -1,17 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * catalog.c
- *	  The extension's own objects: where they live, who owns them, the SPI
- *	  plans that read and write them, the scope lock and the step that the
- *	  current transaction is capturing into.
- *
- * The history tables are private to the extension's owner.  Capture runs
- * inside the writer's statement and replay as the caller, so every
- * statement on the history switches to the owner for just that statement,
- * as ri_triggers.c does (SECURITY_LOCAL_USERID_CHANGE).
- *
- * SPI plans are prepared once per backend and kept in a hash keyed by their
- * SQL text and argument types; the plan cache re-plans them after DDL.
+ * scope.c
+ *	  The scope lock and the step that the current transaction is capturing
+ *	  into: the transaction state of the extension.
  *
  * The scope lock is a heavyweight lock on the scope's name, held to the end
  * of the transaction; the first capture, undo, redo or clear under it looks
@@ -31,6 +22,7 @@
  *
  *-------------------------------------------------------------------------
  */
+
 #include "postgres.h"
 
 #include "access/genam.h"
@@ -56,80 +48,6 @@
 #include "utils/syscache.h"
 
 #include "undoredo.h"
-
-/*
- * Kept SPI plans.  A plan is prepared in the user context it runs in (the
- * role, and whether that role bypasses its own table's forced row-level
- * security): the plan cache re-plans a kept plan when the role or
- * row_security changes, not when the security context does, so a plan
- * prepared as the caller and run as the table's owner would keep the
- * caller's policy quals.  The key is the table a statement is for (or
- * InvalidOid for the history's own statements), that user context and the
- * statement's text; the text is compared on a hit.  At most PLAN_CACHE_SIZE
- * plans are kept, least recently used first out, and a table's plans go
- * when its relcache entry is invalidated.  A plan is never freed while one
- * of ours is executing (a trigger of a replayed row may call in again, and
- * may ALTER the table): eviction and invalidation only mark entries, and
- * they are freed at the next lookup made with nothing executing, or at the
- * end of the transaction.
- */
-#define PLAN_CACHE_SIZE 64
-
-typedef struct PlanKey
-{
-	Oid			relid;
-	Oid			userid;
-	bool		noforce_rls;
-	uint64		hash;			/* of the SQL text and argument types */
-} PlanKey;
-
-typedef struct PlanEntry
-{
-	PlanKey		key;
-	char	   *sql;
-	int			nargs;
-	Oid		   *argtypes;
-	SPIPlanPtr	plan;
-	bool		dead;			/* to free when nothing executes */
-	dlist_node	lru;			/* most recently used first */
-} PlanEntry;
-
-static HTAB *plan_cache = NULL;
-static dlist_head plan_lru = DLIST_STATIC_INIT(plan_lru);
-static int	plan_count = 0;
-static int	plans_executing = 0;
-
-/*
- * Where the extension's objects are, kept across transactions and forgotten
- * when one of its relations changes (DROP or ALTER EXTENSION, a new owner)
- * or a schema is renamed.
- */
-static UndoRedoExtension extension;
-static bool extension_valid = false;
-static const char *const history_relations[] = {
-	"undoredo_scope", "undo_action", "redo_action", "undoredo_change",
-	"undoredo_scope_object_type_object_id_key", "redo_action_scope_idx",
-	"undoredo_scope_seq", "undoredo_step_seq",
-	"undoredo_scope_pkey", "undoredo_change_pkey"
-};
-static Oid	history_relids[lengthof(history_relations)];
-
-static void
-forget_extension_rel(Datum arg pg_attribute_unused(), Oid relid)
-{
-	int			i;
-
-	for (i = 0; i < (int) lengthof(history_relids); i++)
-		if (relid == InvalidOid || relid == history_relids[i])
-			extension_valid = false;
-}
-
-static void
-forget_extension(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
-				 uint32 hashvalue pg_attribute_unused())
-{
-	extension_valid = false;
-}
 
 /*
  * The scopes this transaction has locked, by name: a hash table of
@@ -263,278 +181,6 @@ undoredo_take_dirty_scopes(void)
 		((ScopeState *) lfirst(lc))->dirty_subid = InvalidSubTransactionId;
 	}
 	return dirty;
-}
-
-const UndoRedoExtension *
-undoredo_extension(void)
-{
-	Oid			extoid;
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Form_pg_extension form;
-	char	   *version;
-	bool		isnull;
-	int			i;
-
-	if (extension_valid)
-		return &extension;
-
-	extoid = get_extension_oid("undoredo", true);
-	if (!OidIsValid(extoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"undoredo\" is not installed in this database"),
-				 errhint("Run CREATE EXTENSION undoredo.")));
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "could not find tuple for extension %u", extoid);
-	form = (Form_pg_extension) GETSTRUCT(tuple);
-	extension.schema = form->extnamespace;
-	extension.owner = form->extowner;
-	version = TextDatumGetCString(heap_getattr(tuple, Anum_pg_extension_extversion,
-											   RelationGetDescr(rel), &isnull));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
-	/* the history layout of another version would be misread */
-	if (strcmp(version, UNDOREDO_VERSION) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"undoredo\" is installed at version %s, but its library is version %s",
-						version, UNDOREDO_VERSION),
-				 errhint("Run ALTER EXTENSION undoredo UPDATE.")));
-
-	if (extension.qschema)
-		pfree(extension.qschema);
-	extension.qschema = MemoryContextStrdup(TopMemoryContext,
-											quote_identifier(get_namespace_name(extension.schema)));
-	extension_valid = true;
-	for (i = 0; i < (int) lengthof(history_relations); i++)
-	{
-		history_relids[i] = get_relname_relid(history_relations[i], extension.schema);
-		if (!OidIsValid(history_relids[i]))
-			extension_valid = false;	/* damaged: look again next time */
-	}
-	return &extension;
-}
-
-/* The oid of one of the extension's relations, by name. */
-Oid
-undoredo_history_relid(const char *name)
-{
-	int			i;
-
-	(void) undoredo_extension();
-	for (i = 0; i < (int) lengthof(history_relations); i++)
-	{
-		if (strcmp(history_relations[i], name) != 0)
-			continue;
-		if (!OidIsValid(history_relids[i]))
-			elog(ERROR, "undoredo: relation \"%s\" of the extension is missing", name);
-		return history_relids[i];
-	}
-	elog(ERROR, "undoredo: \"%s\" is not a relation of the extension", name);
-	return InvalidOid;			/* keep the compiler quiet */
-}
-
-void
-undoredo_become_owner(UserContext *saved)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-
-	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(ext->owner,
-						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void
-undoredo_restore_user(const UserContext *saved)
-{
-	SetUserIdAndSecContext(saved->userid, saved->sec_context);
-}
-
-static void
-free_plan_entry(PlanEntry *entry)
-{
-	dlist_delete(&entry->lru);
-	if (entry->plan != NULL)
-		SPI_freeplan(entry->plan);
-	if (entry->sql != NULL)
-		pfree(entry->sql);
-	if (entry->argtypes != NULL)
-		pfree(entry->argtypes);
-	(void) hash_search(plan_cache, &entry->key, HASH_REMOVE, NULL);
-	plan_count--;
-}
-
-/* Free the entries marked dead, and the oldest beyond the bound. */
-static void
-trim_plans(void)
-{
-	dlist_mutable_iter iter;
-
-	if (plan_cache == NULL || plans_executing > 0)
-		return;
-	dlist_foreach_modify(iter, &plan_lru)
-	{
-		PlanEntry  *entry = dlist_container(PlanEntry, lru, iter.cur);
-
-		if (entry->dead)
-			free_plan_entry(entry);
-	}
-	while (plan_count > PLAN_CACHE_SIZE)
-		free_plan_entry(dlist_container(PlanEntry, lru, dlist_tail_node(&plan_lru)));
-}
-
-static void
-forget_table_plans(Datum arg pg_attribute_unused(), Oid relid)
-{
-	dlist_iter	iter;
-
-	dlist_foreach(iter, &plan_lru)
-	{
-		PlanEntry  *entry = dlist_container(PlanEntry, lru, iter.cur);
-
-		if (relid == InvalidOid || entry->key.relid == relid)
-			entry->dead = true;
-	}
-}
-
-/* How many plans this backend keeps (for tests: bounded). */
-int
-undoredo_kept_plans(void)
-{
-	return plan_count;
-}
-
-/*
- * The kept plan of a statement for a table (InvalidOid: the history), in
- * the current user context, prepared on first use.  Must be called while
- * connected to SPI, in the user context the plan will be run in.
- */
-SPIPlanPtr
-undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
-{
-	PlanKey		key;
-	PlanEntry  *entry;
-	bool		found;
-	int			sec_context;
-	SPIPlanPtr	plan;
-
-	if (plan_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(PlanKey);
-		ctl.entrysize = sizeof(PlanEntry);
-		plan_cache = hash_create("undoredo plans", PLAN_CACHE_SIZE * 2, &ctl,
-								 HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(forget_table_plans, (Datum) 0);
-	}
-	trim_plans();
-
-	memset(&key, 0, sizeof(key));
-	key.relid = relid;
-	GetUserIdAndSecContext(&key.userid, &sec_context);
-	key.noforce_rls = (sec_context & SECURITY_NOFORCE_RLS) != 0;
-	key.hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
-	if (nargs > 0)
-		key.hash ^= hash_bytes_extended((const unsigned char *) argtypes,
-										nargs * sizeof(Oid), 1);
-
-	entry = hash_search(plan_cache, &key, HASH_FIND, NULL);
-	if (entry != NULL && !entry->dead && strcmp(entry->sql, sql) == 0 &&
-		entry->nargs == nargs &&
-		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0))
-	{
-		dlist_move_head(&plan_lru, &entry->lru);
-		return entry->plan;
-	}
-	if (entry != NULL)
-	{
-		/* a stale entry or a hash collision: replace it when possible */
-		if (plans_executing > 0)
-		{
-			/* still in use: run a one-off plan, not kept */
-			plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
-			if (plan == NULL)
-				elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
-					 sql, SPI_result_code_string(SPI_result));
-			return plan;
-		}
-		free_plan_entry(entry);
-	}
-
-	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
-	if (plan == NULL)
-		elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-
-	entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
-	Assert(!found);
-	entry->plan = plan;
-	entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
-	entry->nargs = nargs;
-	entry->argtypes = NULL;
-	if (nargs > 0)
-	{
-		entry->argtypes = MemoryContextAlloc(TopMemoryContext, nargs * sizeof(Oid));
-		memcpy(entry->argtypes, argtypes, nargs * sizeof(Oid));
-	}
-	entry->dead = false;
-	dlist_push_head(&plan_lru, &entry->lru);
-	plan_count++;
-	return plan;
-}
-
-/*
- * Run a kept plan: SPI_execute_snapshot with the given arguments, counted
- * as executing so that no plan is freed under it.
- */
-int
-undoredo_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
-					  Snapshot snapshot, bool read_only, long count)
-{
-	int			rc;
-
-	plans_executing++;
-	PG_TRY();
-	{
-		rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot,
-								  read_only, false, count);
-	}
-	PG_FINALLY();
-	{
-		plans_executing--;
-	}
-	PG_END_TRY();
-	return rc;
-}
-
-/* Run a statement on the history as the extension owner. */
-int
-undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
-					  Datum *values, const char *nulls, long count)
-{
-	UserContext saved;
-	int			rc;
-
-	undoredo_become_owner(&saved);
-	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
-							   values, nulls, InvalidSnapshot, false, count);
-	undoredo_restore_user(&saved);
-	if (rc < 0)
-		elog(ERROR, "undoredo: SPI_execute_plan failed for \"%s\": %s",
-			 sql, SPI_result_code_string(rc));
-	return rc;
 }
 
 /* field4 of the advisory lock tag of the probe below ("UP") */
@@ -911,8 +557,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			/* their memory goes with the transaction */
 			scope_table = NULL;
 			levels = NULL;
-			/* an error skips nothing of the count (PG_FINALLY), but be sure */
-			plans_executing = 0;
+			undoredo_plans_at_xact_end();
 			break;
 		default:
 			break;
@@ -1035,8 +680,6 @@ undoredo_xact_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
-	CacheRegisterRelcacheCallback(forget_extension_rel, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, forget_extension, (Datum) 0);
 }
 
 /* Argument helpers shared by the SQL-callable functions. */

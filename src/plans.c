@@ -1,0 +1,263 @@
+/*-------------------------------------------------------------------------
+ *
+ * plans.c
+ *	  Kept SPI plans of the statements capture, replay and the history
+ *	  functions run.
+ *
+ * SPI plans are prepared once per backend and kept in a hash; the plan
+ * cache re-plans them after DDL.  The rules of the cache are below.
+ *
+ *-------------------------------------------------------------------------
+ */
+
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "common/hashfn.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "storage/lock.h"
+#include "utils/snapmgr.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+
+#include "undoredo.h"
+
+/*
+ * Kept SPI plans.  A plan is prepared in the user context it runs in (the
+ * role, and whether that role bypasses its own table's forced row-level
+ * security): the plan cache re-plans a kept plan when the role or
+ * row_security changes, not when the security context does, so a plan
+ * prepared as the caller and run as the table's owner would keep the
+ * caller's policy quals.  The key is the table a statement is for (or
+ * InvalidOid for the history's own statements), that user context and the
+ * statement's text; the text is compared on a hit.  At most PLAN_CACHE_SIZE
+ * plans are kept, least recently used first out, and a table's plans go
+ * when its relcache entry is invalidated.  A plan is never freed while one
+ * of ours is executing (a trigger of a replayed row may call in again, and
+ * may ALTER the table): eviction and invalidation only mark entries, and
+ * they are freed at the next lookup made with nothing executing, or at the
+ * end of the transaction.
+ */
+#define PLAN_CACHE_SIZE 64
+
+typedef struct PlanKey
+{
+	Oid			relid;
+	Oid			userid;
+	bool		noforce_rls;
+	uint64		hash;			/* of the SQL text and argument types */
+} PlanKey;
+
+typedef struct PlanEntry
+{
+	PlanKey		key;
+	char	   *sql;
+	int			nargs;
+	Oid		   *argtypes;
+	SPIPlanPtr	plan;
+	bool		dead;			/* to free when nothing executes */
+	dlist_node	lru;			/* most recently used first */
+} PlanEntry;
+
+static HTAB *plan_cache = NULL;
+static dlist_head plan_lru = DLIST_STATIC_INIT(plan_lru);
+static int	plan_count = 0;
+static int	plans_executing = 0;
+
+static void
+free_plan_entry(PlanEntry *entry)
+{
+	dlist_delete(&entry->lru);
+	if (entry->plan != NULL)
+		SPI_freeplan(entry->plan);
+	if (entry->sql != NULL)
+		pfree(entry->sql);
+	if (entry->argtypes != NULL)
+		pfree(entry->argtypes);
+	(void) hash_search(plan_cache, &entry->key, HASH_REMOVE, NULL);
+	plan_count--;
+}
+
+/* Free the entries marked dead, and the oldest beyond the bound. */
+static void
+trim_plans(void)
+{
+	dlist_mutable_iter iter;
+
+	if (plan_cache == NULL || plans_executing > 0)
+		return;
+	dlist_foreach_modify(iter, &plan_lru)
+	{
+		PlanEntry  *entry = dlist_container(PlanEntry, lru, iter.cur);
+
+		if (entry->dead)
+			free_plan_entry(entry);
+	}
+	while (plan_count > PLAN_CACHE_SIZE)
+		free_plan_entry(dlist_container(PlanEntry, lru, dlist_tail_node(&plan_lru)));
+}
+
+static void
+forget_table_plans(Datum arg pg_attribute_unused(), Oid relid)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &plan_lru)
+	{
+		PlanEntry  *entry = dlist_container(PlanEntry, lru, iter.cur);
+
+		if (relid == InvalidOid || entry->key.relid == relid)
+			entry->dead = true;
+	}
+}
+
+/* How many plans this backend keeps (for tests: bounded). */
+int
+undoredo_kept_plans(void)
+{
+	return plan_count;
+}
+
+/*
+ * The kept plan of a statement for a table (InvalidOid: the history), in
+ * the current user context, prepared on first use.  Must be called while
+ * connected to SPI, in the user context the plan will be run in.
+ */
+SPIPlanPtr
+undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
+{
+	PlanKey		key;
+	PlanEntry  *entry;
+	bool		found;
+	int			sec_context;
+	SPIPlanPtr	plan;
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(PlanKey);
+		ctl.entrysize = sizeof(PlanEntry);
+		plan_cache = hash_create("undoredo plans", PLAN_CACHE_SIZE * 2, &ctl,
+								 HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(forget_table_plans, (Datum) 0);
+	}
+	trim_plans();
+
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	GetUserIdAndSecContext(&key.userid, &sec_context);
+	key.noforce_rls = (sec_context & SECURITY_NOFORCE_RLS) != 0;
+	key.hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+	if (nargs > 0)
+		key.hash ^= hash_bytes_extended((const unsigned char *) argtypes,
+										nargs * sizeof(Oid), 1);
+
+	entry = hash_search(plan_cache, &key, HASH_FIND, NULL);
+	if (entry != NULL && !entry->dead && strcmp(entry->sql, sql) == 0 &&
+		entry->nargs == nargs &&
+		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0))
+	{
+		dlist_move_head(&plan_lru, &entry->lru);
+		return entry->plan;
+	}
+	if (entry != NULL)
+	{
+		/* a stale entry or a hash collision: replace it when possible */
+		if (plans_executing > 0)
+		{
+			/* still in use: run a one-off plan, not kept */
+			plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+			if (plan == NULL)
+				elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
+					 sql, SPI_result_code_string(SPI_result));
+			return plan;
+		}
+		free_plan_entry(entry);
+	}
+
+	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+	if (plan == NULL)
+		elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+
+	entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
+	Assert(!found);
+	entry->plan = plan;
+	entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	entry->nargs = nargs;
+	entry->argtypes = NULL;
+	if (nargs > 0)
+	{
+		entry->argtypes = MemoryContextAlloc(TopMemoryContext, nargs * sizeof(Oid));
+		memcpy(entry->argtypes, argtypes, nargs * sizeof(Oid));
+	}
+	entry->dead = false;
+	dlist_push_head(&plan_lru, &entry->lru);
+	plan_count++;
+	return plan;
+}
+
+/*
+ * Run a kept plan: SPI_execute_snapshot with the given arguments, counted
+ * as executing so that no plan is freed under it.
+ */
+int
+undoredo_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
+					  Snapshot snapshot, bool read_only, long count)
+{
+	int			rc;
+
+	plans_executing++;
+	PG_TRY();
+	{
+		rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot,
+								  read_only, false, count);
+	}
+	PG_FINALLY();
+	{
+		plans_executing--;
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* Run a statement on the history as the extension owner. */
+int
+undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
+					  Datum *values, const char *nulls, long count)
+{
+	UserContext saved;
+	int			rc;
+
+	undoredo_become_owner(&saved);
+	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
+							   values, nulls, InvalidSnapshot, false, count);
+	undoredo_restore_user(&saved);
+	if (rc < 0)
+		elog(ERROR, "undoredo: SPI_execute_plan failed for \"%s\": %s",
+			 sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+/* The transaction ended: an error skips nothing of the count (PG_FINALLY), but be sure */
+void
+undoredo_plans_at_xact_end(void)
+{
+	plans_executing = 0;
+}
