@@ -1,7 +1,7 @@
 # undoredo: per-object undo/redo histories in PostgreSQL (PGXS build)
 
 MODULE_big = undoredo
-OBJS = src/guc.o src/extension.o src/plans.o src/scope.o src/tableinfo.o src/image.o src/capture.o \
+OBJS = src/undoredo.o src/guc.o src/extension.o src/plans.o src/scope.o src/tableinfo.o src/image.o src/capture.o \
        src/access.o \
        src/replay.o src/history.o src/store.o
 EXTENSION = undoredo

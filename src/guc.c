@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * guc.c
- *	  Module load and the undoredo.* settings.
+ *	  The undoredo.* settings.
  *
  * undoredo.scope names the object a transaction edits, as
  * "<object_type>:<object_id>" split at the first colon.  Its check hook
@@ -23,8 +23,6 @@
 
 #include "undoredo.h"
 
-PG_MODULE_MAGIC;
-
 char	   *undoredo_scope = NULL;
 char	   *undoredo_label = NULL;
 int			undoredo_max_steps = 0;
@@ -40,8 +38,6 @@ static const struct config_enum_entry on_conflict_options[] = {
 	{"overwrite", UNDOREDO_CONFLICT_OVERWRITE, false},
 	{NULL, 0, false}
 };
-
-void		_PG_init(void);
 
 static bool
 scope_is_valid(const char *value)
@@ -110,8 +106,9 @@ undoredo_scope_active(void)
 	return false;
 }
 
+/* Define the settings (at module load, undoredo.c). */
 void
-_PG_init(void)
+undoredo_define_settings(void)
 {
 	const char *placeholder = GetConfigOption("undoredo.scope", true, false);
 	char	   *rejected = NULL;
@@ -163,11 +160,7 @@ _PG_init(void)
 							 check_replaying, NULL, NULL);
 
 	MarkGUCPrefixReserved("undoredo");
-	undoredo_capture_init();
 
 	/* after the definitions: their assign hooks clear rejected_scope */
 	rejected_scope = rejected;
-
-	undoredo_extension_init();
-	undoredo_xact_init();
 }

@@ -3,7 +3,8 @@
  * undoredo.h
  *	  Declarations shared by the files of the undoredo extension.
  *
- * guc.c       settings, scope parsing, module load
+ * undoredo.c  module load
+ * guc.c       settings, scope parsing
  * extension.c the extension's own objects: schema, version, owner
  * plans.c     kept SPI plans
  * scope.c     the scope lock and the per-transaction current step
@@ -61,6 +62,7 @@ extern int	undoredo_on_conflict;
 extern bool undoredo_replaying;
 
 extern bool undoredo_scope_active(void);
+extern void undoredo_define_settings(void);
 
 /*
  * While the AFTER triggers queued by a replayed step fire (replay.c), what
