@@ -25,15 +25,8 @@
  * statement form, cascaded foreign-key actions and changes made by other
  * triggers, from any client.
  *
- * Changes are not written one by one: a query per row would cost several
- * times the write it records.  They are appended to a pending chunk in
- * transaction memory, and a chunk becomes one history row (store.c, no
- * query) when it is full, when the statement ends (ExecutorFinish and
- * ProcessUtility hooks, after the statement's AFTER triggers have fired)
- * and at commit.  Each chunk holds consecutive changes of one
- * subtransaction, so a rolled-back savepoint drops exactly its own changes,
- * and chunks of an outer level are never written inside a subtransaction
- * that may still roll back.
+ * The encoded change goes to the scope's pending chunk (scope.c), which
+ * writes it to the history in chunks.
  *
  *-------------------------------------------------------------------------
  */
@@ -80,222 +73,6 @@ PG_FUNCTION_INFO_V1(undoredo_forget_detached);
 #define GUARD_TRIGGER "undoredo_guard"
 
 /*
- * Captured changes are kept in pending chunks and written as one history
- * row per chunk of up to CHUNK_SIZE bytes (the history table's
- * toast_tuple_target lets such a row stay inline and uncompressed).
- */
-#define CHUNK_SIZE 8000
-
-/* What a type dictionary of n types adds to a chunk's row: two arrays */
-#define TYPES_BYTES(n) ((n) > 0 ? 2 * (24 + 4 * (n)) : 0)
-
-/*
- * What the tables' oids, column names and the origin add to it (relbytes;
- * the room toast_tuple_target leaves above CHUNK_SIZE takes most of the
- * arrays' headers and the origin), counted up to half a chunk: the names
- * of a very wide table are more, and such a row is compressed anyway.
- */
-#define RELS_BYTES(chunk) Min((chunk)->relbytes, CHUNK_SIZE / 2)
-#define TABLE_BYTES(names) (strlen(names) + 12)
-#define ORIGIN_BYTES 40
-
-static PendingChunk *
-new_chunk(ScopeState *ss)
-{
-	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	PendingChunk *chunk = palloc(sizeof(PendingChunk));
-
-	chunk->subid = GetCurrentSubTransactionId();
-	chunk->first_seq = ss->next_seq;
-	chunk->count = 0;
-	chunk->nrelids = 0;
-	chunk->relbytes = ORIGIN_BYTES;
-	chunk->types.ntypes = chunk->types.maxtypes = 0;
-	chunk->types.types = NULL;
-	initStringInfo(&chunk->data);
-	ss->pending = lappend(ss->pending, chunk);
-	MemoryContextSwitchTo(oldcxt);
-	undoredo_scope_pending(ss);
-	return chunk;
-}
-
-static void
-free_chunk(PendingChunk *chunk)
-{
-	int			i;
-
-	for (i = 0; i < chunk->nrelids; i++)
-		pfree(chunk->relcolumns[i]);
-	pfree(chunk->data.data);
-	if (chunk->types.types != NULL)
-		pfree(chunk->types.types);
-	pfree(chunk);
-}
-
-/* Write a chunk taken off the pending list, and free it. */
-static void
-write_chunk(ScopeState *ss, PendingChunk *chunk)
-{
-	if (chunk->count > 0)
-		undoredo_store_chunk(ss->step, chunk->first_seq, chunk->count,
-							 chunk->nrelids, chunk->relids, chunk->relcolumns,
-							 &chunk->types, &chunk->data);
-	free_chunk(chunk);
-}
-
-/*
- * Write the scope's pending chunks: those of the current subtransaction,
- * or all of them (at commit, when only the top level is left).  Chunks of
- * an outer subtransaction stay pending: written here, they would be rolled
- * back with this subtransaction while the changes they record stay.
- */
-void
-undoredo_flush_pending(ScopeState *ss, bool all)
-{
-	SubTransactionId subid = GetCurrentSubTransactionId();
-	ListCell   *lc;
-
-	foreach(lc, ss->pending)
-	{
-		PendingChunk *chunk = (PendingChunk *) lfirst(lc);
-
-		if (!all && chunk->subid != subid)
-			continue;
-		ss->pending = foreach_delete_current(ss->pending, lc);
-		write_chunk(ss, chunk);
-	}
-}
-
-/*
- * Before undo, redo, clear or undoredo_history read a scope's history,
- * write what this transaction captured into it.  A statement still being
- * captured at an outer level (the reader runs inside one of its triggers)
- * cannot be written yet, nor be undone in halves: that is refused.
- */
-void
-undoredo_flush_for_reading(ScopeState *ss)
-{
-	undoredo_flush_pending(ss, false);
-	if (ss->pending != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot read the history of \"%s\" while a statement is capturing into it",
-						ss->scope),
-				 errdetail("The function was called from a trigger or function of a statement on a tracked table under this scope.")));
-}
-
-/*
- * A subtransaction ends: on abort its pending changes are forgotten (the
- * rows they record are rolled back too), on commit they pass to the parent.
- */
-void
-undoredo_pending_subxact(ScopeState *ss, bool commit,
-						 SubTransactionId mySubid, SubTransactionId parentSubid)
-{
-	ListCell   *lc;
-
-	foreach(lc, ss->pending)
-	{
-		PendingChunk *chunk = (PendingChunk *) lfirst(lc);
-
-		if (chunk->subid != mySubid)
-			continue;
-		if (commit)
-			chunk->subid = parentSubid;
-		else
-		{
-			ss->pending = foreach_delete_current(ss->pending, lc);
-			free_chunk(chunk);
-		}
-	}
-}
-
-/* At the end of every statement, once its AFTER triggers have fired. */
-static void
-flush_statement(void)
-{
-	List	   *dirty = undoredo_take_dirty_scopes();
-	ListCell   *lc;
-
-	foreach(lc, dirty)
-	{
-		undoredo_flush_pending((ScopeState *) lfirst(lc), false);
-	}
-	list_free(dirty);
-}
-
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
-static void
-capture_ExecutorFinish(QueryDesc *queryDesc)
-{
-	if (prev_ExecutorFinish)
-		prev_ExecutorFinish(queryDesc);
-	else
-		standard_ExecutorFinish(queryDesc);
-	flush_statement();
-}
-
-/* COPY and other utility statements fire AFTER triggers without ExecutorFinish */
-static void
-capture_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					   bool readOnlyTree, ProcessUtilityContext context,
-					   ParamListInfo params, QueryEnvironment *queryEnv,
-					   DestReceiver *dest, QueryCompletion *qc)
-{
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-	flush_statement();
-}
-
-void
-undoredo_capture_init(void)
-{
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = capture_ExecutorFinish;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = capture_ProcessUtility;
-}
-
-/*
- * The position of the table in the chunk's list, added with its column
- * names if missing; -1 when the list is full, or when the table's columns
- * changed since the chunk's first change of it (an ALTER TABLE in between
- * rebuilt its entry): each chunk has one list of names per table.
- */
-static int
-chunk_relation(PendingChunk *chunk, TableInfo *ti)
-{
-	int			i;
-
-	for (i = 0; i < chunk->nrelids; i++)
-	{
-		if (chunk->relids[i] != ti->rootid)
-			continue;
-		if (chunk->layouts[i] == ti->layout)
-			return i;
-		/* another entry (a partition), or the same one rebuilt */
-		if (strcmp(chunk->relcolumns[i], ti->relcolumns) != 0)
-			return -1;
-		chunk->layouts[i] = ti->layout;
-		return i;
-	}
-	if (chunk->nrelids == CHUNK_MAX_RELATIONS)
-		return -1;
-	chunk->relids[chunk->nrelids] = ti->rootid;
-	chunk->relcolumns[chunk->nrelids] =
-		MemoryContextStrdup(TopTransactionContext, ti->relcolumns);
-	chunk->layouts[chunk->nrelids] = ti->layout;
-	chunk->relbytes += TABLE_BYTES(ti->relcolumns);
-	return chunk->nrelids++;
-}
-
-/*
  * Append one row change to the step's pending chunk: the position of the
  * tracked table in the chunk's list of tables, the kind of change and the
  * row images it needs; the user-defined types the images name join the
@@ -307,12 +84,7 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 {
 	StringInfoData record;
 	TypeSet		types = {0, 0, NULL};
-	int			i;
 	ScopeState *ss;
-	PendingChunk *chunk;
-	bool		continues;
-	int			relation;
-	uint32		n32;
 
 	initStringInfo(&record);
 	pq_sendint32(&record, 0);	/* the table's position, set below */
@@ -325,42 +97,7 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 		return;					/* no column changed: nothing to record */
 
 	ss = undoredo_current_step(undoredo_scope, ti->rootid);
-	chunk = ss->pending != NIL ? llast(ss->pending) : NULL;
-	continues = chunk != NULL &&
-		chunk->subid == GetCurrentSubTransactionId() &&
-		chunk->first_seq + chunk->count == ss->next_seq;
-	if (continues && chunk->data.len + record.len +
-		TYPES_BYTES(chunk->types.ntypes + types.ntypes) + RELS_BYTES(chunk) <= CHUNK_SIZE)
-		relation = chunk_relation(chunk, ti);
-	else
-		relation = -1;
-	if (continues && relation < 0)
-	{
-		/*
-		 * full, refers to too many tables, or to the table with other
-		 * columns: the change starts the next
-		 */
-		ss->pending = list_delete_last(ss->pending);
-		write_chunk(ss, chunk);
-	}
-	if (relation < 0)
-	{
-		chunk = new_chunk(ss);
-		relation = chunk_relation(chunk, ti);
-	}
-	n32 = pg_hton32(relation);
-	memcpy(record.data, &n32, 4);
-	appendBinaryStringInfo(&chunk->data, record.data, record.len);
-	for (i = 0; i < types.ntypes; i++)
-		undoredo_typeset_add(&chunk->types, types.types[i], TopTransactionContext);
-	chunk->count++;
-	ss->next_seq++;
-	if (chunk->data.len + TYPES_BYTES(chunk->types.ntypes) + RELS_BYTES(chunk) > CHUNK_SIZE)
-	{
-		/* one large change */
-		ss->pending = list_delete_last(ss->pending);
-		write_chunk(ss, chunk);
-	}
+	undoredo_append_change(ss, ti, &record, &types);
 }
 
 /*

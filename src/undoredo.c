@@ -32,6 +32,5 @@ _PG_init(void)
 {
 	undoredo_define_settings();
 	undoredo_extension_init();
-	undoredo_capture_init();
-	undoredo_xact_init();
+	undoredo_scope_init();
 }

@@ -112,44 +112,6 @@ extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes
 								  Datum *values, const char *nulls, long count);
 extern void undoredo_plans_at_xact_end(void);
 
-/* scope.c */
-
-/* field4 of the advisory lock tags of scope locks ("UR") */
-#define UNDOREDO_LOCK_SPACE 0x5552
-
-/* A scope this transaction holds the lock of, and its current step. */
-typedef struct ScopeState
-{
-	char	   *scope;			/* "<object_type>:<object_id>" */
-	int64		scope_id;		/* 0: not looked up yet (undoredo_scope_id) */
-	SubTransactionId id_subid;	/* subtransaction that looked it up */
-	SubTransactionId lock_subid;	/* subtransaction that took the lock */
-	int64		step;			/* 0: no step yet (or forgotten) */
-	int32		next_seq;
-	SubTransactionId step_subid;	/* subtransaction that started the step */
-	List	   *pending;		/* of PendingChunk: captured, not yet stored */
-	/* scope.c's bookkeeping of the subtransactions that touched it */
-	SubTransactionId touched_subid; /* listed as touched by this one */
-	SubTransactionId dirty_subid;	/* listed as having changes of this one */
-	bool		forgotten;		/* its lock was rolled back */
-
-
-	/* access.c: the scope's owner and tables as this transaction knows them */
-	Oid			owner;			/* InvalidOid: none known (yet) */
-	SubTransactionId owner_subid;	/* subtransaction that claimed it, or 0 */
-	Oid			writer;			/* last role found to be a member of owner */
-	int			ntables;		/* tables known to be in the scope's set */
-	int			maxtables;
-	Oid		   *tables;
-	SubTransactionId *table_subids; /* that added each one, or 0 */
-} ScopeState;
-
-/*
- * Row changes captured but not yet written to the history: a run of
- * consecutively numbered changes of one subtransaction (capture.c).
- */
-#define CHUNK_MAX_RELATIONS 32
-
 /*
  * The oids of user-defined types that images hold (image.c): what a chunk
  * lists in its type dictionary.
@@ -161,36 +123,9 @@ typedef struct TypeSet
 	Oid		   *types;
 } TypeSet;
 
-typedef struct PendingChunk
-{
-	SubTransactionId subid;
-	int32		first_seq;
-	int32		count;
-	int			nrelids;
-	Oid			relids[CHUNK_MAX_RELATIONS];	/* tables its changes refer to */
-	/* each table's column names when its changes were imaged (image.c) */
-	char	   *relcolumns[CHUNK_MAX_RELATIONS];
-	uint32		layouts[CHUNK_MAX_RELATIONS];	/* TableInfo.layout they are of */
-	int			relbytes;		/* what the tables add to its history row */
-	TypeSet		types;			/* user-defined types its images name */
-	StringInfoData data;
-} PendingChunk;
-
-extern ScopeState *undoredo_lock_scope(const char *scope);
-extern ScopeState *undoredo_current_step(const char *scope, Oid relid);
-extern int64 undoredo_scope_id(ScopeState *ss);
-extern int64 undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid);
-extern void undoredo_discard_steps(const char *table, int64 scope_id);
-extern void undoredo_close_step(ScopeState *ss);
-extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
-extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
-extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
-extern void undoredo_xact_init(void);
-extern void undoredo_scope_pending(ScopeState *ss);
-extern List *undoredo_take_dirty_scopes(void);
-extern ScopeState *undoredo_find_scope_state(const char *scope);
-
 /* store.c */
+typedef struct ScopeState ScopeState;
+
 extern int64 undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid);
 extern void undoredo_store_remember_scope(ScopeState *ss);
 extern void undoredo_store_forget_scopes(void);
@@ -212,35 +147,7 @@ extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward)
 extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, struct HistoryChunk *chunk);
 extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
 
-/* access.c */
-typedef enum UndoRedoAccess
-{
-	UNDOREDO_ACCESS_READ,		/* history, status: any privilege */
-	UNDOREDO_ACCESS_CLEAR,		/* clear: INSERT, UPDATE and DELETE */
-	UNDOREDO_ACCESS_REPLAY		/* undo, redo: SELECT, INSERT, UPDATE, DELETE */
-} UndoRedoAccess;
-
-extern void undoredo_access_check(const char *object_type, const char *object_id,
-								  UndoRedoAccess need);
-extern ScopeState *undoredo_access_lock_scope(const char *object_type,
-											  const char *object_id,
-											  UndoRedoAccess need);
-extern void undoredo_access_before_lock(const char *scope, Oid relid);
-extern void undoredo_access_write(ScopeState *ss, Oid relid);
-extern void undoredo_access_note_tables(ScopeState *ss, Oid owner,
-										int ntables, const Oid *tables);
-extern void undoredo_access_cleared(ScopeState *ss);
-extern void undoredo_access_subxact(ScopeState *ss, bool commit,
-									SubTransactionId mySubid,
-									SubTransactionId parentSubid);
-
 /* capture.c */
-extern void undoredo_capture_init(void);
-extern void undoredo_flush_pending(ScopeState *ss, bool all);
-extern void undoredo_flush_for_reading(ScopeState *ss);
-extern void undoredo_pending_subxact(ScopeState *ss, bool commit,
-									 SubTransactionId mySubid,
-									 SubTransactionId parentSubid);
 
 /* tableinfo.c */
 typedef struct ColumnInfo
@@ -377,5 +284,99 @@ extern void undoredo_image_read(StringInfo msg, const TypeMap *map,
 extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);
 extern bytea *undoredo_image_sent(TableInfo *ti, const ImageValue *v);
 extern ImageValue *undoredo_image_find(RowImage *image, AttrNumber attnum);
+
+/* scope.c */
+
+/* field4 of the advisory lock tags of scope locks ("UR") */
+#define UNDOREDO_LOCK_SPACE 0x5552
+
+/* A scope this transaction holds the lock of, and its current step. */
+struct ScopeState
+{
+	char	   *scope;			/* "<object_type>:<object_id>" */
+	int64		scope_id;		/* 0: not looked up yet (undoredo_scope_id) */
+	SubTransactionId id_subid;	/* subtransaction that looked it up */
+	SubTransactionId lock_subid;	/* subtransaction that took the lock */
+	int64		step;			/* 0: no step yet (or forgotten) */
+	int32		next_seq;
+	SubTransactionId step_subid;	/* subtransaction that started the step */
+	List	   *pending;		/* of PendingChunk: captured, not yet stored */
+	/* scope.c's bookkeeping of the subtransactions that touched it */
+	SubTransactionId touched_subid; /* listed as touched by this one */
+	SubTransactionId dirty_subid;	/* listed as having changes of this one */
+	bool		forgotten;		/* its lock was rolled back */
+
+
+	/* access.c: the scope's owner and tables as this transaction knows them */
+	Oid			owner;			/* InvalidOid: none known (yet) */
+	SubTransactionId owner_subid;	/* subtransaction that claimed it, or 0 */
+	Oid			writer;			/* last role found to be a member of owner */
+	int			ntables;		/* tables known to be in the scope's set */
+	int			maxtables;
+	Oid		   *tables;
+	SubTransactionId *table_subids; /* that added each one, or 0 */
+};
+
+/*
+ * Row changes captured but not yet written to the history: a run of
+ * consecutively numbered changes of one subtransaction (capture.c).
+ */
+#define CHUNK_MAX_RELATIONS 32
+
+
+typedef struct PendingChunk
+{
+	SubTransactionId subid;
+	int32		first_seq;
+	int32		count;
+	int			nrelids;
+	Oid			relids[CHUNK_MAX_RELATIONS];	/* tables its changes refer to */
+	/* each table's column names when its changes were imaged (image.c) */
+	char	   *relcolumns[CHUNK_MAX_RELATIONS];
+	uint32		layouts[CHUNK_MAX_RELATIONS];	/* TableInfo.layout they are of */
+	int			relbytes;		/* what the tables add to its history row */
+	TypeSet		types;			/* user-defined types its images name */
+	StringInfoData data;
+} PendingChunk;
+
+extern ScopeState *undoredo_lock_scope(const char *scope);
+extern ScopeState *undoredo_current_step(const char *scope, Oid relid);
+extern int64 undoredo_scope_id(ScopeState *ss);
+extern int64 undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid);
+extern void undoredo_discard_steps(const char *table, int64 scope_id);
+extern void undoredo_close_step(ScopeState *ss);
+extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
+extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
+extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
+extern void undoredo_scope_init(void);
+extern void undoredo_flush_for_reading(ScopeState *ss);
+extern void undoredo_append_change(ScopeState *ss, TableInfo *ti,
+								   StringInfo record, const TypeSet *types);
+extern void undoredo_scope_pending(ScopeState *ss);
+extern List *undoredo_take_dirty_scopes(void);
+extern ScopeState *undoredo_find_scope_state(const char *scope);
+
+
+/* access.c */
+typedef enum UndoRedoAccess
+{
+	UNDOREDO_ACCESS_READ,		/* history, status: any privilege */
+	UNDOREDO_ACCESS_CLEAR,		/* clear: INSERT, UPDATE and DELETE */
+	UNDOREDO_ACCESS_REPLAY		/* undo, redo: SELECT, INSERT, UPDATE, DELETE */
+} UndoRedoAccess;
+
+extern void undoredo_access_check(const char *object_type, const char *object_id,
+								  UndoRedoAccess need);
+extern ScopeState *undoredo_access_lock_scope(const char *object_type,
+											  const char *object_id,
+											  UndoRedoAccess need);
+extern void undoredo_access_before_lock(const char *scope, Oid relid);
+extern void undoredo_access_write(ScopeState *ss, Oid relid);
+extern void undoredo_access_note_tables(ScopeState *ss, Oid owner,
+										int ntables, const Oid *tables);
+extern void undoredo_access_cleared(ScopeState *ss);
+extern void undoredo_access_subxact(ScopeState *ss, bool commit,
+									SubTransactionId mySubid,
+									SubTransactionId parentSubid);
 
 #endif							/* UNDOREDO_H */
