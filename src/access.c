@@ -61,25 +61,6 @@
 
 #include "undoredo.h"
 
-/*
- * Run a statement on the history as the extension owner, with the latest
- * snapshot (its plan prepared in the user context it runs in).
- */
-static void
-run_latest(const char *sql, int nargs, const Oid *argtypes, Datum *values)
-{
-	UserContext saved;
-	int			rc;
-
-	undoredo_become_owner(&saved);
-	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
-							   values, NULL, GetLatestSnapshot(), false, 0);
-	undoredo_restore_user(&saved);
-	if (rc < 0)
-		elog(ERROR, "undoredo: SPI_execute_snapshot failed for \"%s\": %s",
-			 sql, SPI_result_code_string(rc));
-}
-
 /*-------------------------------------------------------------------------
  * Reading, clearing, undo and redo
  *-------------------------------------------------------------------------
@@ -116,41 +97,11 @@ allowed(Oid relid, Oid userid, UndoRedoAccess need)
 static bool
 in_steps(const char *scope, int64 scope_id, Oid relid)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
 	ScopeState *ss = undoredo_find_scope_state(scope);
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		values[2];
-	bool		isnull;
 
-	if (ss != NULL)
-	{
-		ListCell   *lc;
-
-		foreach(lc, ss->pending)
-		{
-			PendingChunk *chunk = (PendingChunk *) lfirst(lc);
-			int			i;
-
-			for (i = 0; i < chunk->nrelids; i++)
-				if (chunk->relids[i] == relid)
-					return true;
-		}
-	}
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = ObjectIdGetDatum(relid);
-	run_latest(psprintf("SELECT EXISTS (SELECT FROM"
-						" (SELECT step FROM %s.undo_action"
-						"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
-						"  UNION ALL SELECT step FROM %s.redo_action"
-						"  WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
-						" JOIN %s.undoredo_change c"
-						" ON c.step OPERATOR(pg_catalog.=) a.step"
-						" WHERE $2 OPERATOR(pg_catalog.=) ANY"
-						" (c.relids::pg_catalog.oid[]))",
-						ext->qschema, ext->qschema, ext->qschema),
-			   2, argtypes, values);
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull));
+	if (ss != NULL && undoredo_scope_pending_refers_to(ss, relid))
+		return true;
+	return undoredo_store_refers_to(scope_id, relid);
 }
 
 static void
@@ -186,51 +137,24 @@ refuse(Oid relid, const char *scope, UndoRedoAccess need)
 
 /*
  * Refuse the call (42501) unless the current user has what it needs on
- * every table of the scope's history as last committed.  Takes no lock;
- * must be called while connected to SPI.
+ * every table of the scope's history as last committed.  Takes no lock.
  */
 void
 undoredo_access_check(const char *object_type, const char *object_id,
 					  UndoRedoAccess need)
 {
-	const UndoRedoExtension *ext;
 	Oid			userid = GetUserId();
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
 	int64		scope_id;
-	Datum		d;
-	Datum	   *elems;
-	int			nelems;
+	int			ntables;
 	Oid		   *tables;
 	int			i;
 	char	   *scope = NULL;
 
 	if (superuser_arg(userid))
 		return;
-	ext = undoredo_extension();
-	values[0] = CStringGetTextDatum(object_type);
-	values[1] = CStringGetTextDatum(object_id);
-	run_latest(psprintf("SELECT scope_id, relids::pg_catalog.oid[]"
-						" FROM %s.undoredo_scope"
-						" WHERE object_type OPERATOR(pg_catalog.=) $1"
-						" AND object_id OPERATOR(pg_catalog.=) $2",
-						ext->qschema),
-			   2, argtypes, values);
-	if (SPI_processed == 0)
-		return;					/* no history */
-	scope_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (isnull)
-		return;
-	deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true,
-					  TYPALIGN_INT, &elems, NULL, &nelems);
-	tables = palloc(sizeof(Oid) * Max(nelems, 1));
-	for (i = 0; i < nelems; i++)
-		tables[i] = DatumGetObjectId(elems[i]);
-
-	for (i = 0; i < nelems; i++)
+	scope_id = undoredo_store_scope_tables(object_type, object_id,
+										   &ntables, &tables);
+	for (i = 0; i < ntables; i++)
 	{
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(tables[i])))
 			continue;			/* dropped: nothing to check */
@@ -305,113 +229,6 @@ writer_role(Oid relid pg_attribute_unused())
 	return GetUserId();
 }
 
-static bool
-known_table(ScopeState *ss, Oid relid)
-{
-	int			i;
-
-	for (i = 0; i < ss->ntables; i++)
-		if (ss->tables[i] == relid)
-			return true;
-	return false;
-}
-
-static void
-remember_table(ScopeState *ss, Oid relid, SubTransactionId subid)
-{
-	if (ss->ntables == ss->maxtables)
-	{
-		int			n = Max(ss->maxtables * 2, 8);
-
-		if (ss->tables == NULL)
-		{
-			ss->tables = MemoryContextAlloc(TopTransactionContext, sizeof(Oid) * n);
-			ss->table_subids = MemoryContextAlloc(TopTransactionContext,
-												  sizeof(SubTransactionId) * n);
-		}
-		else
-		{
-			ss->tables = repalloc(ss->tables, sizeof(Oid) * n);
-			ss->table_subids = repalloc(ss->table_subids,
-										sizeof(SubTransactionId) * n);
-		}
-		ss->maxtables = n;
-	}
-	ss->tables[ss->ntables] = relid;
-	ss->table_subids[ss->ntables] = subid;
-	ss->ntables++;
-}
-
-/* What the scope's row says of its owner and tables (store.c). */
-void
-undoredo_access_note_tables(ScopeState *ss, Oid owner, int ntables,
-							const Oid *tables)
-{
-	int			i;
-
-	if (ss->owner != owner)
-	{
-		ss->owner = owner;
-		ss->owner_subid = 0;
-		ss->writer = InvalidOid;
-	}
-	for (i = 0; i < ntables; i++)
-		if (!known_table(ss, tables[i]))
-			remember_table(ss, tables[i], 0);
-}
-
-/* The scope has no owner: the writer becomes it, unless another did. */
-static void
-claim(ScopeState *ss, Oid writer)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, REGROLEOID};
-	Datum		values[2];
-	bool		isnull;
-
-	values[0] = Int64GetDatum(ss->scope_id);
-	values[1] = ObjectIdGetDatum(writer);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
-	run_latest(psprintf("WITH claimed AS (UPDATE %s.undoredo_scope SET owner = $2"
-						"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NULL"
-						"  RETURNING owner)"
-						" SELECT owner::pg_catalog.oid FROM claimed"
-						" UNION ALL SELECT owner::pg_catalog.oid FROM %s.undoredo_scope"
-						"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NOT NULL",
-						ext->qschema, ext->qschema),
-			   2, argtypes, values);
-	if (SPI_processed != 1)
-		elog(ERROR, "undoredo: scope row of \"%s\" is missing", ss->scope);
-	ss->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	ss->owner_subid = GetCurrentSubTransactionId();
-	ss->writer = InvalidOid;
-}
-
-/* A table not in the scope's set yet: add it to the scope's row. */
-static void
-add_table(ScopeState *ss, Oid relid)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, REGCLASSOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(ss->scope_id);
-	values[1] = ObjectIdGetDatum(relid);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
-	run_latest(psprintf("UPDATE %s.undoredo_scope"
-						" SET relids = relids OPERATOR(pg_catalog.||) $2"
-						" WHERE scope_id OPERATOR(pg_catalog.=) $1"
-						" AND NOT ($2 OPERATOR(pg_catalog.=) ANY (relids))",
-						ext->qschema),
-			   2, argtypes, values);
-	SPI_finish();
-	remember_table(ss, relid, GetCurrentSubTransactionId());
-}
-
 static void
 refuse_writer(const char *scope, Oid owner, Oid writer)
 {
@@ -471,15 +288,18 @@ undoredo_access_write(ScopeState *ss, Oid relid)
 	if (ss->scope_id == 0)
 		undoredo_scope_id_writing(ss, writer, relid);
 	if (!OidIsValid(ss->owner))
-		claim(ss, writer);
+		undoredo_scope_set_owner(ss, undoredo_store_claim(ss->scope_id, writer));
 	if (writer != ss->writer)
 	{
 		if (!is_member_of_role(writer, ss->owner))
 			refuse_writer(ss->scope, ss->owner, writer);
 		ss->writer = writer;
 	}
-	if (!known_table(ss, relid))
-		add_table(ss, relid);
+	if (!undoredo_scope_has_table(ss, relid))
+	{
+		undoredo_store_add_table(ss->scope_id, relid);
+		undoredo_scope_add_table(ss, relid);
+	}
 }
 
 /*
@@ -489,65 +309,6 @@ undoredo_access_write(ScopeState *ss, Oid relid)
 void
 undoredo_access_cleared(ScopeState *ss)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(undoredo_scope_id(ss));
-	run_latest(psprintf("UPDATE %s.undoredo_scope"
-						" SET owner = NULL, relids = '{}'"
-						" WHERE scope_id OPERATOR(pg_catalog.=) $1",
-						ext->qschema),
-			   1, argtypes, values);
-	undoredo_store_forget_scopes();
-	ss->owner = InvalidOid;
-	ss->owner_subid = 0;
-	ss->writer = InvalidOid;
-	ss->ntables = 0;
-}
-
-/*
- * A subtransaction ends: on abort, what it claimed or added to the scope's
- * row is rolled back, so forget it (all of it when the row was looked up
- * or made in it); on commit, hand it to the parent.
- */
-void
-undoredo_access_subxact(ScopeState *ss, bool commit,
-						SubTransactionId mySubid, SubTransactionId parentSubid)
-{
-	int			i;
-	int			n = 0;
-
-	if (!commit && ss->scope_id != 0 && ss->id_subid == mySubid)
-	{
-		ss->owner = InvalidOid;
-		ss->owner_subid = 0;
-		ss->writer = InvalidOid;
-		ss->ntables = 0;
-		return;
-	}
-	if (ss->owner_subid == mySubid)
-	{
-		if (commit)
-			ss->owner_subid = parentSubid;
-		else
-		{
-			ss->owner = InvalidOid;
-			ss->owner_subid = 0;
-			ss->writer = InvalidOid;
-		}
-	}
-	for (i = 0; i < ss->ntables; i++)
-	{
-		if (ss->table_subids[i] == mySubid)
-		{
-			if (!commit)
-				continue;
-			ss->table_subids[i] = parentSubid;
-		}
-		ss->tables[n] = ss->tables[i];
-		ss->table_subids[n] = ss->table_subids[i];
-		n++;
-	}
-	ss->ntables = n;
+	undoredo_store_clear_scope(undoredo_scope_id(ss));
+	undoredo_scope_cleared(ss);
 }

@@ -96,7 +96,10 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	else if (!undoredo_image_append_update(&record, &types, ti, oldtup, newtup))
 		return;					/* no column changed: nothing to record */
 
-	ss = undoredo_current_step(undoredo_scope, ti->rootid);
+	ss = undoredo_lock_scope(undoredo_scope);
+	/* the scope's id, its owner, the writer's membership, its tables */
+	undoredo_access_write(ss, ti->rootid);
+	(void) undoredo_current_step(ss);
 	undoredo_append_change(ss, ti, &record, &types);
 }
 

@@ -41,6 +41,7 @@
 #include "utils/snapmgr.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
+#include "access/xlog.h"
 
 #include "undoredo.h"
 
@@ -176,4 +177,24 @@ undoredo_extension_init(void)
 {
 	CacheRegisterRelcacheCallback(forget_extension_rel, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, forget_extension, (Datum) 0);
+}
+
+/*
+ * Where the history is recorded: "<system identifier>:<database oid>".  A
+ * table's oid names the same table, and its attnums the same columns, only
+ * in the database that recorded the chunk (or a physical copy of it):
+ * another database, even of the same cluster, may have a table of the
+ * same oid (image.c).
+ */
+const char *
+undoredo_origin(void)
+{
+	static char *origin = NULL;
+
+	if (origin == NULL)
+		origin = MemoryContextStrdup(TopMemoryContext,
+									 psprintf(UINT64_FORMAT ":%u",
+											  GetSystemIdentifier(),
+											  MyDatabaseId));
+	return origin;
 }

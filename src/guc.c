@@ -28,7 +28,6 @@ char	   *undoredo_label = NULL;
 int			undoredo_max_steps = 0;
 int			undoredo_on_conflict = UNDOREDO_CONFLICT_ERROR;
 bool		undoredo_replaying = false;
-UndoRedoReplayFiring undoredo_replay_firing;
 
 /* a malformed scope that was set before the library was loaded */
 static char *rejected_scope = NULL;

@@ -970,7 +970,7 @@ undoredo_attnum_maps(const HistoryChunk *chunk, int nrelids, const Oid *relids,
 	if (n != nrelids)
 		elog(ERROR, "undoredo: chunk has %d tables and %d lists of columns",
 			 nrelids, n);
-	here = strcmp(text_to_cstring(chunk->origin), undoredo_store_origin()) == 0;
+	here = strcmp(text_to_cstring(chunk->origin), undoredo_origin()) == 0;
 	for (i = 0; i < nrelids; i++)
 	{
 		ArrayType  *names;

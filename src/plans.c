@@ -237,24 +237,6 @@ undoredo_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 	return rc;
 }
 
-/* Run a statement on the history as the extension owner. */
-int
-undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
-					  Datum *values, const char *nulls, long count)
-{
-	UserContext saved;
-	int			rc;
-
-	undoredo_become_owner(&saved);
-	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
-							   values, nulls, InvalidSnapshot, false, count);
-	undoredo_restore_user(&saved);
-	if (rc < 0)
-		elog(ERROR, "undoredo: SPI_execute_plan failed for \"%s\": %s",
-			 sql, SPI_result_code_string(rc));
-	return rc;
-}
-
 /* The transaction ended: an error skips nothing of the count (PG_FINALLY), but be sure */
 void
 undoredo_plans_at_xact_end(void)

@@ -1978,64 +1978,6 @@ replay_step(bool undo, bool overwrite, int64 step)
 	hash_destroy(rc.removed_keys);
 }
 
-/* Move a step between undo_action and redo_action. */
-static void
-move_step(bool undo, int64 scope_id, int64 step)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(step);
-	values[1] = Int64GetDatum(scope_id);
-	undoredo_run_as_owner(psprintf("WITH m AS (DELETE FROM %s.%s"
-								   " WHERE scope_id OPERATOR(pg_catalog.=) $2"
-								   " AND step OPERATOR(pg_catalog.=) $1"
-								   " RETURNING step, scope_id, label, created_at)"
-								   " INSERT INTO %s.%s (step, scope_id, label, created_at)"
-								   " SELECT step, scope_id, label, created_at FROM m",
-								   ext->qschema, undo ? "undo_action" : "redo_action",
-								   ext->qschema, undo ? "redo_action" : "undo_action"),
-						  2, argtypes, values, NULL, 0);
-}
-
-/*
- * The scope's newest undoable step older than the step "from", or its most
- * recently undone step newer than it; 0 if there is none.  The bound lets
- * the index scan start past the steps this call already moved, whose
- * entries stay in the index until the transaction ends: without it, every
- * lookup would walk over all of them.
- */
-static int64
-next_step(bool undo, int64 scope_id, int64 from)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-	bool		isnull;
-
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = Int64GetDatum(from);
-	if (undo)
-		undoredo_run_as_owner(psprintf("SELECT step FROM %s.undo_action"
-									   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
-									   " AND step OPERATOR(pg_catalog.<) $2"
-									   " ORDER BY step DESC LIMIT 1",
-									   ext->qschema),
-							  2, argtypes, values, NULL, 1);
-	else
-		undoredo_run_as_owner(psprintf("SELECT step FROM %s.redo_action"
-									   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
-									   " AND step OPERATOR(pg_catalog.>) $2"
-									   " ORDER BY step ASC LIMIT 1",
-									   ext->qschema),
-							  2, argtypes, values, NULL, 1);
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
-}
-
 /*
  * Replay up to steps steps, one at a time.  Each step runs in an SPI
  * connection of its own, so what it allocates (SQL text, batches, the
@@ -2060,7 +2002,7 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "undoredo: SPI_connect failed");
-			step = next_step(undo, scope_id, step);
+			step = undoredo_store_next_step(undo, scope_id, step);
 			if (step == 0)
 			{
 				SPI_finish();
@@ -2068,7 +2010,7 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 			}
 			AfterTriggerBeginQuery();
 			replay_step(undo, overwrite, step);
-			move_step(undo, scope_id, step);
+			undoredo_store_move_step(undo, scope_id, step);
 
 			/*
 			 * Fire the queued AFTER triggers on the step's final state.  Rows
@@ -2131,14 +2073,11 @@ replay(FunctionCallInfo fcinfo, bool undo)
 				 errmsg("cannot redo while an undo or redo is replaying"),
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
 	undoredo_flush_for_reading(ss);
 	replay_steps(undo, undoredo_scope_id(ss), steps);
 	undoredo_close_step(ss);
-	undoredo_counts(ss->scope_id, &counts[0], &counts[1]);
-	SPI_finish();
+	undoredo_store_counts(ss->scope_id, &counts[0], &counts[1]);
 
 	values[0] = Int32GetDatum(counts[0]);
 	values[1] = Int32GetDatum(counts[1]);

@@ -105,6 +105,9 @@ typedef struct ScopeLevel
 
 static ScopeLevel *levels = NULL;
 
+/* see undoredo.h */
+UndoRedoReplayFiring undoredo_replay_firing;
+
 static void flush_pending(ScopeState *ss, bool all);
 static void pending_subxact(ScopeState *ss, bool commit,
 							SubTransactionId mySubid,
@@ -163,8 +166,8 @@ touch_scope(ScopeState *ss)
  * capture.c started a chunk of changes of the current subtransaction: the
  * end of the statement writes it.
  */
-void
-undoredo_scope_pending(ScopeState *ss)
+static void
+scope_pending(ScopeState *ss)
 {
 	ScopeLevel *level = current_level();
 
@@ -183,8 +186,8 @@ undoredo_scope_pending(ScopeState *ss)
  * The scopes that may hold changes of the current subtransaction not yet
  * written, forgotten as they are handed out: the caller writes them.
  */
-List *
-undoredo_take_dirty_scopes(void)
+static List *
+take_dirty_scopes(void)
 {
 	List	   *dirty;
 	ListCell   *lc;
@@ -198,6 +201,139 @@ undoredo_take_dirty_scopes(void)
 		((ScopeState *) lfirst(lc))->dirty_subid = InvalidSubTransactionId;
 	}
 	return dirty;
+}
+
+/*-------------------------------------------------------------------------
+ * The scope's row as this transaction knows it: its owner and the tables
+ * in its set (access.c decides, store.c writes them).  What a
+ * subtransaction claimed or added is forgotten when it rolls back.
+ *-------------------------------------------------------------------------
+ */
+
+/* Is the table known to be in the scope's set? */
+bool
+undoredo_scope_has_table(ScopeState *ss, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < ss->ntables; i++)
+		if (ss->tables[i] == relid)
+			return true;
+	return false;
+}
+
+static void
+remember_table(ScopeState *ss, Oid relid, SubTransactionId subid)
+{
+	if (ss->ntables == ss->maxtables)
+	{
+		int			n = Max(ss->maxtables * 2, 8);
+
+		if (ss->tables == NULL)
+		{
+			ss->tables = MemoryContextAlloc(TopTransactionContext, sizeof(Oid) * n);
+			ss->table_subids = MemoryContextAlloc(TopTransactionContext,
+												  sizeof(SubTransactionId) * n);
+		}
+		else
+		{
+			ss->tables = repalloc(ss->tables, sizeof(Oid) * n);
+			ss->table_subids = repalloc(ss->table_subids,
+										sizeof(SubTransactionId) * n);
+		}
+		ss->maxtables = n;
+	}
+	ss->tables[ss->ntables] = relid;
+	ss->table_subids[ss->ntables] = subid;
+	ss->ntables++;
+}
+
+/* What the scope's row says of its owner and tables (store.c). */
+static void
+note_row(ScopeState *ss, const ScopeRow *row)
+{
+	int			i;
+
+	if (ss->owner != row->owner)
+	{
+		ss->owner = row->owner;
+		ss->owner_subid = 0;
+		ss->writer = InvalidOid;
+	}
+	for (i = 0; i < row->ntables; i++)
+		if (!undoredo_scope_has_table(ss, row->tables[i]))
+			remember_table(ss, row->tables[i], 0);
+}
+
+/* The current subtransaction added the table to the scope's row. */
+void
+undoredo_scope_add_table(ScopeState *ss, Oid relid)
+{
+	remember_table(ss, relid, GetCurrentSubTransactionId());
+	touch_scope(ss);
+}
+
+/* The current subtransaction made the role the scope's owner. */
+void
+undoredo_scope_set_owner(ScopeState *ss, Oid owner)
+{
+	ss->owner = owner;
+	ss->owner_subid = GetCurrentSubTransactionId();
+	ss->writer = InvalidOid;
+	touch_scope(ss);
+}
+
+/* The scope's row has no owner and no tables any more (undoredo_clear). */
+void
+undoredo_scope_cleared(ScopeState *ss)
+{
+	ss->owner = InvalidOid;
+	ss->owner_subid = 0;
+	ss->writer = InvalidOid;
+	ss->ntables = 0;
+}
+
+/*
+ * A subtransaction ends: on abort, what it claimed or added to the scope's
+ * row is rolled back, so forget it (all of it when the row was looked up
+ * or made in it); on commit, hand it to the parent.
+ */
+static void
+row_subxact(ScopeState *ss, bool commit,
+			SubTransactionId mySubid, SubTransactionId parentSubid)
+{
+	int			i;
+	int			n = 0;
+
+	if (!commit && ss->scope_id != 0 && ss->id_subid == mySubid)
+	{
+		undoredo_scope_cleared(ss);
+		return;
+	}
+	if (ss->owner_subid == mySubid)
+	{
+		if (commit)
+			ss->owner_subid = parentSubid;
+		else
+		{
+			ss->owner = InvalidOid;
+			ss->owner_subid = 0;
+			ss->writer = InvalidOid;
+		}
+	}
+	for (i = 0; i < ss->ntables; i++)
+	{
+		if (ss->table_subids[i] == mySubid)
+		{
+			if (!commit)
+				continue;
+			ss->table_subids[i] = parentSubid;
+		}
+		ss->tables[n] = ss->tables[i];
+		ss->table_subids[n] = ss->table_subids[i];
+		n++;
+	}
+	ss->ntables = n;
 }
 
 /* field4 of the advisory lock tag of the probe below ("UP") */
@@ -274,48 +410,14 @@ lock_scope_name(const char *scope)
  * committed state has them; any difference is a serialization failure.
  */
 static void
-check_history_not_newer(int64 scope_id, const char *scope)
+check_history_not_newer(ScopeState *ss)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	SPIPlanPtr	plan;
-	UserContext saved;
-	char	   *seen[2];
-	int			i;
-
-	values[0] = Int64GetDatum(scope_id);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
-	undoredo_become_owner(&saved);
-	plan = undoredo_plan(InvalidOid, psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
-								  " OPERATOR(pg_catalog.||) s.state, ',' ORDER BY s.step)"
-								  " FROM (SELECT step, 'u' AS state FROM %s.undo_action"
-								  "       WHERE scope_id OPERATOR(pg_catalog.=) $1"
-								  "       UNION ALL SELECT step, 'r' FROM %s.redo_action"
-								  "       WHERE scope_id OPERATOR(pg_catalog.=) $1) s",
-								  ext->qschema, ext->qschema),
-						 1, argtypes);
-	for (i = 0; i < 2; i++)
-	{
-		bool		isnull;
-		Datum		d;
-
-		if (undoredo_execute_plan(plan, values, NULL,
-								  i == 0 ? InvalidSnapshot : GetLatestSnapshot(),
-								  true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "undoredo: could not read the history of \"%s\"", scope);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		seen[i] = isnull ? "" : TextDatumGetCString(d);
-	}
-	undoredo_restore_user(&saved);
-	SPI_finish();
-	if (strcmp(seen[0], seen[1]) != 0)
+	if (undoredo_store_newer_than_snapshot(ss->scope_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("could not serialize access due to concurrent update"),
 				 errdetail("Another transaction changed the history of \"%s\" after this transaction's snapshot was taken.",
-						   scope)));
+						   ss->scope)));
 }
 
 /*
@@ -335,55 +437,16 @@ undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid)
 {
 	if (ss->scope_id == 0)
 	{
-		ss->scope_id = undoredo_store_scope(ss, owner, relid);
+		ScopeRow	row;
+
+		ss->scope_id = undoredo_store_scope(ss->scope, owner, relid, &row);
 		ss->id_subid = GetCurrentSubTransactionId();
 		touch_scope(ss);
+		note_row(ss, &row);
 		if (IsolationUsesXactSnapshot())
-			check_history_not_newer(ss->scope_id, ss->scope);
+			check_history_not_newer(ss);
 	}
 	return ss->scope_id;
-}
-
-void
-undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	bool		isnull;
-
-	*undo_count = *redo_count = 0;
-	if (scope_id == 0)
-		return;
-	values[0] = Int64GetDatum(scope_id);
-	undoredo_run_as_owner(psprintf("SELECT"
-								   " (SELECT pg_catalog.count(*) FROM %s.undo_action"
-								   "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4,"
-								   " (SELECT pg_catalog.count(*) FROM %s.redo_action"
-								   "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4",
-								   ext->qschema, ext->qschema),
-						  1, argtypes, values, NULL, 1);
-	*undo_count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-	*redo_count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 2, &isnull));
-}
-
-/* Forget all steps of a scope in undo_action or redo_action. */
-void
-undoredo_discard_steps(const char *table, int64 scope_id)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(scope_id);
-	undoredo_run_as_owner(psprintf("WITH gone AS (DELETE FROM %s.%s"
-								   " WHERE scope_id OPERATOR(pg_catalog.=) $1 RETURNING step)"
-								   " DELETE FROM %s.undoredo_change c USING gone"
-								   " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
-								   ext->qschema, table, ext->qschema),
-						  1, argtypes, values, NULL, 0);
 }
 
 /*
@@ -394,41 +457,15 @@ undoredo_discard_steps(const char *table, int64 scope_id)
 static void
 begin_step(ScopeState *cs)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	bool		redo = undoredo_store_has_redo(cs->scope_id);
-
-	if (redo || undoredo_max_steps > 0)
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "undoredo: SPI_connect failed");
-		if (redo)
-			undoredo_discard_steps("redo_action", cs->scope_id);
-	}
+	if (undoredo_store_has_redo(cs->scope_id))
+		undoredo_store_discard_steps(cs->scope_id, false);
 
 	cs->step = undoredo_store_step(cs->scope_id, undoredo_label,
 								   GetCurrentTransactionStartTimestamp());
 	cs->next_seq = 1;
 
 	if (undoredo_max_steps > 0)
-	{
-		Oid			pargtypes[2] = {INT8OID, INT4OID};
-		Datum		pvalues[2];
-
-		pvalues[0] = Int64GetDatum(cs->scope_id);
-		pvalues[1] = Int32GetDatum(undoredo_max_steps);
-		undoredo_run_as_owner(psprintf("WITH old AS (SELECT step FROM %s.undo_action"
-									   "  WHERE scope_id OPERATOR(pg_catalog.=) $1"
-									   "  ORDER BY step DESC OFFSET $2),"
-									   " gone AS (DELETE FROM %s.undo_action a USING old"
-									   "  WHERE a.scope_id OPERATOR(pg_catalog.=) $1"
-									   "  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
-									   " DELETE FROM %s.undoredo_change c USING gone"
-									   " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
-									   ext->qschema, ext->qschema, ext->qschema),
-							  2, pargtypes, pvalues, NULL, 0);
-	}
-	if (redo || undoredo_max_steps > 0)
-		SPI_finish();
+		undoredo_store_prune(cs->scope_id, undoredo_max_steps);
 }
 
 /*
@@ -486,24 +523,20 @@ undoredo_find_scope_state(const char *scope)
 }
 
 /*
- * The scope's state with the step this transaction captures into, started
- * on first use.
+ * The step this transaction captures into under the locked scope, started
+ * on first use.  The scope's id is known (undoredo_access_write).
  */
-ScopeState *
-undoredo_current_step(const char *scope, Oid relid)
+int64
+undoredo_current_step(ScopeState *ss)
 {
-	ScopeState *ss = undoredo_lock_scope(scope);
-
-	/* the scope's id, its owner, the writer's membership, its tables */
-	undoredo_access_write(ss, relid);
-	touch_scope(ss);			/* which the subtransaction may roll back */
+	Assert(!ss->forgotten && ss->scope_id != 0);
 	if (ss->step == 0)
 	{
 		begin_step(ss);
 		ss->step_subid = GetCurrentSubTransactionId();
 		touch_scope(ss);
 	}
-	return ss;
+	return ss->step;
 }
 
 /*
@@ -564,7 +597,15 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 				while ((entry = (ScopeEntry *) hash_seq_search(&status)) != NULL)
 				{
 					if (entry->ss->scope_id != 0)
-						undoredo_store_remember_scope(entry->ss);
+					{
+						ScopeRow	row;
+
+						row.owner = entry->ss->owner;
+						row.ntables = entry->ss->ntables;
+						row.tables = entry->ss->tables;
+						undoredo_store_remember_scope(entry->ss->scope,
+													  entry->ss->scope_id, &row);
+					}
 				}
 			}
 			pg_fallthrough;
@@ -619,7 +660,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			if (ss->forgotten)
 				continue;
 			pending_subxact(ss, false, mySubid, parentSubid);
-			undoredo_access_subxact(ss, false, mySubid, parentSubid);
+			row_subxact(ss, false, mySubid, parentSubid);
 			if (ss->lock_subid == mySubid)
 			{
 				/* the lock went with the subtransaction */
@@ -659,7 +700,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (ss->forgotten)
 			continue;
 		pending_subxact(ss, true, mySubid, parentSubid);
-		undoredo_access_subxact(ss, true, mySubid, parentSubid);
+		row_subxact(ss, true, mySubid, parentSubid);
 		if (ss->lock_subid == mySubid)
 			ss->lock_subid = parentSubid;
 		if (ss->id_subid == mySubid)
@@ -774,7 +815,7 @@ new_chunk(ScopeState *ss)
 	initStringInfo(&chunk->data);
 	ss->pending = lappend(ss->pending, chunk);
 	MemoryContextSwitchTo(oldcxt);
-	undoredo_scope_pending(ss);
+	scope_pending(ss);
 	return chunk;
 }
 
@@ -873,7 +914,7 @@ pending_subxact(ScopeState *ss, bool commit,
 static void
 flush_statement(void)
 {
-	List	   *dirty = undoredo_take_dirty_scopes();
+	List	   *dirty = take_dirty_scopes();
 	ListCell   *lc;
 
 	foreach(lc, dirty)
@@ -1008,4 +1049,36 @@ undoredo_append_change(ScopeState *ss, TableInfo *ti, StringInfo record,
 		ss->pending = list_delete_last(ss->pending);
 		write_chunk(ss, chunk);
 	}
+}
+
+/* Changes captured into the scope and not written yet (undoredo_history). */
+int64
+undoredo_scope_pending_changes(ScopeState *ss)
+{
+	ListCell   *lc;
+	int64		count = 0;
+
+	foreach(lc, ss->pending)
+	{
+		count += ((PendingChunk *) lfirst(lc))->count;
+	}
+	return count;
+}
+
+/* Does a change captured into the scope and not written yet refer to the table? */
+bool
+undoredo_scope_pending_refers_to(ScopeState *ss, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, ss->pending)
+	{
+		PendingChunk *chunk = (PendingChunk *) lfirst(lc);
+		int			i;
+
+		for (i = 0; i < chunk->nrelids; i++)
+			if (chunk->relids[i] == relid)
+				return true;
+	}
+	return false;
 }

@@ -308,13 +308,6 @@ forget_scope_ids(Datum arg pg_attribute_unused(), Oid relid)
 		scope_ids_stale = true;
 }
 
-/* Forget every cached scope row (undoredo_clear changed one). */
-void
-undoredo_store_forget_scopes(void)
-{
-	CacheInvalidateRelcacheByRelid(undoredo_history_relid("undoredo_scope"));
-}
-
 static void
 free_entry(ScopeIdEntry *entry)
 {
@@ -371,15 +364,16 @@ check_scope_ids(void)
  * without telling this one.
  */
 void
-undoredo_store_remember_scope(ScopeState *ss)
+undoredo_store_remember_scope(const char *scope, int64 scope_id,
+							  const ScopeRow *row)
 {
-	uint64		hash = scope_hash(ss->scope);
+	uint64		hash = scope_hash(scope);
 	ScopeIdEntry *entry;
 	bool		found;
 
 	if (scope_ids == NULL || scope_ids_stale)
 		return;
-	if (!OidIsValid(ss->owner))
+	if (!OidIsValid(row->owner))
 	{
 		entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
 		if (entry != NULL)
@@ -392,28 +386,28 @@ undoredo_store_remember_scope(ScopeState *ss)
 	entry = hash_search(scope_ids, &hash, HASH_ENTER, &found);
 	if (found)
 		free_entry(entry);
-	entry->scope = MemoryContextStrdup(TopMemoryContext, ss->scope);
-	entry->scope_id = ss->scope_id;
-	entry->owner = ss->owner;
-	entry->ntables = ss->ntables;
+	entry->scope = MemoryContextStrdup(TopMemoryContext, scope);
+	entry->scope_id = scope_id;
+	entry->owner = row->owner;
+	entry->ntables = row->ntables;
 	entry->tables = NULL;
-	if (ss->ntables > 0)
+	if (row->ntables > 0)
 	{
 		entry->tables = MemoryContextAlloc(TopMemoryContext,
-										   sizeof(Oid) * ss->ntables);
-		memcpy(entry->tables, ss->tables, sizeof(Oid) * ss->ntables);
+										   sizeof(Oid) * row->ntables);
+		memcpy(entry->tables, row->tables, sizeof(Oid) * row->ntables);
 	}
 }
 
 /*
  * The scope's id, its row made if missing: with the given owner and table
  * when they are valid (a capture makes it).  What the row says of the
- * owner and the tables goes to ss.  Called with the scope lock held.
+ * owner and the tables goes to row (its tables valid until the next call).
+ * Called with the scope lock held.
  */
 int64
-undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
+undoredo_store_scope(const char *scope, Oid owner, Oid relid, ScopeRow *row)
 {
-	const char *scope = ss->scope;
 	uint64		hash = scope_hash(scope);
 	ScopeIdEntry *entry;
 	const char *colon = strchr(scope, ':');
@@ -433,8 +427,9 @@ undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
 	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
 	if (entry != NULL && strcmp(entry->scope, scope) == 0)
 	{
-		undoredo_access_note_tables(ss, entry->owner, entry->ntables,
-									entry->tables);
+		row->owner = entry->owner;
+		row->ntables = entry->ntables;
+		row->tables = entry->tables;
 		return entry->scope_id;
 	}
 
@@ -473,7 +468,9 @@ undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
 		tables = palloc(sizeof(Oid) * Max(nelems, 1));
 		for (i = 0; i < nelems; i++)
 			tables[i] = DatumGetObjectId(elems[i]);
-		undoredo_access_note_tables(ss, row_owner, nelems, tables);
+		row->owner = row_owner;
+		row->ntables = nelems;
+		row->tables = tables;
 	}
 	else
 	{
@@ -489,7 +486,10 @@ undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid)
 													REGCLASSOID, sizeof(Oid),
 													true, TYPALIGN_INT));
 		insert_row(rel, form_row(rel, 5, names, values, nulls));
-		undoredo_access_note_tables(ss, owner, OidIsValid(relid) ? 1 : 0, &relid);
+		row->owner = owner;
+		row->ntables = OidIsValid(relid) ? 1 : 0;
+		row->tables = palloc(sizeof(Oid));
+		row->tables[0] = relid;
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
@@ -600,26 +600,6 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 }
 
 /*
- * Where the history is recorded: "<system identifier>:<database oid>".  A
- * table's oid names the same table, and its attnums the same columns, only
- * in the database that recorded the chunk (or a physical copy of it):
- * another database, even of the same cluster, may have a table of the
- * same oid (image.c).
- */
-const char *
-undoredo_store_origin(void)
-{
-	static char *origin = NULL;
-
-	if (origin == NULL)
-		origin = MemoryContextStrdup(TopMemoryContext,
-									 psprintf(UINT64_FORMAT ":%u",
-											  GetSystemIdentifier(),
-											  MyDatabaseId));
-	return origin;
-}
-
-/*
  * Insert a chunk of row changes: count changes numbered from seq, which
  * refer to the tables relids by their position in it.  A regclass[] is
  * dumped by name, so a dump restored elsewhere still finds the tables.
@@ -656,7 +636,7 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[8] = PointerGetDatum(construct_array(texts, nrelids, TEXTOID,
 												-1, false, TYPALIGN_INT));
-	values[9] = CStringGetTextDatum(undoredo_store_origin());
+	values[9] = CStringGetTextDatum(undoredo_origin());
 
 	SET_VARSIZE(changes, VARHDRSZ + data->len);
 	memcpy(VARDATA(changes), data->data, data->len);
@@ -711,7 +691,7 @@ undoredo_store_begin_chunks(int64 step, bool backward)
 	/* chunks this transaction wrote just before are visible */
 	CommandCounterIncrement();
 	cs->rel = table_open(undoredo_history_relid("undoredo_change"), AccessShareLock);
-	cs->index = index_open(undoredo_primary_key(cs->rel), AccessShareLock);
+	cs->index = index_open(undoredo_history_relid("undoredo_change_pkey"), AccessShareLock);
 	cs->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(step));
 	cs->scan = systable_beginscan_ordered(cs->rel, cs->index, cs->snapshot, 1, &key);
@@ -767,4 +747,445 @@ undoredo_store_end_chunks(UndoRedoChunkScan *cs)
 	index_close(cs->index, AccessShareLock);
 	table_close(cs->rel, AccessShareLock);
 	pfree(cs);
+}
+
+/*-------------------------------------------------------------------------
+ * Statements on the history through SPI: what undo, redo and the history
+ * functions read and change, and the rare statements of capture (a step
+ * that discards redo history or prunes old steps, a scope claimed or given
+ * a new table).  Each function connects to SPI itself, runs its statement
+ * as the extension owner with a kept plan (plans.c) and copies what it
+ * returns into the caller's memory context.
+ *-------------------------------------------------------------------------
+ */
+
+static void
+connect_spi(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+}
+
+/*
+ * Run a statement on the history as the extension owner, with the given
+ * snapshot (InvalidSnapshot: the transaction's).  Its plan is prepared in
+ * the user context it runs in.
+ */
+static int
+run_as_owner(const char *sql, int nargs, const Oid *argtypes, Datum *values,
+			 Snapshot snapshot, bool read_only, long count)
+{
+	UserContext saved;
+	int			rc;
+
+	undoredo_become_owner(&saved);
+	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
+							   values, NULL, snapshot, read_only, count);
+	undoredo_restore_user(&saved);
+	if (rc < 0)
+		elog(ERROR, "undoredo: SPI_execute_plan failed for \"%s\": %s",
+			 sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+static Datum
+result(uint64 row, int column, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 column, isnull);
+}
+
+/*
+ * Did another transaction change the scope's steps, or whether each can be
+ * undone or redone, after this transaction's snapshot was taken?  Compares
+ * them as the snapshot sees them and as the latest committed state has
+ * them (scope.c, in REPEATABLE READ and SERIALIZABLE).
+ */
+bool
+undoredo_store_newer_than_snapshot(int64 scope_id)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	char	   *sql;
+	Datum		seen[2];
+	bool		isnull[2];
+	bool		newer;
+	int			i;
+
+	values[0] = Int64GetDatum(scope_id);
+	sql = psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
+				   " OPERATOR(pg_catalog.||) s.state, ',' ORDER BY s.step)"
+				   " FROM (SELECT step, 'u' AS state FROM %s.undo_action"
+				   "       WHERE scope_id OPERATOR(pg_catalog.=) $1"
+				   "       UNION ALL SELECT step, 'r' FROM %s.redo_action"
+				   "       WHERE scope_id OPERATOR(pg_catalog.=) $1) s",
+				   ext->qschema, ext->qschema);
+	connect_spi();
+	for (i = 0; i < 2; i++)
+	{
+		run_as_owner(sql, 1, argtypes, values,
+					 i == 0 ? InvalidSnapshot : GetLatestSnapshot(), true, 1);
+		seen[i] = result(0, 1, &isnull[i]);
+	}
+	newer = isnull[0] != isnull[1] ||
+		(!isnull[0] && strcmp(TextDatumGetCString(seen[0]),
+							  TextDatumGetCString(seen[1])) != 0);
+	SPI_finish();
+	return newer;
+}
+
+/* How many steps of the scope can be undone and redone. */
+void
+undoredo_store_counts(int64 scope_id, int32 *undo_count, int32 *redo_count)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+
+	*undo_count = *redo_count = 0;
+	if (scope_id == 0)
+		return;
+	values[0] = Int64GetDatum(scope_id);
+	connect_spi();
+	run_as_owner(psprintf("SELECT"
+						  " (SELECT pg_catalog.count(*) FROM %s.undo_action"
+						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4,"
+						  " (SELECT pg_catalog.count(*) FROM %s.redo_action"
+						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4",
+						  ext->qschema, ext->qschema),
+				 1, argtypes, values, InvalidSnapshot, false, 1);
+	*undo_count = DatumGetInt32(result(0, 1, &isnull));
+	*redo_count = DatumGetInt32(result(0, 2, &isnull));
+	SPI_finish();
+}
+
+/* Forget all steps of a scope that can be undone, or all that can be redone. */
+void
+undoredo_store_discard_steps(int64 scope_id, bool undoable)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(scope_id);
+	connect_spi();
+	run_as_owner(psprintf("WITH gone AS (DELETE FROM %s.%s"
+						  " WHERE scope_id OPERATOR(pg_catalog.=) $1 RETURNING step)"
+						  " DELETE FROM %s.undoredo_change c USING gone"
+						  " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
+						  ext->qschema, undoable ? "undo_action" : "redo_action",
+						  ext->qschema),
+				 1, argtypes, values, InvalidSnapshot, false, 0);
+	SPI_finish();
+}
+
+/* Forget the oldest undoable steps of a scope beyond the newest keep. */
+void
+undoredo_store_prune(int64 scope_id, int32 keep)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(scope_id);
+	values[1] = Int32GetDatum(keep);
+	connect_spi();
+	run_as_owner(psprintf("WITH old AS (SELECT step FROM %s.undo_action"
+						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1"
+						  "  ORDER BY step DESC OFFSET $2),"
+						  " gone AS (DELETE FROM %s.undo_action a USING old"
+						  "  WHERE a.scope_id OPERATOR(pg_catalog.=) $1"
+						  "  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
+						  " DELETE FROM %s.undoredo_change c USING gone"
+						  " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
+						  ext->qschema, ext->qschema, ext->qschema),
+				 2, argtypes, values, InvalidSnapshot, false, 0);
+	SPI_finish();
+}
+
+/*
+ * The scope's id (0: it has no row) and the set of tables its row lists,
+ * as last committed (latest snapshot), without the scope lock.
+ */
+int64
+undoredo_store_scope_tables(const char *object_type, const char *object_id,
+							int *ntables, Oid **tables)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	int64		scope_id = 0;
+	Datum		d;
+
+	*ntables = 0;
+	*tables = NULL;
+	values[0] = CStringGetTextDatum(object_type);
+	values[1] = CStringGetTextDatum(object_id);
+	connect_spi();
+	run_as_owner(psprintf("SELECT scope_id, relids::pg_catalog.oid[]"
+						  " FROM %s.undoredo_scope"
+						  " WHERE object_type OPERATOR(pg_catalog.=) $1"
+						  " AND object_id OPERATOR(pg_catalog.=) $2",
+						  ext->qschema),
+				 2, argtypes, values, GetLatestSnapshot(), false, 0);
+	if (SPI_processed > 0)
+	{
+		scope_id = DatumGetInt64(result(0, 1, &isnull));
+		d = result(0, 2, &isnull);
+		if (!isnull)
+		{
+			Datum	   *elems;
+			int			i;
+
+			deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true,
+							  TYPALIGN_INT, &elems, NULL, ntables);
+			*tables = MemoryContextAlloc(cxt, sizeof(Oid) * Max(*ntables, 1));
+			for (i = 0; i < *ntables; i++)
+				(*tables)[i] = DatumGetObjectId(elems[i]);
+		}
+	}
+	SPI_finish();
+	return scope_id;
+}
+
+/*
+ * The scope's id, 0 if it has no row, read with the transaction's snapshot
+ * (undoredo_status and undoredo_history).
+ */
+int64
+undoredo_store_find_scope(const char *object_type, const char *object_id)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	int64		scope_id = 0;
+
+	values[0] = CStringGetTextDatum(object_type);
+	values[1] = CStringGetTextDatum(object_id);
+	connect_spi();
+	run_as_owner(psprintf("SELECT scope_id FROM %s.undoredo_scope"
+						  " WHERE object_type OPERATOR(pg_catalog.=) $1"
+						  " AND object_id OPERATOR(pg_catalog.=) $2",
+						  ext->qschema),
+				 2, argtypes, values, InvalidSnapshot, false, 1);
+	if (SPI_processed > 0)
+		scope_id = DatumGetInt64(result(0, 1, &isnull));
+	SPI_finish();
+	return scope_id;
+}
+
+/* Does a written chunk of a step of the scope refer to the table? */
+bool
+undoredo_store_refers_to(int64 scope_id, Oid relid)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2];
+	bool		isnull;
+	bool		found;
+
+	values[0] = Int64GetDatum(scope_id);
+	values[1] = ObjectIdGetDatum(relid);
+	connect_spi();
+	run_as_owner(psprintf("SELECT EXISTS (SELECT FROM"
+						  " (SELECT step FROM %s.undo_action"
+						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1"
+						  "  UNION ALL SELECT step FROM %s.redo_action"
+						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
+						  " JOIN %s.undoredo_change c"
+						  " ON c.step OPERATOR(pg_catalog.=) a.step"
+						  " WHERE $2 OPERATOR(pg_catalog.=) ANY"
+						  " (c.relids::pg_catalog.oid[]))",
+						  ext->qschema, ext->qschema, ext->qschema),
+				 2, argtypes, values, GetLatestSnapshot(), false, 0);
+	found = DatumGetBool(result(0, 1, &isnull));
+	SPI_finish();
+	return found;
+}
+
+/*
+ * The scope has no owner: make the writer its owner, unless another
+ * transaction did first.  Returns the owner.  Called with the scope lock.
+ */
+Oid
+undoredo_store_claim(int64 scope_id, Oid writer)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, REGROLEOID};
+	Datum		values[2];
+	bool		isnull;
+	Oid			owner;
+
+	values[0] = Int64GetDatum(scope_id);
+	values[1] = ObjectIdGetDatum(writer);
+	connect_spi();
+	run_as_owner(psprintf("WITH claimed AS (UPDATE %s.undoredo_scope SET owner = $2"
+						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NULL"
+						  "  RETURNING owner)"
+						  " SELECT owner::pg_catalog.oid FROM claimed"
+						  " UNION ALL SELECT owner::pg_catalog.oid FROM %s.undoredo_scope"
+						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NOT NULL",
+						  ext->qschema, ext->qschema),
+				 2, argtypes, values, GetLatestSnapshot(), false, 0);
+	if (SPI_processed != 1)
+		elog(ERROR, "undoredo: scope row " INT64_FORMAT " is missing", scope_id);
+	owner = DatumGetObjectId(result(0, 1, &isnull));
+	SPI_finish();
+	return owner;
+}
+
+/* Add a table to the scope's set.  Called with the scope lock. */
+void
+undoredo_store_add_table(int64 scope_id, Oid relid)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, REGCLASSOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(scope_id);
+	values[1] = ObjectIdGetDatum(relid);
+	connect_spi();
+	run_as_owner(psprintf("UPDATE %s.undoredo_scope"
+						  " SET relids = relids OPERATOR(pg_catalog.||) $2"
+						  " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+						  " AND NOT ($2 OPERATOR(pg_catalog.=) ANY (relids))",
+						  ext->qschema),
+				 2, argtypes, values, GetLatestSnapshot(), false, 0);
+	SPI_finish();
+}
+
+/*
+ * The scope's history was emptied: it has no owner and no tables any more,
+ * in every backend (the cache of scope rows is invalidated).
+ */
+void
+undoredo_store_clear_scope(int64 scope_id)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(scope_id);
+	connect_spi();
+	run_as_owner(psprintf("UPDATE %s.undoredo_scope"
+						  " SET owner = NULL, relids = '{}'"
+						  " WHERE scope_id OPERATOR(pg_catalog.=) $1",
+						  ext->qschema),
+				 1, argtypes, values, GetLatestSnapshot(), false, 0);
+	SPI_finish();
+	CacheInvalidateRelcacheByRelid(undoredo_history_relid("undoredo_scope"));
+}
+
+/*
+ * The scope's steps, oldest first, with how many changes each recorded
+ * (undoredo_history), in the caller's memory context.
+ */
+HistoryStep *
+undoredo_store_history(int64 scope_id, int *nsteps)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	HistoryStep *steps;
+	uint64		i;
+
+	values[0] = Int64GetDatum(scope_id);
+	connect_spi();
+	run_as_owner(psprintf("SELECT a.step, a.undoable, a.label, a.created_at,"
+						  " (SELECT COALESCE(pg_catalog.sum(c.nchanges), 0)"
+						  "  FROM %s.undoredo_change c"
+						  "  WHERE c.step OPERATOR(pg_catalog.=) a.step)::pg_catalog.int8"
+						  " FROM (SELECT step, true AS undoable, label, created_at"
+						  "       FROM %s.undo_action WHERE scope_id OPERATOR(pg_catalog.=) $1"
+						  "       UNION ALL"
+						  "       SELECT step, false, label, created_at"
+						  "       FROM %s.redo_action WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
+						  " ORDER BY a.step",
+						  ext->qschema, ext->qschema, ext->qschema),
+				 1, argtypes, values, InvalidSnapshot, false, 0);
+	*nsteps = (int) SPI_processed;
+	steps = MemoryContextAlloc(cxt, sizeof(HistoryStep) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		steps[i].step = DatumGetInt64(result(i, 1, &isnull));
+		steps[i].undoable = DatumGetBool(result(i, 2, &isnull));
+		d = result(i, 3, &isnull);
+		steps[i].label = isnull ? NULL :
+			MemoryContextStrdup(cxt, TextDatumGetCString(d));
+		steps[i].created_at = DatumGetTimestampTz(result(i, 4, &isnull));
+		steps[i].changes = DatumGetInt64(result(i, 5, &isnull));
+	}
+	SPI_finish();
+	return steps;
+}
+
+/* Move a step from undo_action to redo_action (undo) or back (redo). */
+void
+undoredo_store_move_step(bool undo, int64 scope_id, int64 step)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(step);
+	values[1] = Int64GetDatum(scope_id);
+	connect_spi();
+	run_as_owner(psprintf("WITH m AS (DELETE FROM %s.%s"
+						  " WHERE scope_id OPERATOR(pg_catalog.=) $2"
+						  " AND step OPERATOR(pg_catalog.=) $1"
+						  " RETURNING step, scope_id, label, created_at)"
+						  " INSERT INTO %s.%s (step, scope_id, label, created_at)"
+						  " SELECT step, scope_id, label, created_at FROM m",
+						  ext->qschema, undo ? "undo_action" : "redo_action",
+						  ext->qschema, undo ? "redo_action" : "undo_action"),
+				 2, argtypes, values, InvalidSnapshot, false, 0);
+	SPI_finish();
+}
+
+/*
+ * The scope's newest undoable step older than the step "from", or its most
+ * recently undone step newer than it; 0 if there is none.  The bound lets
+ * the index scan start past the steps this call already moved, whose
+ * entries stay in the index until the transaction ends: without it, every
+ * lookup would walk over all of them.
+ */
+int64
+undoredo_store_next_step(bool undo, int64 scope_id, int64 from)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	bool		isnull;
+	int64		step = 0;
+
+	values[0] = Int64GetDatum(scope_id);
+	values[1] = Int64GetDatum(from);
+	connect_spi();
+	if (undo)
+		run_as_owner(psprintf("SELECT step FROM %s.undo_action"
+							  " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							  " AND step OPERATOR(pg_catalog.<) $2"
+							  " ORDER BY step DESC LIMIT 1",
+							  ext->qschema),
+					 2, argtypes, values, InvalidSnapshot, false, 1);
+	else
+		run_as_owner(psprintf("SELECT step FROM %s.redo_action"
+							  " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							  " AND step OPERATOR(pg_catalog.>) $2"
+							  " ORDER BY step ASC LIMIT 1",
+							  ext->qschema),
+					 2, argtypes, values, InvalidSnapshot, false, 1);
+	if (SPI_processed > 0)
+		step = DatumGetInt64(result(0, 1, &isnull));
+	SPI_finish();
+	return step;
 }

@@ -64,23 +64,6 @@ extern bool undoredo_replaying;
 extern bool undoredo_scope_active(void);
 extern void undoredo_define_settings(void);
 
-/*
- * While the AFTER triggers queued by a replayed step fire (replay.c), what
- * the capture trigger needs to tell the step's own row changes from those
- * of foreign key actions and triggers firing then: every statement of the
- * step ran with a command id up to last_cid.
- */
-typedef struct UndoRedoReplayFiring
-{
-	bool		active;
-	bool		undo;
-	bool		overwrite;
-	int64		step;
-	CommandId	last_cid;
-} UndoRedoReplayFiring;
-
-extern UndoRedoReplayFiring undoredo_replay_firing;
-
 /* extension.c */
 typedef struct UndoRedoExtension
 {
@@ -99,6 +82,7 @@ extern const UndoRedoExtension *undoredo_extension(void);
 extern Oid	undoredo_history_relid(const char *name);
 extern void undoredo_become_owner(UserContext *saved);
 extern void undoredo_restore_user(const UserContext *saved);
+extern const char *undoredo_origin(void);
 extern void undoredo_extension_init(void);
 
 /* plans.c */
@@ -108,46 +92,7 @@ extern int	undoredo_execute_plan(SPIPlanPtr plan, Datum *values,
 								  const char *nulls, Snapshot snapshot,
 								  bool read_only, long count);
 extern int	undoredo_kept_plans(void);
-extern int	undoredo_run_as_owner(const char *sql, int nargs, const Oid *argtypes,
-								  Datum *values, const char *nulls, long count);
 extern void undoredo_plans_at_xact_end(void);
-
-/*
- * The oids of user-defined types that images hold (image.c): what a chunk
- * lists in its type dictionary.
- */
-typedef struct TypeSet
-{
-	int			ntypes;
-	int			maxtypes;
-	Oid		   *types;
-} TypeSet;
-
-/* store.c */
-typedef struct ScopeState ScopeState;
-
-extern int64 undoredo_store_scope(ScopeState *ss, Oid owner, Oid relid);
-extern void undoredo_store_remember_scope(ScopeState *ss);
-extern void undoredo_store_forget_scopes(void);
-extern bool undoredo_store_cached_owner(const char *scope, Oid *owner);
-extern Oid	undoredo_store_read_owner(const char *scope);
-extern bool undoredo_store_has_redo(int64 scope_id);
-extern int64 undoredo_store_step(int64 scope_id, const char *label,
-								 TimestampTz created_at);
-extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
-								 int nrelids, const Oid *relids,
-								 char *const *relcolumns,
-								 const TypeSet *types, StringInfo data);
-extern const char *undoredo_store_origin(void);
-
-typedef struct UndoRedoChunkScan UndoRedoChunkScan;
-struct HistoryChunk;			/* image.c's section */
-
-extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward);
-extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, struct HistoryChunk *chunk);
-extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
-
-/* capture.c */
 
 /* tableinfo.c */
 typedef struct ColumnInfo
@@ -209,6 +154,17 @@ extern Oid	undoredo_primary_key(Relation rel);
 extern TableInfo *undoredo_table_info_by_oid(Oid relid, int64 step);
 
 /* image.c */
+/*
+ * The oids of user-defined types that images hold (image.c): what a chunk
+ * lists in its type dictionary.
+ */
+typedef struct TypeSet
+{
+	int			ntypes;
+	int			maxtypes;
+	Oid		   *types;
+} TypeSet;
+
 typedef struct ImageValue
 {
 	AttrNumber	attnum;
@@ -285,13 +241,87 @@ extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);
 extern bytea *undoredo_image_sent(TableInfo *ti, const ImageValue *v);
 extern ImageValue *undoredo_image_find(RowImage *image, AttrNumber attnum);
 
+/* store.c */
+
+/* What a scope's row says of its owner and its set of tables. */
+typedef struct ScopeRow
+{
+	Oid			owner;			/* InvalidOid: none */
+	int			ntables;
+	Oid		   *tables;
+} ScopeRow;
+
+/* One step of a scope, as undoredo_history lists it. */
+typedef struct HistoryStep
+{
+	int64		step;
+	bool		undoable;		/* in undo_action, else in redo_action */
+	char	   *label;			/* or NULL */
+	TimestampTz created_at;
+	int64		changes;
+} HistoryStep;
+
+typedef struct UndoRedoChunkScan UndoRedoChunkScan;
+
+extern int64 undoredo_store_scope(const char *scope, Oid owner, Oid relid,
+								  ScopeRow *row);
+extern void undoredo_store_remember_scope(const char *scope, int64 scope_id,
+										  const ScopeRow *row);
+extern bool undoredo_store_cached_owner(const char *scope, Oid *owner);
+extern Oid	undoredo_store_read_owner(const char *scope);
+extern bool undoredo_store_has_redo(int64 scope_id);
+extern int64 undoredo_store_step(int64 scope_id, const char *label,
+								 TimestampTz created_at);
+extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
+								 int nrelids, const Oid *relids,
+								 char *const *relcolumns,
+								 const TypeSet *types, StringInfo data);
+extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward);
+extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk);
+extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
+extern bool undoredo_store_newer_than_snapshot(int64 scope_id);
+extern void undoredo_store_counts(int64 scope_id, int32 *undo_count,
+								  int32 *redo_count);
+extern void undoredo_store_discard_steps(int64 scope_id, bool undoable);
+extern void undoredo_store_prune(int64 scope_id, int32 keep);
+extern int64 undoredo_store_scope_tables(const char *object_type,
+										 const char *object_id,
+										 int *ntables, Oid **tables);
+extern int64 undoredo_store_find_scope(const char *object_type,
+									   const char *object_id);
+extern bool undoredo_store_refers_to(int64 scope_id, Oid relid);
+extern Oid	undoredo_store_claim(int64 scope_id, Oid writer);
+extern void undoredo_store_add_table(int64 scope_id, Oid relid);
+extern void undoredo_store_clear_scope(int64 scope_id);
+extern HistoryStep *undoredo_store_history(int64 scope_id, int *nsteps);
+extern void undoredo_store_move_step(bool undo, int64 scope_id, int64 step);
+extern int64 undoredo_store_next_step(bool undo, int64 scope_id, int64 from);
+
 /* scope.c */
+/*
+ * While the AFTER triggers queued by a replayed step fire (replay.c), what
+ * the capture trigger needs to tell the step's own row changes from those
+ * of foreign key actions and triggers firing then: every statement of the
+ * step ran with a command id up to last_cid.
+ */
+typedef struct UndoRedoReplayFiring
+{
+	bool		active;
+	bool		undo;
+	bool		overwrite;
+	int64		step;
+	CommandId	last_cid;
+} UndoRedoReplayFiring;
+
+extern UndoRedoReplayFiring undoredo_replay_firing;
+
+
 
 /* field4 of the advisory lock tags of scope locks ("UR") */
 #define UNDOREDO_LOCK_SPACE 0x5552
 
 /* A scope this transaction holds the lock of, and its current step. */
-struct ScopeState
+typedef struct ScopeState
 {
 	char	   *scope;			/* "<object_type>:<object_id>" */
 	int64		scope_id;		/* 0: not looked up yet (undoredo_scope_id) */
@@ -315,7 +345,7 @@ struct ScopeState
 	int			maxtables;
 	Oid		   *tables;
 	SubTransactionId *table_subids; /* that added each one, or 0 */
-};
+} ScopeState;
 
 /*
  * Row changes captured but not yet written to the history: a run of
@@ -340,21 +370,23 @@ typedef struct PendingChunk
 } PendingChunk;
 
 extern ScopeState *undoredo_lock_scope(const char *scope);
-extern ScopeState *undoredo_current_step(const char *scope, Oid relid);
+extern ScopeState *undoredo_find_scope_state(const char *scope);
 extern int64 undoredo_scope_id(ScopeState *ss);
 extern int64 undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid);
-extern void undoredo_discard_steps(const char *table, int64 scope_id);
+extern int64 undoredo_current_step(ScopeState *ss);
 extern void undoredo_close_step(ScopeState *ss);
-extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
-extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
-extern void undoredo_counts(int64 scope_id, int32 *undo_count, int32 *redo_count);
-extern void undoredo_scope_init(void);
-extern void undoredo_flush_for_reading(ScopeState *ss);
+extern bool undoredo_scope_has_table(ScopeState *ss, Oid relid);
+extern void undoredo_scope_add_table(ScopeState *ss, Oid relid);
+extern void undoredo_scope_set_owner(ScopeState *ss, Oid owner);
+extern void undoredo_scope_cleared(ScopeState *ss);
 extern void undoredo_append_change(ScopeState *ss, TableInfo *ti,
 								   StringInfo record, const TypeSet *types);
-extern void undoredo_scope_pending(ScopeState *ss);
-extern List *undoredo_take_dirty_scopes(void);
-extern ScopeState *undoredo_find_scope_state(const char *scope);
+extern void undoredo_flush_for_reading(ScopeState *ss);
+extern int64 undoredo_scope_pending_changes(ScopeState *ss);
+extern bool undoredo_scope_pending_refers_to(ScopeState *ss, Oid relid);
+extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
+extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
+extern void undoredo_scope_init(void);
 
 
 /* access.c */
@@ -372,11 +404,6 @@ extern ScopeState *undoredo_access_lock_scope(const char *object_type,
 											  UndoRedoAccess need);
 extern void undoredo_access_before_lock(const char *scope, Oid relid);
 extern void undoredo_access_write(ScopeState *ss, Oid relid);
-extern void undoredo_access_note_tables(ScopeState *ss, Oid owner,
-										int ntables, const Oid *tables);
 extern void undoredo_access_cleared(ScopeState *ss);
-extern void undoredo_access_subxact(ScopeState *ss, bool commit,
-									SubTransactionId mySubid,
-									SubTransactionId parentSubid);
 
 #endif							/* UNDOREDO_H */
