@@ -6,7 +6,8 @@ OBJS = src/undoredo.o src/guc.o src/extension.o src/plans.o src/scope.o src/tabl
        src/replay.o src/history.o src/store.o
 EXTENSION = undoredo
 DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \
-       sql/undoredo--1.1.1.sql sql/undoredo--1.1--1.1.1.sql
+       sql/undoredo--1.1.1.sql sql/undoredo--1.1--1.1.1.sql \
+       sql/undoredo--1.1.2.sql sql/undoredo--1.1.1--1.1.2.sql
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \

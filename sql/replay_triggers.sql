@@ -127,5 +127,17 @@ SELECT count(*) AS logged FROM log;
 SELECT rt.same_as_saved() AS unchanged;
 SELECT * FROM undoredo_status('rt', 4);
 
+-- 7. a trigger's WHEN on undoredo.replaying works in a session that has not
+-- loaded the library yet (no setting on the database stands in for it):
+-- the statement guard loads the library before any row trigger runs
+CREATE TRIGGER replay_aware BEFORE UPDATE ON doc FOR EACH ROW
+    WHEN (current_setting('undoredo.replaying') = 'off')
+    EXECUTE FUNCTION rt.noop();
+\c
+SELECT current_setting('undoredo.replaying', true) IS NULL AS not_defined_before_any_write;
+UPDATE rt.doc SET title = 'fresh session' WHERE id = 1;
+SELECT current_setting('undoredo.replaying') AS after_the_write;
+SET search_path = rt, public;
+
 DROP SCHEMA rt CASCADE;
 RESET search_path;

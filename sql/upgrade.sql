@@ -6,7 +6,17 @@
 SELECT current_database() AS regress_db \gset
 CREATE DATABASE undoredo_upgrade;
 \c undoredo_upgrade
+-- installed while another table access method was the default (one that
+-- is heap under another name): the history tables became tables of it
+CREATE ACCESS METHOD heap_alias TYPE TABLE HANDLER heap_tableam_handler;
+SET default_table_access_method = heap_alias;
 CREATE EXTENSION undoredo VERSION '1.0';
+RESET default_table_access_method;
+SELECT c.relname, a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1;
+-- and a setting on the database that DROP EXTENSION would leave behind
+SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+WHERE d.datname = current_database();
 SELECT extversion FROM pg_extension WHERE extname = 'undoredo';
 
 -- A table tracked under 1.0 (its triggers as 1.0's undoredo_track made
@@ -60,6 +70,11 @@ SELECT * FROM undoredo_status('legacy', 1);
 
 ALTER EXTENSION undoredo UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'undoredo';
+-- heap tables now, and no setting left on the database
+SELECT c.relname, a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1;
+SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+WHERE d.datname = current_database();
 -- the step over user-defined types undoes and redoes exactly
 CREATE TEMP TABLE u_sent AS SELECT record_send(u) AS r FROM u;
 SELECT * FROM undoredo_undo('legacy', 100);
@@ -100,8 +115,10 @@ UNION ALL
 SELECT 'relation', c.oid::regclass::text,
        c.relkind::text || ' ' || coalesce(array_to_string(c.reloptions, ','), '-')
        || ' replica identity ' || c.relreplident::text
+       || ' access method ' || coalesce(am.amname, '-')
        || ' acl ' || coalesce(c.relacl::text, '-')
 FROM members m JOIN pg_class c ON c.oid = m.objid
+LEFT JOIN pg_am am ON am.oid = c.relam
 WHERE m.classid = 'pg_class'::regclass
 UNION ALL
 SELECT 'column', a.attrelid::regclass || '.' || a.attname,
@@ -132,7 +149,10 @@ WHERE m.classid = 'pg_event_trigger'::regclass;
 
 CREATE TEMP TABLE upgraded AS SELECT * FROM extension_objects;
 DROP EXTENSION undoredo CASCADE;
+-- a fresh install makes heap tables whatever the default access method
+SET default_table_access_method = heap_alias;
 CREATE EXTENSION undoredo;
+RESET default_table_access_method;
 CREATE TEMP TABLE fresh AS SELECT * FROM extension_objects;
 SELECT kind, count(*) FROM fresh GROUP BY kind ORDER BY kind;
 -- what differs (nothing)
@@ -140,6 +160,10 @@ SELECT kind, count(*) FROM fresh GROUP BY kind ORDER BY kind;
 UNION ALL
 (SELECT 'only in a fresh install', * FROM fresh EXCEPT SELECT 'only in a fresh install', * FROM upgraded)
 ORDER BY 1, 2, 3;
+-- DROP EXTENSION leaves nothing on the database
+DROP EXTENSION undoredo CASCADE;
+SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+WHERE d.datname = current_database();
 
 \c :regress_db
 DROP DATABASE undoredo_upgrade;
