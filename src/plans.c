@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * plans.c
- *	  Kept SPI plans of the statements capture, replay and the history
- *	  functions run.
+ *	  Kept SPI plans: of the statements store.c runs on the history, and
+ *	  of those replay.c runs on tracked tables.
  *
  * SPI plans are prepared once per backend and kept in a hash; the plan
  * cache re-plans them after DDL.  The rules of the cache are below.

@@ -1,7 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * store.c
- *	  Direct access to the history tables on the capture path.
+ *	  Every read and write of the history tables: no other file names them.
+ *
+ * The tables are described in the install script (sql/undoredo--*.sql).
+ * Callers pass and get plain values (ids, counts, a ScopeRow, a
+ * HistoryStep array, chunks); none of them sees a tuple or a query.
  *
  * What a captured transaction writes -- the scope row, the step row and
  * the chunks of row changes -- is inserted with the table AM and its index
@@ -22,12 +26,13 @@
  * the table, and the old index stays usable until every transaction that
  * held a lock on the table has ended.
  *
- * Everything here runs under the scope lock (scope.c), which serializes
- * the writers of one scope: a lookup with the latest snapshot sees the
- * last holder's committed work, and no other writer can race on the rows
- * of the scope.  (The two owner lookups made before a statement takes the
- * lock, for access.c, only read.)  Reads for undo, redo and the history functions, which are
- * not per row, stay in SQL through SPI.
+ * Every write runs under the scope lock (scope.c), which serializes the
+ * writers of one scope: a lookup with the latest snapshot sees the last
+ * holder's committed work, and no other writer can race on the rows of the
+ * scope.  (The owner and table lookups made before a statement takes the
+ * lock, for access.c, only read.)  Statements that are not per row --
+ * what undo, redo and the history functions read and move, and the rare
+ * ones of capture -- are SQL through SPI, at the end of this file.
  *
  *-------------------------------------------------------------------------
  */

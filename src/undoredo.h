@@ -3,17 +3,24 @@
  * undoredo.h
  *	  Declarations shared by the files of the undoredo extension.
  *
- * undoredo.c  module load
- * guc.c       settings, scope parsing
- * extension.c the extension's own objects: schema, version, owner
- * plans.c     kept SPI plans
- * scope.c     the scope lock and the per-transaction current step
- * tableinfo.c what capture and replay need to know about a tracked table
- * image.c     binary row images
+ * The files, top layer first; each calls only files below it (undoredo.c
+ * calls every layer's init function):
+ *
+ * undoredo.c  module load (_PG_init)
  * capture.c   the trigger and undoredo_track/undoredo_untrack
  * replay.c    undoredo_undo/undoredo_redo
  * history.c   undoredo_status/undoredo_history/undoredo_clear
  * access.c    who may read, clear, undo and redo a scope, and write into it
+ * scope.c     the scope lock, the current step, pending changes: the only
+ *             file that knows transaction state
+ * store.c     the history tables: the only file that reads or writes them
+ * image.c     binary row images
+ * tableinfo.c what capture and replay need to know about a tracked table
+ * plans.c     kept SPI plans
+ * extension.c the extension's own objects: schema, version, owner
+ * guc.c       settings, scope parsing
+ *
+ * The declarations below go bottom layer first.
  *
  *-------------------------------------------------------------------------
  */
