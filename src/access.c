@@ -152,7 +152,7 @@ undoredo_access_check(const char *object_type, const char *object_id,
 
 	if (superuser_arg(userid))
 		return;
-	scope_id = undoredo_store_scope_tables(object_type, object_id,
+	scope_id = undoredo_store_scope_tables(object_type, object_id, true,
 										   &ntables, &tables);
 	for (i = 0; i < ntables; i++)
 	{

@@ -125,6 +125,7 @@ undoredo_extension(void)
 
 	if (extension.qschema)
 		pfree(extension.qschema);
+	extension.generation++;
 	extension.qschema = MemoryContextStrdup(TopMemoryContext,
 											quote_identifier(get_namespace_name(extension.schema)));
 	extension_valid = true;

@@ -40,10 +40,13 @@ find_scope(const char *object_type, const char *object_id)
 {
 	ScopeState *ss = undoredo_find_scope_state(psprintf("%s:%s", object_type,
 														object_id));
+	int			ntables;
+	Oid		   *tables;
 
 	if (ss != NULL && ss->scope_id != 0)
 		return ss->scope_id;
-	return undoredo_store_find_scope(object_type, object_id);
+	return undoredo_store_scope_tables(object_type, object_id, false,
+									   &ntables, &tables);
 }
 
 Datum

@@ -44,7 +44,8 @@
  * prepared as the caller and run as the table's owner would keep the
  * caller's policy quals.  The key is the table a statement is for (or
  * InvalidOid for the history's own statements), that user context and the
- * statement's text; the text is compared on a hit.  At most PLAN_CACHE_SIZE
+ * statement's text (compared on a hit), or for the history's statements
+ * a purpose number, whose text is built only on a miss.  At most PLAN_CACHE_SIZE
  * plans are kept, least recently used first out, and a table's plans go
  * when its relcache entry is invalidated.  A plan is never freed while one
  * of ours is executing (a trigger of a replayed row may call in again, and
@@ -59,7 +60,10 @@ typedef struct PlanKey
 	Oid			relid;
 	Oid			userid;
 	bool		noforce_rls;
-	uint64		hash;			/* of the SQL text and argument types */
+	uint32		purpose;		/* 0: a statement found by its text */
+	uint64		hash;			/* of the SQL text and argument types, or
+								 * the generation of the extension's
+								 * location for a purpose */
 } PlanKey;
 
 typedef struct PlanEntry
@@ -77,6 +81,7 @@ static HTAB *plan_cache = NULL;
 static dlist_head plan_lru = DLIST_STATIC_INIT(plan_lru);
 static int	plan_count = 0;
 static int	plans_executing = 0;
+static int	spi_depth = 0;		/* our SPI connections open (for Asserts) */
 
 static void
 free_plan_entry(PlanEntry *entry)
@@ -132,15 +137,28 @@ undoredo_kept_plans(void)
 	return plan_count;
 }
 
-/*
- * The kept plan of a statement for a table (InvalidOid: the history), in
- * the current user context, prepared on first use.  Must be called while
- * connected to SPI, in the user context the plan will be run in.
- */
-SPIPlanPtr
-undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
+static SPIPlanPtr
+prepare(const char *sql, int nargs, const Oid *argtypes)
 {
-	PlanKey		key;
+	SPIPlanPtr	plan;
+
+	Assert(spi_depth > 0);
+	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+	if (plan == NULL)
+		elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * The kept plan under the key, prepared on a miss from the SQL text given,
+ * or built by build(arg) when sql is NULL (a plan kept by purpose: its text
+ * is built only on a miss, as ri_triggers.c does).
+ */
+static SPIPlanPtr
+lookup(PlanKey *key, const char *sql, char *(*build) (void *arg), void *arg,
+	   int nargs, const Oid *argtypes)
+{
 	PlanEntry  *entry;
 	bool		found;
 	int			sec_context;
@@ -158,45 +176,31 @@ undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
 	}
 	trim_plans();
 
-	memset(&key, 0, sizeof(key));
-	key.relid = relid;
-	GetUserIdAndSecContext(&key.userid, &sec_context);
-	key.noforce_rls = (sec_context & SECURITY_NOFORCE_RLS) != 0;
-	key.hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
-	if (nargs > 0)
-		key.hash ^= hash_bytes_extended((const unsigned char *) argtypes,
-										nargs * sizeof(Oid), 1);
+	GetUserIdAndSecContext(&key->userid, &sec_context);
+	key->noforce_rls = (sec_context & SECURITY_NOFORCE_RLS) != 0;
 
-	entry = hash_search(plan_cache, &key, HASH_FIND, NULL);
-	if (entry != NULL && !entry->dead && strcmp(entry->sql, sql) == 0 &&
-		entry->nargs == nargs &&
+	entry = hash_search(plan_cache, key, HASH_FIND, NULL);
+	if (entry != NULL && !entry->dead && entry->nargs == nargs &&
+		(sql == NULL || strcmp(entry->sql, sql) == 0) &&
 		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0))
 	{
 		dlist_move_head(&plan_lru, &entry->lru);
 		return entry->plan;
 	}
+	if (sql == NULL)
+		sql = build(arg);
 	if (entry != NULL)
 	{
 		/* a stale entry or a hash collision: replace it when possible */
 		if (plans_executing > 0)
-		{
-			/* still in use: run a one-off plan, not kept */
-			plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
-			if (plan == NULL)
-				elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
-					 sql, SPI_result_code_string(SPI_result));
-			return plan;
-		}
+			return prepare(sql, nargs, argtypes);	/* one-off, not kept */
 		free_plan_entry(entry);
 	}
 
-	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
-	if (plan == NULL)
-		elog(ERROR, "undoredo: SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
+	plan = prepare(sql, nargs, argtypes);
 	SPI_keepplan(plan);
 
-	entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
+	entry = hash_search(plan_cache, key, HASH_ENTER, &found);
 	Assert(!found);
 	entry->plan = plan;
 	entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
@@ -214,6 +218,45 @@ undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
 }
 
 /*
+ * The kept plan of a statement for a table, in the current user context,
+ * prepared on first use and found again by its text.  Must be called while
+ * connected to SPI, in the user context the plan will be run in.
+ */
+SPIPlanPtr
+undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
+{
+	PlanKey		key;
+
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+	if (nargs > 0)
+		key.hash ^= hash_bytes_extended((const unsigned char *) argtypes,
+										nargs * sizeof(Oid), 1);
+	return lookup(&key, sql, NULL, NULL, nargs, argtypes);
+}
+
+/*
+ * The kept plan of one of the history's statements (store.c), by purpose:
+ * a small number that names the statement, and the generation of the
+ * extension's location, so that its schema renamed or the extension
+ * re-created gives new plans.  build(arg) makes the text on a miss.  The
+ * same conditions as undoredo_plan.
+ */
+SPIPlanPtr
+undoredo_plan_for(uint32 purpose, char *(*build) (void *arg), void *arg,
+				  int nargs, const Oid *argtypes)
+{
+	PlanKey		key;
+
+	memset(&key, 0, sizeof(key));
+	key.relid = InvalidOid;
+	key.purpose = purpose;
+	key.hash = undoredo_extension()->generation;
+	return lookup(&key, NULL, build, arg, nargs, argtypes);
+}
+
+/*
  * Run a kept plan: SPI_execute_snapshot with the given arguments, counted
  * as executing so that no plan is freed under it.
  */
@@ -223,6 +266,7 @@ undoredo_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 {
 	int			rc;
 
+	Assert(spi_depth > 0);
 	plans_executing++;
 	PG_TRY();
 	{
@@ -242,4 +286,34 @@ void
 undoredo_plans_at_xact_end(void)
 {
 	plans_executing = 0;
+	spi_depth = 0;
+}
+
+/*
+ * SPI_connect and SPI_finish, counted, so that what needs a connection
+ * can Assert that one is open.  A connection an error closes (the
+ * subtransaction or transaction that made it ends) leaves the count high:
+ * an Assert then checks less, never falsely.
+ */
+void
+undoredo_spi_connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "undoredo: SPI_connect failed");
+	spi_depth++;
+}
+
+void
+undoredo_spi_finish(void)
+{
+	Assert(spi_depth > 0);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "undoredo: SPI_finish failed");
+	spi_depth--;
+}
+
+bool
+undoredo_spi_connected(void)
+{
+	return spi_depth > 0;
 }

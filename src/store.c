@@ -758,39 +758,178 @@ undoredo_store_end_chunks(UndoRedoChunkScan *cs)
  * Statements on the history through SPI: what undo, redo and the history
  * functions read and change, and the rare statements of capture (a step
  * that discards redo history or prunes old steps, a scope claimed or given
- * a new table).  Each function connects to SPI itself, runs its statement
- * as the extension owner with a kept plan (plans.c) and copies what it
- * returns into the caller's memory context.
+ * a new table).  Each statement has a purpose number; statement_sql() is
+ * the one place its text is written, built only when plans.c has no plan
+ * for it yet.  Each function below connects to SPI itself, runs its
+ * statement as the extension owner and copies what it returns into the
+ * caller's memory context.
  *-------------------------------------------------------------------------
  */
-
-static void
-connect_spi(void)
+typedef enum HistoryStatement
 {
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
+	HS_STEP_STATES = 1,			/* $1 scope: "step state,..." */
+	HS_COUNTS,					/* $1 scope: undoable and redoable steps */
+	HS_DISCARD_UNDO,			/* $1 scope: forget its undoable steps */
+	HS_DISCARD_REDO,			/* $1 scope: forget its redoable steps */
+	HS_PRUNE,					/* $1 scope, $2 keep: forget older steps */
+	HS_SCOPE_TABLES,			/* $1 type, $2 id: scope_id, relids */
+	HS_REFERS_TO,				/* $1 scope, $2 table: a chunk names it? */
+	HS_CLAIM,					/* $1 scope, $2 role: owner */
+	HS_ADD_TABLE,				/* $1 scope, $2 table */
+	HS_CLEAR_SCOPE,				/* $1 scope: no owner, no tables */
+	HS_HISTORY,					/* $1 scope: its steps, oldest first */
+	HS_TO_REDO,					/* $1 step, $2 scope: undone */
+	HS_TO_UNDO,					/* $1 step, $2 scope: redone */
+	HS_NEXT_UNDO,				/* $1 scope, $2 bound: newest undoable */
+	HS_NEXT_REDO				/* $1 scope, $2 bound: last undone */
+} HistoryStatement;
+
+static char *
+statement_sql(void *arg)
+{
+	HistoryStatement which = (HistoryStatement) (intptr_t) arg;
+	const char *q = undoredo_extension()->qschema;
+
+	switch (which)
+	{
+		case HS_STEP_STATES:
+			return psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
+							" OPERATOR(pg_catalog.||) s.state, ',' ORDER BY s.step)"
+							" FROM (SELECT step, 'u' AS state FROM %s.undo_action"
+							"       WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"       UNION ALL SELECT step, 'r' FROM %s.redo_action"
+							"       WHERE scope_id OPERATOR(pg_catalog.=) $1) s",
+							q, q);
+		case HS_COUNTS:
+			return psprintf("SELECT"
+							" (SELECT pg_catalog.count(*) FROM %s.undo_action"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4,"
+							" (SELECT pg_catalog.count(*) FROM %s.redo_action"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4",
+							q, q);
+		case HS_DISCARD_UNDO:
+		case HS_DISCARD_REDO:
+			return psprintf("WITH gone AS (DELETE FROM %s.%s"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1 RETURNING step)"
+							" DELETE FROM %s.undoredo_change c USING gone"
+							" WHERE c.step OPERATOR(pg_catalog.=) gone.step",
+							q, which == HS_DISCARD_UNDO ? "undo_action" : "redo_action",
+							q);
+		case HS_PRUNE:
+			return psprintf("WITH old AS (SELECT step FROM %s.undo_action"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"  ORDER BY step DESC OFFSET $2),"
+							" gone AS (DELETE FROM %s.undo_action a USING old"
+							"  WHERE a.scope_id OPERATOR(pg_catalog.=) $1"
+							"  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
+							" DELETE FROM %s.undoredo_change c USING gone"
+							" WHERE c.step OPERATOR(pg_catalog.=) gone.step",
+							q, q, q);
+		case HS_SCOPE_TABLES:
+			return psprintf("SELECT scope_id, relids::pg_catalog.oid[]"
+							" FROM %s.undoredo_scope"
+							" WHERE object_type OPERATOR(pg_catalog.=) $1"
+							" AND object_id OPERATOR(pg_catalog.=) $2",
+							q);
+		case HS_REFERS_TO:
+			return psprintf("SELECT EXISTS (SELECT FROM"
+							" (SELECT step FROM %s.undo_action"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"  UNION ALL SELECT step FROM %s.redo_action"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
+							" JOIN %s.undoredo_change c"
+							" ON c.step OPERATOR(pg_catalog.=) a.step"
+							" WHERE $2 OPERATOR(pg_catalog.=) ANY"
+							" (c.relids::pg_catalog.oid[]))",
+							q, q, q);
+		case HS_CLAIM:
+			return psprintf("WITH claimed AS (UPDATE %s.undoredo_scope SET owner = $2"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NULL"
+							"  RETURNING owner)"
+							" SELECT owner::pg_catalog.oid FROM claimed"
+							" UNION ALL SELECT owner::pg_catalog.oid FROM %s.undoredo_scope"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NOT NULL",
+							q, q);
+		case HS_ADD_TABLE:
+			return psprintf("UPDATE %s.undoredo_scope"
+							" SET relids = relids OPERATOR(pg_catalog.||) $2"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND NOT ($2 OPERATOR(pg_catalog.=) ANY (relids))",
+							q);
+		case HS_CLEAR_SCOPE:
+			return psprintf("UPDATE %s.undoredo_scope"
+							" SET owner = NULL, relids = '{}'"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1",
+							q);
+		case HS_HISTORY:
+			return psprintf("SELECT a.step, a.undoable, a.label, a.created_at,"
+							" (SELECT COALESCE(pg_catalog.sum(c.nchanges), 0)"
+							"  FROM %s.undoredo_change c"
+							"  WHERE c.step OPERATOR(pg_catalog.=) a.step)::pg_catalog.int8"
+							" FROM (SELECT step, true AS undoable, label, created_at"
+							"       FROM %s.undo_action WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"       UNION ALL"
+							"       SELECT step, false, label, created_at"
+							"       FROM %s.redo_action WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
+							" ORDER BY a.step",
+							q, q, q);
+		case HS_TO_REDO:
+		case HS_TO_UNDO:
+			return psprintf("WITH m AS (DELETE FROM %s.%s"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $2"
+							" AND step OPERATOR(pg_catalog.=) $1"
+							" RETURNING step, scope_id, label, created_at)"
+							" INSERT INTO %s.%s (step, scope_id, label, created_at)"
+							" SELECT step, scope_id, label, created_at FROM m",
+							q, which == HS_TO_REDO ? "undo_action" : "redo_action",
+							q, which == HS_TO_REDO ? "redo_action" : "undo_action");
+		case HS_NEXT_UNDO:
+			return psprintf("SELECT step FROM %s.undo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND step OPERATOR(pg_catalog.<) $2"
+							" ORDER BY step DESC LIMIT 1",
+							q);
+		case HS_NEXT_REDO:
+			return psprintf("SELECT step FROM %s.redo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND step OPERATOR(pg_catalog.>) $2"
+							" ORDER BY step ASC LIMIT 1",
+							q);
+	}
+	elog(ERROR, "undoredo: unknown history statement %d", (int) which);
+	return NULL;				/* keep the compiler quiet */
 }
 
 /*
- * Run a statement on the history as the extension owner, with the given
- * snapshot (InvalidSnapshot: the transaction's).  Its plan is prepared in
- * the user context it runs in.
+ * Run a statement on the history as the extension owner, connected to SPI
+ * (the caller finishes), with the given snapshot (InvalidSnapshot: the
+ * transaction's).  Its plan is kept by purpose, prepared in the user
+ * context it runs in.  Two arguments at most: $1 (and $2) of argtypes.
  */
-static int
-run_as_owner(const char *sql, int nargs, const Oid *argtypes, Datum *values,
-			 Snapshot snapshot, bool read_only, long count)
+static void
+run(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
+	Snapshot snapshot, bool read_only, long count)
 {
+	Oid			argtypes[2];
+	Datum		values[2];
+	int			nargs = OidIsValid(type2) ? 2 : 1;
 	UserContext saved;
 	int			rc;
 
+	argtypes[0] = type1;
+	argtypes[1] = type2;
+	values[0] = arg1;
+	values[1] = arg2;
+	undoredo_spi_connect();
 	undoredo_become_owner(&saved);
-	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
+	rc = undoredo_execute_plan(undoredo_plan_for((uint32) which, statement_sql,
+												 (void *) (intptr_t) which,
+												 nargs, argtypes),
 							   values, NULL, snapshot, read_only, count);
 	undoredo_restore_user(&saved);
 	if (rc < 0)
-		elog(ERROR, "undoredo: SPI_execute_plan failed for \"%s\": %s",
-			 sql, SPI_result_code_string(rc));
-	return rc;
+		elog(ERROR, "undoredo: history statement %d failed: %s",
+			 (int) which, SPI_result_code_string(rc));
 }
 
 static Datum
@@ -798,6 +937,17 @@ result(uint64 row, int column, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						 column, isnull);
+}
+
+/* The first column of the first row as int64, or 0 when there is none. */
+static int64
+result_int64(void)
+{
+	bool		isnull;
+
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(result(0, 1, &isnull));
 }
 
 /*
@@ -809,137 +959,82 @@ result(uint64 row, int column, bool *isnull)
 bool
 undoredo_store_newer_than_snapshot(int64 scope_id)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	char	   *sql;
-	Datum		seen[2];
-	bool		isnull[2];
-	bool		newer;
+	char	   *seen[2];
 	int			i;
 
-	values[0] = Int64GetDatum(scope_id);
-	sql = psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
-				   " OPERATOR(pg_catalog.||) s.state, ',' ORDER BY s.step)"
-				   " FROM (SELECT step, 'u' AS state FROM %s.undo_action"
-				   "       WHERE scope_id OPERATOR(pg_catalog.=) $1"
-				   "       UNION ALL SELECT step, 'r' FROM %s.redo_action"
-				   "       WHERE scope_id OPERATOR(pg_catalog.=) $1) s",
-				   ext->qschema, ext->qschema);
-	connect_spi();
 	for (i = 0; i < 2; i++)
 	{
-		run_as_owner(sql, 1, argtypes, values,
-					 i == 0 ? InvalidSnapshot : GetLatestSnapshot(), true, 1);
-		seen[i] = result(0, 1, &isnull[i]);
+		bool		isnull;
+		Datum		d;
+
+		run(HS_STEP_STATES, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+			i == 0 ? InvalidSnapshot : GetLatestSnapshot(), true, 1);
+		d = result(0, 1, &isnull);
+		seen[i] = isnull ? NULL : text_to_cstring(DatumGetTextPP(d));
+		undoredo_spi_finish();
 	}
-	newer = isnull[0] != isnull[1] ||
-		(!isnull[0] && strcmp(TextDatumGetCString(seen[0]),
-							  TextDatumGetCString(seen[1])) != 0);
-	SPI_finish();
-	return newer;
+	if (seen[0] == NULL || seen[1] == NULL)
+		return seen[0] != seen[1];
+	return strcmp(seen[0], seen[1]) != 0;
 }
 
 /* How many steps of the scope can be undone and redone. */
 void
 undoredo_store_counts(int64 scope_id, int32 *undo_count, int32 *redo_count)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
 	bool		isnull;
 
 	*undo_count = *redo_count = 0;
 	if (scope_id == 0)
 		return;
-	values[0] = Int64GetDatum(scope_id);
-	connect_spi();
-	run_as_owner(psprintf("SELECT"
-						  " (SELECT pg_catalog.count(*) FROM %s.undo_action"
-						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4,"
-						  " (SELECT pg_catalog.count(*) FROM %s.redo_action"
-						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4",
-						  ext->qschema, ext->qschema),
-				 1, argtypes, values, InvalidSnapshot, false, 1);
+	run(HS_COUNTS, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+		InvalidSnapshot, false, 1);
 	*undo_count = DatumGetInt32(result(0, 1, &isnull));
 	*redo_count = DatumGetInt32(result(0, 2, &isnull));
-	SPI_finish();
+	undoredo_spi_finish();
 }
 
 /* Forget all steps of a scope that can be undone, or all that can be redone. */
 void
 undoredo_store_discard_steps(int64 scope_id, bool undoable)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(scope_id);
-	connect_spi();
-	run_as_owner(psprintf("WITH gone AS (DELETE FROM %s.%s"
-						  " WHERE scope_id OPERATOR(pg_catalog.=) $1 RETURNING step)"
-						  " DELETE FROM %s.undoredo_change c USING gone"
-						  " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
-						  ext->qschema, undoable ? "undo_action" : "redo_action",
-						  ext->qschema),
-				 1, argtypes, values, InvalidSnapshot, false, 0);
-	SPI_finish();
+	run(undoable ? HS_DISCARD_UNDO : HS_DISCARD_REDO,
+		INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+		InvalidSnapshot, false, 0);
+	undoredo_spi_finish();
 }
 
 /* Forget the oldest undoable steps of a scope beyond the newest keep. */
 void
 undoredo_store_prune(int64 scope_id, int32 keep)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, INT4OID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = Int32GetDatum(keep);
-	connect_spi();
-	run_as_owner(psprintf("WITH old AS (SELECT step FROM %s.undo_action"
-						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1"
-						  "  ORDER BY step DESC OFFSET $2),"
-						  " gone AS (DELETE FROM %s.undo_action a USING old"
-						  "  WHERE a.scope_id OPERATOR(pg_catalog.=) $1"
-						  "  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
-						  " DELETE FROM %s.undoredo_change c USING gone"
-						  " WHERE c.step OPERATOR(pg_catalog.=) gone.step",
-						  ext->qschema, ext->qschema, ext->qschema),
-				 2, argtypes, values, InvalidSnapshot, false, 0);
-	SPI_finish();
+	run(HS_PRUNE, INT8OID, Int64GetDatum(scope_id), INT4OID, Int32GetDatum(keep),
+		InvalidSnapshot, false, 0);
+	undoredo_spi_finish();
 }
 
 /*
  * The scope's id (0: it has no row) and the set of tables its row lists,
- * as last committed (latest snapshot), without the scope lock.
+ * read with the latest snapshot when latest (as last committed, without
+ * the scope lock), else with the transaction's.
  */
 int64
 undoredo_store_scope_tables(const char *object_type, const char *object_id,
-							int *ntables, Oid **tables)
+							bool latest, int *ntables, Oid **tables)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
 	bool		isnull;
-	int64		scope_id = 0;
+	int64		scope_id;
 	Datum		d;
 
 	*ntables = 0;
 	*tables = NULL;
-	values[0] = CStringGetTextDatum(object_type);
-	values[1] = CStringGetTextDatum(object_id);
-	connect_spi();
-	run_as_owner(psprintf("SELECT scope_id, relids::pg_catalog.oid[]"
-						  " FROM %s.undoredo_scope"
-						  " WHERE object_type OPERATOR(pg_catalog.=) $1"
-						  " AND object_id OPERATOR(pg_catalog.=) $2",
-						  ext->qschema),
-				 2, argtypes, values, GetLatestSnapshot(), false, 0);
+	run(HS_SCOPE_TABLES, TEXTOID, CStringGetTextDatum(object_type),
+		TEXTOID, CStringGetTextDatum(object_id),
+		latest ? GetLatestSnapshot() : InvalidSnapshot, false, 1);
+	scope_id = result_int64();
 	if (SPI_processed > 0)
 	{
-		scope_id = DatumGetInt64(result(0, 1, &isnull));
 		d = result(0, 2, &isnull);
 		if (!isnull)
 		{
@@ -953,34 +1048,7 @@ undoredo_store_scope_tables(const char *object_type, const char *object_id,
 				(*tables)[i] = DatumGetObjectId(elems[i]);
 		}
 	}
-	SPI_finish();
-	return scope_id;
-}
-
-/*
- * The scope's id, 0 if it has no row, read with the transaction's snapshot
- * (undoredo_status and undoredo_history).
- */
-int64
-undoredo_store_find_scope(const char *object_type, const char *object_id)
-{
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	int64		scope_id = 0;
-
-	values[0] = CStringGetTextDatum(object_type);
-	values[1] = CStringGetTextDatum(object_id);
-	connect_spi();
-	run_as_owner(psprintf("SELECT scope_id FROM %s.undoredo_scope"
-						  " WHERE object_type OPERATOR(pg_catalog.=) $1"
-						  " AND object_id OPERATOR(pg_catalog.=) $2",
-						  ext->qschema),
-				 2, argtypes, values, InvalidSnapshot, false, 1);
-	if (SPI_processed > 0)
-		scope_id = DatumGetInt64(result(0, 1, &isnull));
-	SPI_finish();
+	undoredo_spi_finish();
 	return scope_id;
 }
 
@@ -988,28 +1056,13 @@ undoredo_store_find_scope(const char *object_type, const char *object_id)
 bool
 undoredo_store_refers_to(int64 scope_id, Oid relid)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		values[2];
 	bool		isnull;
 	bool		found;
 
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = ObjectIdGetDatum(relid);
-	connect_spi();
-	run_as_owner(psprintf("SELECT EXISTS (SELECT FROM"
-						  " (SELECT step FROM %s.undo_action"
-						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1"
-						  "  UNION ALL SELECT step FROM %s.redo_action"
-						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
-						  " JOIN %s.undoredo_change c"
-						  " ON c.step OPERATOR(pg_catalog.=) a.step"
-						  " WHERE $2 OPERATOR(pg_catalog.=) ANY"
-						  " (c.relids::pg_catalog.oid[]))",
-						  ext->qschema, ext->qschema, ext->qschema),
-				 2, argtypes, values, GetLatestSnapshot(), false, 0);
+	run(HS_REFERS_TO, INT8OID, Int64GetDatum(scope_id),
+		OIDOID, ObjectIdGetDatum(relid), GetLatestSnapshot(), false, 0);
 	found = DatumGetBool(result(0, 1, &isnull));
-	SPI_finish();
+	undoredo_spi_finish();
 	return found;
 }
 
@@ -1020,27 +1073,15 @@ undoredo_store_refers_to(int64 scope_id, Oid relid)
 Oid
 undoredo_store_claim(int64 scope_id, Oid writer)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, REGROLEOID};
-	Datum		values[2];
 	bool		isnull;
 	Oid			owner;
 
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = ObjectIdGetDatum(writer);
-	connect_spi();
-	run_as_owner(psprintf("WITH claimed AS (UPDATE %s.undoredo_scope SET owner = $2"
-						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NULL"
-						  "  RETURNING owner)"
-						  " SELECT owner::pg_catalog.oid FROM claimed"
-						  " UNION ALL SELECT owner::pg_catalog.oid FROM %s.undoredo_scope"
-						  "  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NOT NULL",
-						  ext->qschema, ext->qschema),
-				 2, argtypes, values, GetLatestSnapshot(), false, 0);
+	run(HS_CLAIM, INT8OID, Int64GetDatum(scope_id),
+		REGROLEOID, ObjectIdGetDatum(writer), GetLatestSnapshot(), false, 0);
 	if (SPI_processed != 1)
 		elog(ERROR, "undoredo: scope row " INT64_FORMAT " is missing", scope_id);
 	owner = DatumGetObjectId(result(0, 1, &isnull));
-	SPI_finish();
+	undoredo_spi_finish();
 	return owner;
 }
 
@@ -1048,20 +1089,9 @@ undoredo_store_claim(int64 scope_id, Oid writer)
 void
 undoredo_store_add_table(int64 scope_id, Oid relid)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, REGCLASSOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = ObjectIdGetDatum(relid);
-	connect_spi();
-	run_as_owner(psprintf("UPDATE %s.undoredo_scope"
-						  " SET relids = relids OPERATOR(pg_catalog.||) $2"
-						  " WHERE scope_id OPERATOR(pg_catalog.=) $1"
-						  " AND NOT ($2 OPERATOR(pg_catalog.=) ANY (relids))",
-						  ext->qschema),
-				 2, argtypes, values, GetLatestSnapshot(), false, 0);
-	SPI_finish();
+	run(HS_ADD_TABLE, INT8OID, Int64GetDatum(scope_id),
+		REGCLASSOID, ObjectIdGetDatum(relid), GetLatestSnapshot(), false, 0);
+	undoredo_spi_finish();
 }
 
 /*
@@ -1071,18 +1101,9 @@ undoredo_store_add_table(int64 scope_id, Oid relid)
 void
 undoredo_store_clear_scope(int64 scope_id)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-
-	values[0] = Int64GetDatum(scope_id);
-	connect_spi();
-	run_as_owner(psprintf("UPDATE %s.undoredo_scope"
-						  " SET owner = NULL, relids = '{}'"
-						  " WHERE scope_id OPERATOR(pg_catalog.=) $1",
-						  ext->qschema),
-				 1, argtypes, values, GetLatestSnapshot(), false, 0);
-	SPI_finish();
+	run(HS_CLEAR_SCOPE, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+		GetLatestSnapshot(), false, 0);
+	undoredo_spi_finish();
 	CacheInvalidateRelcacheByRelid(undoredo_history_relid("undoredo_scope"));
 }
 
@@ -1093,27 +1114,12 @@ undoredo_store_clear_scope(int64 scope_id)
 HistoryStep *
 undoredo_store_history(int64 scope_id, int *nsteps)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
 	HistoryStep *steps;
 	uint64		i;
 
-	values[0] = Int64GetDatum(scope_id);
-	connect_spi();
-	run_as_owner(psprintf("SELECT a.step, a.undoable, a.label, a.created_at,"
-						  " (SELECT COALESCE(pg_catalog.sum(c.nchanges), 0)"
-						  "  FROM %s.undoredo_change c"
-						  "  WHERE c.step OPERATOR(pg_catalog.=) a.step)::pg_catalog.int8"
-						  " FROM (SELECT step, true AS undoable, label, created_at"
-						  "       FROM %s.undo_action WHERE scope_id OPERATOR(pg_catalog.=) $1"
-						  "       UNION ALL"
-						  "       SELECT step, false, label, created_at"
-						  "       FROM %s.redo_action WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
-						  " ORDER BY a.step",
-						  ext->qschema, ext->qschema, ext->qschema),
-				 1, argtypes, values, InvalidSnapshot, false, 0);
+	run(HS_HISTORY, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+		InvalidSnapshot, false, 0);
 	*nsteps = (int) SPI_processed;
 	steps = MemoryContextAlloc(cxt, sizeof(HistoryStep) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -1129,7 +1135,7 @@ undoredo_store_history(int64 scope_id, int *nsteps)
 		steps[i].created_at = DatumGetTimestampTz(result(i, 4, &isnull));
 		steps[i].changes = DatumGetInt64(result(i, 5, &isnull));
 	}
-	SPI_finish();
+	undoredo_spi_finish();
 	return steps;
 }
 
@@ -1137,23 +1143,9 @@ undoredo_store_history(int64 scope_id, int *nsteps)
 void
 undoredo_store_move_step(bool undo, int64 scope_id, int64 step)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(step);
-	values[1] = Int64GetDatum(scope_id);
-	connect_spi();
-	run_as_owner(psprintf("WITH m AS (DELETE FROM %s.%s"
-						  " WHERE scope_id OPERATOR(pg_catalog.=) $2"
-						  " AND step OPERATOR(pg_catalog.=) $1"
-						  " RETURNING step, scope_id, label, created_at)"
-						  " INSERT INTO %s.%s (step, scope_id, label, created_at)"
-						  " SELECT step, scope_id, label, created_at FROM m",
-						  ext->qschema, undo ? "undo_action" : "redo_action",
-						  ext->qschema, undo ? "redo_action" : "undo_action"),
-				 2, argtypes, values, InvalidSnapshot, false, 0);
-	SPI_finish();
+	run(undo ? HS_TO_REDO : HS_TO_UNDO, INT8OID, Int64GetDatum(step),
+		INT8OID, Int64GetDatum(scope_id), InvalidSnapshot, false, 0);
+	undoredo_spi_finish();
 }
 
 /*
@@ -1166,31 +1158,11 @@ undoredo_store_move_step(bool undo, int64 scope_id, int64 step)
 int64
 undoredo_store_next_step(bool undo, int64 scope_id, int64 from)
 {
-	const UndoRedoExtension *ext = undoredo_extension();
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-	bool		isnull;
-	int64		step = 0;
+	int64		step;
 
-	values[0] = Int64GetDatum(scope_id);
-	values[1] = Int64GetDatum(from);
-	connect_spi();
-	if (undo)
-		run_as_owner(psprintf("SELECT step FROM %s.undo_action"
-							  " WHERE scope_id OPERATOR(pg_catalog.=) $1"
-							  " AND step OPERATOR(pg_catalog.<) $2"
-							  " ORDER BY step DESC LIMIT 1",
-							  ext->qschema),
-					 2, argtypes, values, InvalidSnapshot, false, 1);
-	else
-		run_as_owner(psprintf("SELECT step FROM %s.redo_action"
-							  " WHERE scope_id OPERATOR(pg_catalog.=) $1"
-							  " AND step OPERATOR(pg_catalog.>) $2"
-							  " ORDER BY step ASC LIMIT 1",
-							  ext->qschema),
-					 2, argtypes, values, InvalidSnapshot, false, 1);
-	if (SPI_processed > 0)
-		step = DatumGetInt64(result(0, 1, &isnull));
-	SPI_finish();
+	run(undo ? HS_NEXT_UNDO : HS_NEXT_REDO, INT8OID, Int64GetDatum(scope_id),
+		INT8OID, Int64GetDatum(from), InvalidSnapshot, false, 1);
+	step = result_int64();
+	undoredo_spi_finish();
 	return step;
 }

@@ -77,6 +77,7 @@ typedef struct UndoRedoExtension
 	Oid			schema;			/* namespace of the extension's objects */
 	Oid			owner;			/* role the history is read and written as */
 	char	   *qschema;		/* quoted schema name, for SQL text */
+	uint64		generation;		/* counts the lookups of all this */
 } UndoRedoExtension;
 
 typedef struct UserContext
@@ -98,8 +99,13 @@ extern SPIPlanPtr undoredo_plan(Oid relid, const char *sql, int nargs,
 extern int	undoredo_execute_plan(SPIPlanPtr plan, Datum *values,
 								  const char *nulls, Snapshot snapshot,
 								  bool read_only, long count);
+extern SPIPlanPtr undoredo_plan_for(uint32 purpose, char *(*build) (void *arg),
+								   void *arg, int nargs, const Oid *argtypes);
 extern int	undoredo_kept_plans(void);
 extern void undoredo_plans_at_xact_end(void);
+extern void undoredo_spi_connect(void);
+extern void undoredo_spi_finish(void);
+extern bool undoredo_spi_connected(void);
 
 /* tableinfo.c */
 typedef struct ColumnInfo
@@ -292,10 +298,8 @@ extern void undoredo_store_counts(int64 scope_id, int32 *undo_count,
 extern void undoredo_store_discard_steps(int64 scope_id, bool undoable);
 extern void undoredo_store_prune(int64 scope_id, int32 keep);
 extern int64 undoredo_store_scope_tables(const char *object_type,
-										 const char *object_id,
+										 const char *object_id, bool latest,
 										 int *ntables, Oid **tables);
-extern int64 undoredo_store_find_scope(const char *object_type,
-									   const char *object_id);
 extern bool undoredo_store_refers_to(int64 scope_id, Oid relid);
 extern Oid	undoredo_store_claim(int64 scope_id, Oid writer);
 extern void undoredo_store_add_table(int64 scope_id, Oid relid);
