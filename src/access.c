@@ -285,6 +285,7 @@ undoredo_access_write(ScopeState *ss, Oid relid)
 {
 	Oid			writer = writer_role(relid);
 
+	Assert(undoredo_scope_locked(ss));
 	if (ss->scope_id == 0)
 		undoredo_scope_id_writing(ss, writer, relid);
 	if (!OidIsValid(ss->owner))

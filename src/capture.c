@@ -457,8 +457,7 @@ undoredo_track(PG_FUNCTION_ARGS)
 	}
 
 	qname = qualified_relation_name(relid);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
+	undoredo_spi_connect();
 	run_ddl(psprintf("CREATE TRIGGER " CAPTURE_TRIGGER
 					 " AFTER INSERT OR UPDATE OR DELETE ON %s"
 					 " FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture()",
@@ -478,7 +477,7 @@ undoredo_track(PG_FUNCTION_ARGS)
 						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
 						 qualified_relation_name(member), ext->qschema));
 	}
-	SPI_finish();
+	undoredo_spi_finish();
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
 }
@@ -503,8 +502,7 @@ undoredo_untrack(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
+	undoredo_spi_connect();
 	run_ddl(psprintf("DROP TRIGGER " CAPTURE_TRIGGER " ON %s",
 					 qualified_relation_name(relid)));
 	members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
@@ -517,7 +515,7 @@ undoredo_untrack(PG_FUNCTION_ARGS)
 							 qualified_relation_name(lfirst_oid(lc))));
 		relation_close(member, NoLock);
 	}
-	SPI_finish();
+	undoredo_spi_finish();
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();
 }
@@ -545,8 +543,7 @@ undoredo_forget_detached(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("undoredo_forget_detached: not called by event trigger manager")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "undoredo: SPI_connect failed");
+	undoredo_spi_connect();
 	if (SPI_execute("SELECT command FROM pg_catalog.pg_event_trigger_ddl_commands()"
 					" WHERE command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'",
 					true, 0) != SPI_OK_SELECT)
@@ -599,6 +596,6 @@ undoredo_forget_detached(PG_FUNCTION_ARGS)
 	}
 	if (dropped)
 		CommandCounterIncrement();
-	SPI_finish();
+	undoredo_spi_finish();
 	PG_RETURN_VOID();
 }

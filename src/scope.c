@@ -435,6 +435,7 @@ undoredo_scope_id(ScopeState *ss)
 int64
 undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid)
 {
+	Assert(undoredo_scope_locked(ss));
 	if (ss->scope_id == 0)
 	{
 		ScopeRow	row;
@@ -510,6 +511,13 @@ undoredo_lock_scope(const char *scope)
 	return ss;
 }
 
+/* Does this transaction hold the scope's lock (for Asserts)? */
+bool
+undoredo_scope_locked(ScopeState *ss)
+{
+	return !ss->forgotten && undoredo_find_scope_state(ss->scope) == ss;
+}
+
 /* The scope's state if this transaction has locked it, else NULL. */
 ScopeState *
 undoredo_find_scope_state(const char *scope)
@@ -529,7 +537,7 @@ undoredo_find_scope_state(const char *scope)
 int64
 undoredo_current_step(ScopeState *ss)
 {
-	Assert(!ss->forgotten && ss->scope_id != 0);
+	Assert(undoredo_scope_locked(ss) && ss->scope_id != 0);
 	if (ss->step == 0)
 	{
 		begin_step(ss);
@@ -550,6 +558,7 @@ undoredo_close_step(ScopeState *ss)
 	ClosedStep *cs;
 	ScopeLevel *level;
 
+	Assert(undoredo_scope_locked(ss));
 	if (ss->step == 0)
 		return;
 	touch_scope(ss);
@@ -875,6 +884,7 @@ flush_pending(ScopeState *ss, bool all)
 void
 undoredo_flush_for_reading(ScopeState *ss)
 {
+	Assert(undoredo_scope_locked(ss));
 	flush_pending(ss, false);
 	if (ss->pending != NIL)
 		ereport(ERROR,
@@ -1013,6 +1023,7 @@ undoredo_append_change(ScopeState *ss, TableInfo *ti, StringInfo record,
 	uint32		n32;
 	int			i;
 
+	Assert(undoredo_scope_locked(ss) && ss->step != 0);
 	chunk = ss->pending != NIL ? llast(ss->pending) : NULL;
 	continues = chunk != NULL &&
 		chunk->subid == GetCurrentSubTransactionId() &&

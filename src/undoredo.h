@@ -382,6 +382,7 @@ typedef struct PendingChunk
 
 extern ScopeState *undoredo_lock_scope(const char *scope);
 extern ScopeState *undoredo_find_scope_state(const char *scope);
+extern bool undoredo_scope_locked(ScopeState *ss);
 extern int64 undoredo_scope_id(ScopeState *ss);
 extern int64 undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid);
 extern int64 undoredo_current_step(ScopeState *ss);
