@@ -2000,12 +2000,11 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 		{
 			EState	   *estate;
 
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "undoredo: SPI_connect failed");
+			undoredo_spi_connect();
 			step = undoredo_store_next_step(undo, scope_id, step);
 			if (step == 0)
 			{
-				SPI_finish();
+				undoredo_spi_finish();
 				break;
 			}
 			AfterTriggerBeginQuery();
@@ -2030,7 +2029,7 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 			ExecCloseResultRelations(estate);
 			ExecResetTupleTable(estate->es_tupleTable, false);
 			FreeExecutorState(estate);
-			SPI_finish();
+			undoredo_spi_finish();
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
