@@ -84,8 +84,20 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(o.fetchone(), ("changed",))
 
     def test_replaying_setting(self):
+        """A new session has no undoredo.replaying until the library loads
+        (no setting on the database stands in for it since 1.1.2); once
+        loaded, it is off outside undo and redo."""
         conn = connect()
         cur = conn.cursor()
+        cur.execute("SELECT current_setting('undoredo.replaying', true)")
+        self.assertEqual(cur.fetchone(), (None,))
+        cur.execute("SELECT c FROM pg_db_role_setting s"
+                    " JOIN pg_database d ON d.oid = s.setdatabase,"
+                    " unnest(s.setconfig) c"
+                    " WHERE d.datname = current_database()"
+                    " AND c LIKE 'undoredo.%%'")
+        self.assertEqual(cur.fetchall(), [])
+        cur.execute("SELECT * FROM undoredo_status('nothing', 1)")
         cur.execute("SELECT current_setting('undoredo.replaying')")
         self.assertEqual(cur.fetchone(), ("off",))
 
