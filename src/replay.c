@@ -427,29 +427,6 @@ note_table_triggers(ReplayContext *rc)
 }
 
 /*
- * ", send(col), ..." for the columns, in attnum order: what a replay
- * statement returns to show what it wrote.  alias qualifies the columns
- * (NULL: none).
- */
-static void
-append_returned_columns(StringInfo sql, TableInfo *ti, Bitmapset *cols,
-						const char *alias)
-{
-	int			x = -1;
-
-	while ((x = bms_next_member(cols, x)) >= 0)
-	{
-		ColumnInfo *col = &ti->cols[x - 1];
-
-		appendStringInfo(sql, ", %s%s(%s%s%s)%s",
-						 OidIsValid(col->sendfn) ? "" : "pg_catalog.textin(",
-						 col->sendsql, alias ? alias : "", alias ? "." : "",
-						 column_name(ti, x),
-						 OidIsValid(col->sendfn) ? "" : ")");
-	}
-}
-
-/*
  * A row a replay statement wrote, as it returned it (the columns from
  * position first on, as append_returned_columns listed them), must hold
  * exactly the recorded values: otherwise a BEFORE ROW trigger changed them,
@@ -503,110 +480,225 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
 	}
 }
 
-/* WHERE clause on the primary key: "k1 OPERATOR(nsp.=) $1 AND ..." */
+/*
+ * The pieces of replay SQL.  The statement for one change and the one for
+ * a run of changes (batch_flush) are built by the same functions; they
+ * differ in where their values come from, a Source:
+ *
+ * - one change: the values of an image, each a parameter of the statement
+ *   ($n); the table's columns are named as they are;
+ * - a run: the rows of pg_catalog.unnest() of arrays of the table's row
+ *   type, named v, each value a column of it (v.o3: column 3 of the row as
+ *   it must be, v.n3: as it becomes); the table is t, its columns t.col.
+ *
+ * Names are quoted and qualified, values are parameters, operators are
+ * written OPERATOR(schema.op), so that search_path cannot change them.
+ */
+typedef struct Source
+{
+	RowImage   *image;			/* one change: its image; a run: NULL */
+	const char *prefix;			/* a run: "o" or "n" */
+} Source;
+
+static Source
+image_source(RowImage *image)
+{
+	Source		src;
+
+	src.image = image;
+	src.prefix = NULL;
+	return src;
+}
+
+static Source
+rows_source(const char *prefix)
+{
+	Source		src;
+
+	src.image = NULL;
+	src.prefix = prefix;
+	return src;
+}
+
+/* A column of the table: "col", or in a run "t.col". */
+static char *
+table_column(TableInfo *ti, const Source *src, AttrNumber attnum)
+{
+	return psprintf("%s%s", src->image != NULL ? "" : "t.",
+					column_name(ti, attnum));
+}
+
+/*
+ * What replay compares a value by: its type's send form, "send(expr)", or
+ * (as_text) its text output as text, "pg_catalog.textin(out(expr))", for a
+ * type without send (ColumnInfo.sendsql is its output function then).
+ */
+static char *
+sent_form(const ColumnInfo *col, const char *expr, bool as_text)
+{
+	if (as_text)
+		return psprintf("pg_catalog.textin(%s(%s))", col->sendsql, expr);
+	return psprintf("%s(%s)", col->sendsql, expr);
+}
+
+/*
+ * The source's value of column attnum: in a run "v.o3", else the image's
+ * value, added to the statement as a parameter of the column's type, "$n"
+ * (written: a value to be written, checked as replay_datum says).
+ */
+static char *
+source_value(const ReplayContext *rc, Statement *st, const Source *src,
+			 AttrNumber attnum, bool written)
+{
+	ImageValue *v;
+	int			n;
+
+	if (src->image == NULL)
+		return psprintf("v.%s%d", src->prefix, attnum);
+	v = undoredo_image_find(src->image, attnum);
+	Assert(v != NULL);
+	n = add_param(st, rc->ti->cols[attnum - 1].typid,
+				  v->format == 'n' ? (Datum) 0 : replay_datum(rc, v, written),
+				  v->format == 'n');
+	return psprintf("$%d", n);
+}
+
+/*
+ * " WHERE k1 OPERATOR(ns.=) <value> AND ...": the row with the source's key,
+ * by the key columns' own equality (what the primary key's index matches).
+ * An image whose key value is missing, null or of a column whose type
+ * changed means that the primary key changed since the step was recorded.
+ */
 static void
-add_key_condition(const ReplayContext *rc, Statement *st, RowImage *image)
+append_key_match(const ReplayContext *rc, Statement *st, const Source *src)
 {
 	TableInfo  *ti = rc->ti;
 	int			i;
 
 	for (i = 0; i < ti->nkeys; i++)
 	{
-		ImageValue *v = undoredo_image_find(image, ti->keys[i]);
-		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
-		int			n;
+		AttrNumber	attnum = ti->keys[i];
+		char	   *value;
 
-		if (v != NULL && usable(rc, v) && v->format != 'n')
-			n = add_param(st, col->typid, replay_datum(rc, v, false), false);
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("cannot %s step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
-							verb(rc), rc->step, ti->relname)));
-		appendStringInfo(&st->sql, "%s%s %s $%d", i ? " AND " : " WHERE ",
-						 column_name(ti, ti->keys[i]), col->eqop, n);
-	}
-}
-
-/* "AND <col> is exactly the recorded value" for every recorded column */
-static void
-add_exact_condition(const ReplayContext *rc, Statement *st, RowImage *image)
-{
-	TableInfo  *ti = rc->ti;
-	int			i;
-
-	for (i = 0; i < image->nvalues; i++)
-	{
-		ImageValue *v = &image->values[i];
-		ColumnInfo *col;
-		int			n;
-
-		if (!usable(rc, v))
-			continue;
-		col = &ti->cols[v->attnum - 1];
-		if (v->format == 'n')
+		if (src->image != NULL)
 		{
-			/* not "col IS NULL": that is true for a row of nulls too */
-			appendStringInfo(&st->sql, " AND %s(%s) IS NULL",
-							 col->sendsql, column_name(ti, v->attnum));
-			continue;
+			ImageValue *v = undoredo_image_find(src->image, attnum);
+
+			if (v == NULL || !usable(rc, v) || v->format == 'n')
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("cannot %s step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								verb(rc), rc->step, ti->relname)));
 		}
-		if (v->format != 't')
-		{
-			n = add_param(st, BYTEAOID,
-						  PointerGetDatum(undoredo_image_sent(ti, v)), false);
-			appendStringInfo(&st->sql, " AND %s(%s) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
-		else
-		{
-			n = add_param(st, TEXTOID,
-						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
-						  false);
-			appendStringInfo(&st->sql,
-							 " AND pg_catalog.textin(%s(%s)) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
+		value = source_value(rc, st, src, attnum, false);
+		appendStringInfo(&st->sql, "%s%s %s %s", i ? " AND " : " WHERE ",
+						 table_column(ti, src, attnum),
+						 ti->cols[attnum - 1].eqop, value);
 	}
 }
 
 /*
- * "AND NOT (the key is exactly the image's)", by send form: excludes the
- * image's own row from a search by '=' on the key.
+ * " AND <column is exactly the source's value>": compared by send form (or
+ * text output), not by '=' (numeric 1.5 and 1.50 are '='), except for a
+ * type whose '=' is equality of stored forms (ColumnInfo.exact_eq).  An
+ * image's value is a parameter holding its send form (text for format 't'),
+ * and its null is "send(col) IS NULL", not "col IS NULL", which is true for
+ * a row of nulls too; a value of v may be null or not.
  */
 static void
-add_other_key_condition(const ReplayContext *rc, Statement *st, RowImage *image)
+append_exact_match(const ReplayContext *rc, Statement *st, const Source *src,
+				   AttrNumber attnum)
 {
 	TableInfo  *ti = rc->ti;
+	ColumnInfo *col = &ti->cols[attnum - 1];
+	char	   *column = table_column(ti, src, attnum);
+
+	if (src->image != NULL)
+	{
+		ImageValue *v = undoredo_image_find(src->image, attnum);
+		int			n;
+
+		if (v->format == 'n')
+		{
+			appendStringInfo(&st->sql, " AND %s IS NULL",
+							 sent_form(col, column, false));
+			return;
+		}
+		n = add_param(st, v->format == 't' ? TEXTOID : BYTEAOID,
+					  PointerGetDatum(undoredo_image_sent(ti, v)), false);
+		appendStringInfo(&st->sql, " AND %s OPERATOR(pg_catalog.=) $%d",
+						 sent_form(col, column, v->format == 't'), n);
+	}
+	else
+	{
+		char	   *value = source_value(rc, st, src, attnum, false);
+		bool		as_text = !OidIsValid(col->sendfn);
+
+		if (col->exact_eq)
+			appendStringInfo(&st->sql,
+							 " AND (%s OPERATOR(pg_catalog.=) %s OR (%s IS NULL AND %s IS NULL))",
+							 column, value, column, value);
+		else
+			appendStringInfo(&st->sql,
+							 " AND (%s OPERATOR(pg_catalog.=) %s OR (%s IS NULL AND %s IS NULL))",
+							 sent_form(col, column, as_text),
+							 sent_form(col, value, as_text),
+							 sent_form(col, column, false),
+							 sent_form(col, value, false));
+	}
+}
+
+/* append_exact_match for each of the columns */
+static void
+append_exact_matches(const ReplayContext *rc, Statement *st,
+					 const Source *src, Bitmapset *cols)
+{
+	int			x = -1;
+
+	while ((x = bms_next_member(cols, x)) >= 0)
+		append_exact_match(rc, st, src, x);
+}
+
+/*
+ * " AND NOT (the key is exactly the image's)": excludes the image's own row
+ * from a search by '=' on the key.
+ */
+static void
+append_other_key(const ReplayContext *rc, Statement *st, RowImage *image)
+{
+	Source		src = image_source(image);
 	int			i;
 
 	appendStringInfoString(&st->sql, " AND NOT (true");
-	for (i = 0; i < ti->nkeys; i++)
+	for (i = 0; i < rc->ti->nkeys; i++)
 	{
-		ImageValue *v = undoredo_image_find(image, ti->keys[i]);
-		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
-		int			n;
+		ImageValue *v = undoredo_image_find(image, rc->ti->keys[i]);
 
 		if (v == NULL || v->format == 'n')
-			continue;			/* add_key_condition refuses it */
-		if (v->format == 't')
-		{
-			n = add_param(st, TEXTOID,
-						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
-						  false);
-			appendStringInfo(&st->sql,
-							 " AND pg_catalog.textin(%s(%s)) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
-		else
-		{
-			n = add_param(st, BYTEAOID,
-						  PointerGetDatum(undoredo_image_sent(ti, v)), false);
-			appendStringInfo(&st->sql, " AND %s(%s) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
+			continue;			/* append_key_match refuses it */
+		append_exact_match(rc, st, &src, rc->ti->keys[i]);
 	}
 	appendStringInfoChar(&st->sql, ')');
+}
+
+/*
+ * ", send(col), ..." for the columns, in attnum order: what a replay
+ * statement returns to show what it wrote.
+ */
+static void
+append_returned_columns(const ReplayContext *rc, Statement *st,
+						const Source *src, Bitmapset *cols)
+{
+	int			x = -1;
+
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		ColumnInfo *col = &rc->ti->cols[x - 1];
+
+		appendStringInfo(&st->sql, ", %s",
+						 sent_form(col, table_column(rc->ti, src, x),
+								   !OidIsValid(col->sendfn)));
+	}
 }
 
 static void
@@ -752,12 +844,13 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 static bool
 diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event)
 {
+	Source		src = image_source(expected);
 	Statement	st;
 	StringInfoData names;
 
 	statement_init(&st);
 	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
-	add_key_condition(rc, &st, expected);
+	append_key_match(rc, &st, &src);
 	if (execute(rc, &st, true) == 0)
 	{
 		if (rc->overwrite)
@@ -768,7 +861,7 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 		refuse_rls(rc, expected, true);
 	if (!rc->overwrite)
 	{
-		add_exact_condition(rc, &st, expected);
+		append_exact_matches(rc, &st, &src, usable_columns(rc, expected));
 		if (execute(rc, &st, false) == 0)
 			conflict(rc, expected, "has been changed since");
 	}
@@ -1017,13 +1110,14 @@ key_created(const ReplayContext *rc, RowImage *image)
 static void
 replay_remove(const ReplayContext *rc, RowImage *image)
 {
+	Source		src = image_source(image);
 	Statement	st;
 
 	statement_init(&st);
 	appendStringInfo(&st.sql, "DELETE FROM %s", rc->ti->target);
-	add_key_condition(rc, &st, image);
+	append_key_match(rc, &st, &src);
 	if (!rc->overwrite)
-		add_exact_condition(rc, &st, image);
+		append_exact_matches(rc, &st, &src, usable_columns(rc, image));
 	if (execute(rc, &st, false) == 0)
 		(void) diagnose(rc, image, &st, EVENT_DELETE);
 }
@@ -1040,6 +1134,7 @@ static void
 replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 {
 	TableInfo  *ti = rc->ti;
+	Source		from_src;
 	Statement	st;
 	int			nset = 0;
 	bool		key_changes = false;
@@ -1084,12 +1179,13 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	if (key_changes && !ti->key_deferrable &&
 		!rc->overwrite)
 	{
+		Source		to_src = image_source(to);
 		Statement	taken;
 
 		statement_init(&taken);
 		appendStringInfo(&taken.sql, "SELECT 1 FROM %s", ti->target);
-		add_key_condition(rc, &taken, to);
-		add_other_key_condition(rc, &taken, from);
+		append_key_match(rc, &taken, &to_src);
+		append_other_key(rc, &taken, from);
 		if (execute(rc, &taken, true) > 0)
 			conflict(rc, to, "exists again");
 	}
@@ -1099,14 +1195,15 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		key_created(rc, to);
 		check_untracked_actions(rc, from, false);
 	}
-	add_key_condition(rc, &st, from);
+	from_src = image_source(from);
+	append_key_match(rc, &st, &from_src);
 	if (!rc->overwrite)
-		add_exact_condition(rc, &st, from);
+		append_exact_matches(rc, &st, &from_src, usable_columns(rc, from));
 	if (rc->before_row & EVENT_UPDATE)
 	{
 		cols = usable_columns(rc, to);
 		appendStringInfoString(&st.sql, " RETURNING 1");
-		append_returned_columns(&st.sql, ti, cols, NULL);
+		append_returned_columns(rc, &st, &from_src, cols);
 	}
 	if (execute(rc, &st, false) == 0 &&
 		!diagnose(rc, from, &st, EVENT_UPDATE))
@@ -1120,11 +1217,12 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 static bool
 key_exists(const ReplayContext *rc, RowImage *image)
 {
+	Source		src = image_source(image);
 	Statement	st;
 
 	statement_init(&st);
 	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
-	add_key_condition(rc, &st, image);
+	append_key_match(rc, &st, &src);
 	return execute(rc, &st, true) > 0;
 }
 
@@ -1133,6 +1231,7 @@ static void
 replay_insert(const ReplayContext *rc, RowImage *image)
 {
 	TableInfo  *ti = rc->ti;
+	Source		src = image_source(image);
 	Statement	st;
 	StringInfoData names;
 	StringInfoData vals;
@@ -1151,7 +1250,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 				conflict(rc, image, "exists again");
 			statement_init(&st);
 			appendStringInfo(&st.sql, "DELETE FROM %s", ti->target);
-			add_key_condition(rc, &st, image);
+			append_key_match(rc, &st, &src);
 			if (execute(rc, &st, false) == 0)
 				(void) diagnose(rc, image, &st, EVENT_DELETE);
 		}
@@ -1199,7 +1298,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 	{
 		cols = usable_columns(rc, image);
 		appendStringInfoString(&st.sql, " RETURNING 1");
-		append_returned_columns(&st.sql, ti, cols, NULL);
+		append_returned_columns(rc, &st, &src, cols);
 	}
 	if (execute(rc, &st, false) == 0)
 	{
@@ -1416,43 +1515,6 @@ append_row_aliases(StringInfo sql, TableInfo *ti, const char *prefix)
 	}
 }
 
-/* "value of column attnum of t is exactly v.<prefix><attnum>" */
-static void
-append_exact_match(StringInfo sql, TableInfo *ti, AttrNumber attnum,
-				   const char *prefix)
-{
-	ColumnInfo *col = &ti->cols[attnum - 1];
-	const char *name = column_name(ti, attnum);
-
-	if (col->exact_eq)
-		appendStringInfo(sql, " AND (t.%s OPERATOR(pg_catalog.=) v.%s%d"
-						 " OR (t.%s IS NULL AND v.%s%d IS NULL))",
-						 name, prefix, attnum, name, prefix, attnum);
-	else
-	{
-		const char *open = OidIsValid(col->sendfn) ? "" : "pg_catalog.textin(";
-		const char *close = OidIsValid(col->sendfn) ? "" : ")";
-
-		/* not "col IS NULL": that is true for a row of nulls too */
-		appendStringInfo(sql, " AND (%s%s(t.%s)%s OPERATOR(pg_catalog.=) %s%s(v.%s%d)%s"
-						 " OR (%s(t.%s) IS NULL AND %s(v.%s%d) IS NULL))",
-						 open, col->sendsql, name, close,
-						 open, col->sendsql, prefix, attnum, close,
-						 col->sendsql, name, col->sendsql, prefix, attnum);
-	}
-}
-
-static void
-append_key_match(StringInfo sql, TableInfo *ti, const char *prefix)
-{
-	int			i;
-
-	for (i = 0; i < ti->nkeys; i++)
-		appendStringInfo(sql, "%s t.%s %s v.%s%d", i ? " AND" : " WHERE",
-						 column_name(ti, ti->keys[i]),
-						 ti->cols[ti->keys[i] - 1].eqop, prefix, ti->keys[i]);
-}
-
 /* key_hash of a key given as the send forms of its columns */
 static uint64
 sent_key_hash(const ReplayContext *rc, bytea **sent)
@@ -1510,7 +1572,8 @@ batch_flush(ReplayContext *rc)
 	TableInfo  *saved_ti = rc->ti;
 	int			saved_before_row = rc->before_row;
 	MemoryContext oldcxt;
-	StringInfoData sql;
+	Source		o = rows_source("o");
+	Statement	st;
 	Oid			argtypes[2];
 	Datum		values[2];
 	bool		error_mode = !rc->overwrite;
@@ -1524,20 +1587,19 @@ batch_flush(ReplayContext *rc)
 	rc->ti = b->ti;
 	rc->before_row = b->before_row;
 	oldcxt = MemoryContextSwitchTo(b->cxt);
-	initStringInfo(&sql);
+	statement_init(&st);
 	argtypes[0] = argtypes[1] = get_array_type(b->ti->rootdesc->tdtypeid);
 	if (b->kind == BATCH_REMOVE)
 	{
 		values[0] = rows_array(rc, b->from, b->n, false);
-		appendStringInfo(&sql, "DELETE FROM %s t USING pg_catalog.unnest($1)"
+		appendStringInfo(&st.sql, "DELETE FROM %s t USING pg_catalog.unnest($1)"
 						 " WITH ORDINALITY AS v(", b->ti->target);
-		append_row_aliases(&sql, b->ti, "o");
-		appendStringInfoString(&sql, ", ord)");
-		append_key_match(&sql, b->ti, "o");
-		x = -1;
-		while (error_mode && (x = bms_next_member(b->cols, x)) >= 0)
-			append_exact_match(&sql, b->ti, x, "o");
-		appendStringInfoString(&sql, " RETURNING v.ord");
+		append_row_aliases(&st.sql, b->ti, "o");
+		appendStringInfoString(&st.sql, ", ord)");
+		append_key_match(rc, &st, &o);
+		if (error_mode)
+			append_exact_matches(rc, &st, &o, b->cols);
+		appendStringInfoString(&st.sql, " RETURNING v.ord");
 	}
 	else if (b->kind == BATCH_UPDATE)
 	{
@@ -1545,29 +1607,28 @@ batch_flush(ReplayContext *rc)
 
 		values[0] = rows_array(rc, b->from, b->n, false);
 		values[1] = rows_array(rc, b->to, b->n, true);
-		appendStringInfo(&sql, "UPDATE %s t SET ", b->ti->target);
+		appendStringInfo(&st.sql, "UPDATE %s t SET ", b->ti->target);
 		x = -1;
 		while ((x = bms_next_member(b->cols, x)) >= 0)
 		{
 			if (b->ti->cols[x - 1].eqop != NULL)
 				continue;
-			appendStringInfo(&sql, "%s%s = v.n%d", first ? "" : ", ",
+			appendStringInfo(&st.sql, "%s%s = v.n%d", first ? "" : ", ",
 							 column_name(b->ti, x), x);
 			first = false;
 		}
-		appendStringInfoString(&sql, " FROM ROWS FROM (pg_catalog.unnest($1),"
+		appendStringInfoString(&st.sql, " FROM ROWS FROM (pg_catalog.unnest($1),"
 							   " pg_catalog.unnest($2)) WITH ORDINALITY AS v(");
-		append_row_aliases(&sql, b->ti, "o");
-		appendStringInfoString(&sql, ", ");
-		append_row_aliases(&sql, b->ti, "n");
-		appendStringInfoString(&sql, ", ord)");
-		append_key_match(&sql, b->ti, "o");
-		x = -1;
-		while (error_mode && (x = bms_next_member(b->cols, x)) >= 0)
-			append_exact_match(&sql, b->ti, x, "o");
-		appendStringInfoString(&sql, " RETURNING v.ord");
+		append_row_aliases(&st.sql, b->ti, "o");
+		appendStringInfoString(&st.sql, ", ");
+		append_row_aliases(&st.sql, b->ti, "n");
+		appendStringInfoString(&st.sql, ", ord)");
+		append_key_match(rc, &st, &o);
+		if (error_mode)
+			append_exact_matches(rc, &st, &o, b->cols);
+		appendStringInfoString(&st.sql, " RETURNING v.ord");
 		if (b->before_row & EVENT_UPDATE)
-			append_returned_columns(&sql, b->ti, b->cols, "t");
+			append_returned_columns(rc, &st, &o, b->cols);
 	}
 	else
 	{
@@ -1589,38 +1650,38 @@ batch_flush(ReplayContext *rc)
 				appendStringInfo(&sets, "%s%s = EXCLUDED.%s",
 								 sets.len ? ", " : "", name, name);
 		}
-		appendStringInfo(&sql, "INSERT INTO %s AS t (%s)%s SELECT ",
+		appendStringInfo(&st.sql, "INSERT INTO %s AS t (%s)%s SELECT ",
 						 b->ti->qname, cols.data,
 						 overriding ? " OVERRIDING SYSTEM VALUE" : "");
 		x = -1;
 		i = 0;
 		while ((x = bms_next_member(b->cols, x)) >= 0)
-			appendStringInfo(&sql, "%sv.o%d", i++ ? ", " : "", x);
-		appendStringInfoString(&sql, " FROM pg_catalog.unnest($1) AS v(");
-		append_row_aliases(&sql, b->ti, "o");
-		appendStringInfoString(&sql, ") ON CONFLICT (");
+			appendStringInfo(&st.sql, "%sv.o%d", i++ ? ", " : "", x);
+		appendStringInfoString(&st.sql, " FROM pg_catalog.unnest($1) AS v(");
+		append_row_aliases(&st.sql, b->ti, "o");
+		appendStringInfoString(&st.sql, ") ON CONFLICT (");
 		for (i = 0; i < b->ti->nkeys; i++)
-			appendStringInfo(&sql, "%s%s", i ? ", " : "",
+			appendStringInfo(&st.sql, "%s%s", i ? ", " : "",
 							 column_name(b->ti, b->ti->keys[i]));
 		if (!error_mode && sets.len > 0)
-			appendStringInfo(&sql, ") DO UPDATE SET %s", sets.data);
+			appendStringInfo(&st.sql, ") DO UPDATE SET %s", sets.data);
 		else
-			appendStringInfoString(&sql, ") DO NOTHING");
-		appendStringInfoString(&sql, " RETURNING ");
+			appendStringInfoString(&st.sql, ") DO NOTHING");
+		appendStringInfoString(&st.sql, " RETURNING ");
 		for (i = 0; i < b->ti->nkeys; i++)
-			appendStringInfo(&sql, "%st.%s", i ? ", " : "",
+			appendStringInfo(&st.sql, "%st.%s", i ? ", " : "",
 							 column_name(b->ti, b->ti->keys[i]));
 		if (b->before_row & insert_events(rc))
-			append_returned_columns(&sql, b->ti, b->cols, "t");
+			append_returned_columns(rc, &st, &o, b->cols);
 	}
 
-	plan = undoredo_plan(b->ti->rootid, sql.data,
+	plan = undoredo_plan(b->ti->rootid, st.sql.data,
 						 b->kind == BATCH_UPDATE ? 2 : 1, argtypes);
 	ret = undoredo_execute_plan(plan, values, NULL, InvalidSnapshot, false, 0);
 	MemoryContextSwitchTo(b->cxt);
 	if (ret < 0)
 		elog(ERROR, "undoredo: replay statement failed: %s: %s",
-			 SPI_result_code_string(ret), sql.data);
+			 SPI_result_code_string(ret), st.sql.data);
 
 	/*
 	 * Each recorded row must have matched exactly one row: an insert
