@@ -428,7 +428,7 @@ note_table_triggers(ReplayContext *rc)
 
 /*
  * A row a replay statement wrote, as it returned it (the columns from
- * position first on, as append_returned_columns listed them), must hold
+ * position first on, as append_returning listed them), must hold
  * exactly the recorded values: otherwise a BEFORE ROW trigger changed them,
  * and the call fails naming the triggers.
  */
@@ -485,11 +485,13 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
  * a run of changes (batch_flush) are built by the same functions; they
  * differ in where their values come from, a Source:
  *
- * - one change: the values of an image, each a parameter of the statement
- *   ($n); the table's columns are named as they are;
- * - a run: the rows of pg_catalog.unnest() of arrays of the table's row
- *   type, named v, each value a column of it (v.o3: column 3 of the row as
- *   it must be, v.n3: as it becomes); the table is t, its columns t.col.
+ * - one change, {.image = image}: the values of the image, each a
+ *   parameter of the statement ($n); the table's columns are named as
+ *   they are;
+ * - a run (batch_flush): the rows of pg_catalog.unnest() of arrays of the
+ *   table's row type, named v, each value a column of it (v.o3: column 3
+ *   of the row as it must be, v.n3: as it becomes); the table is t, its
+ *   columns t.col.
  *
  * Names are quoted and qualified, values are parameters, operators are
  * written OPERATOR(schema.op), so that search_path cannot change them.
@@ -498,34 +500,40 @@ typedef struct Source
 {
 	RowImage   *image;			/* one change: its image; a run: NULL */
 	const char *prefix;			/* a run: "o" or "n" */
+	const char *rows;			/* a run: the FROM item that yields v */
+	Bitmapset  *cols;			/* a run: the columns of its every row */
 } Source;
 
-static Source
-image_source(RowImage *image)
+/*
+ * The columns the source has values of: an image's usable recorded columns
+ * (which checks them, see usable), a run's columns.
+ */
+static Bitmapset *
+source_columns(const ReplayContext *rc, const Source *src)
 {
-	Source		src;
-
-	src.image = image;
-	src.prefix = NULL;
-	return src;
+	return src->image != NULL ? usable_columns(rc, src->image) : src->cols;
 }
 
-static Source
-rows_source(const char *prefix)
-{
-	Source		src;
-
-	src.image = NULL;
-	src.prefix = prefix;
-	return src;
-}
-
-/* A column of the table: "col", or in a run "t.col". */
+/* A column of the table: "col", or in a run "t.col" (src NULL: "col"). */
 static char *
 table_column(TableInfo *ti, const Source *src, AttrNumber attnum)
 {
-	return psprintf("%s%s", src->image != NULL ? "" : "t.",
+	return psprintf("%s%s", src == NULL || src->image != NULL ? "" : "t.",
 					column_name(ti, attnum));
+}
+
+/* "k1, k2": the key columns, named as table_column names them */
+static char *
+key_columns(TableInfo *ti, const Source *src)
+{
+	StringInfoData names;
+	int			i;
+
+	initStringInfo(&names);
+	for (i = 0; i < ti->nkeys; i++)
+		appendStringInfo(&names, "%s%s", i ? ", " : "",
+						 table_column(ti, src, ti->keys[i]));
+	return names.data;
 }
 
 /*
@@ -666,7 +674,7 @@ append_exact_matches(const ReplayContext *rc, Statement *st,
 static void
 append_other_key(const ReplayContext *rc, Statement *st, RowImage *image)
 {
-	Source		src = image_source(image);
+	Source		src = {.image = image};
 	int			i;
 
 	appendStringInfoString(&st->sql, " AND NOT (true");
@@ -682,15 +690,17 @@ append_other_key(const ReplayContext *rc, Statement *st, RowImage *image)
 }
 
 /*
- * ", send(col), ..." for the columns, in attnum order: what a replay
- * statement returns to show what it wrote.
+ * " RETURNING first, send(col), ...": first tells which row a statement
+ * wrote, then the send forms of the columns (in attnum order; NULL: none)
+ * what it wrote there, for check_written.
  */
 static void
-append_returned_columns(const ReplayContext *rc, Statement *st,
-						const Source *src, Bitmapset *cols)
+append_returning(const ReplayContext *rc, Statement *st, const Source *src,
+				 const char *first, Bitmapset *cols)
 {
 	int			x = -1;
 
+	appendStringInfo(&st->sql, " RETURNING %s", first);
 	while ((x = bms_next_member(cols, x)) >= 0)
 	{
 		ColumnInfo *col = &rc->ti->cols[x - 1];
@@ -699,6 +709,123 @@ append_returned_columns(const ReplayContext *rc, Statement *st,
 						 sent_form(col, table_column(rc->ti, src, x),
 								   !OidIsValid(col->sendfn)));
 	}
+}
+
+/*
+ * "a = <value>, b = <value>": the columns set to the source's values, to
+ * be written (replay_datum checks them).
+ */
+static void
+append_assignments(const ReplayContext *rc, Statement *st, const Source *src,
+				   Bitmapset *cols)
+{
+	int			x = -1;
+	bool		first = true;
+
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		char	   *value = source_value(rc, st, src, x, true);
+
+		appendStringInfo(&st->sql, "%s%s = %s", first ? "" : ", ",
+						 column_name(rc->ti, x), value);
+		first = false;
+	}
+}
+
+/* "SELECT 1 FROM tbl WHERE <the key of the source>" */
+static void
+build_key_lookup(const ReplayContext *rc, Statement *st, const Source *src)
+{
+	appendStringInfo(&st->sql, "SELECT 1 FROM %s", rc->ti->target);
+	append_key_match(rc, st, src);
+}
+
+/*
+ * " WHERE ...": the rows a statement changes, each by its key and, but with
+ * overwrite, by the exact values of the source's columns.
+ */
+static void
+append_row_match(const ReplayContext *rc, Statement *st, const Source *from)
+{
+	append_key_match(rc, st, from);
+	if (!rc->overwrite)
+		append_exact_matches(rc, st, from, source_columns(rc, from));
+}
+
+/* DELETE of the source's rows (in a run, "DELETE FROM tbl t USING <v>") */
+static void
+build_remove(const ReplayContext *rc, Statement *st, const Source *from)
+{
+	appendStringInfo(&st->sql, "DELETE FROM %s", rc->ti->target);
+	if (from->image == NULL)
+		appendStringInfo(&st->sql, " t USING %s", from->rows);
+	append_row_match(rc, st, from);
+}
+
+/* UPDATE of the rows of from that sets the columns set to the values of to */
+static void
+build_update(const ReplayContext *rc, Statement *st, const Source *from,
+			 const Source *to, Bitmapset *set)
+{
+	appendStringInfo(&st->sql, "UPDATE %s%s SET ", rc->ti->target,
+					 from->image != NULL ? "" : " t");
+	append_assignments(rc, st, to, set);
+	if (from->image == NULL)
+		appendStringInfo(&st->sql, " FROM %s", from->rows);
+	append_row_match(rc, st, from);
+}
+
+/*
+ * INSERT of the source's rows, "INSERT INTO tbl (cols) VALUES (...)" or in
+ * a run "INSERT INTO tbl AS t (cols) SELECT ... FROM <v>", with OVERRIDING
+ * SYSTEM VALUE for a GENERATED ALWAYS identity column.  A row whose key a
+ * row holds is not inserted: ON CONFLICT on the primary key (not for a
+ * deferrable one) does nothing or, with overwrite, sets the other columns.
+ */
+static void
+build_insert(const ReplayContext *rc, Statement *st, const Source *to)
+{
+	TableInfo  *ti = rc->ti;
+	Bitmapset  *cols = source_columns(rc, to);
+	StringInfoData names;
+	StringInfoData values;
+	StringInfoData sets;
+	bool		overriding = false;
+	int			x = -1;
+
+	initStringInfo(&names);
+	initStringInfo(&values);
+	initStringInfo(&sets);
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		const char *name = column_name(ti, x);
+
+		overriding |= ti->cols[x - 1].identity_always;
+		appendStringInfo(&names, "%s%s", names.len ? ", " : "", name);
+		appendStringInfo(&values, "%s%s", values.len ? ", " : "",
+						 source_value(rc, st, to, x, true));
+		if (ti->cols[x - 1].eqop == NULL)
+			appendStringInfo(&sets, "%s%s = EXCLUDED.%s", sets.len ? ", " : "",
+							 name, name);
+	}
+	if (to->image != NULL)
+		appendStringInfo(&st->sql, "INSERT INTO %s (%s)%s VALUES (%s)",
+						 ti->qname, names.data,
+						 overriding ? " OVERRIDING SYSTEM VALUE" : "",
+						 values.data);
+	else
+		appendStringInfo(&st->sql, "INSERT INTO %s AS t (%s)%s SELECT %s FROM %s",
+						 ti->qname, names.data,
+						 overriding ? " OVERRIDING SYSTEM VALUE" : "",
+						 values.data, to->rows);
+	if (ti->key_deferrable)
+		return;
+	if (rc->overwrite && sets.len > 0)
+		appendStringInfo(&st->sql, " ON CONFLICT (%s) DO UPDATE SET %s",
+						 key_columns(ti, NULL), sets.data);
+	else
+		appendStringInfo(&st->sql, " ON CONFLICT (%s) DO NOTHING",
+						 key_columns(ti, NULL));
 }
 
 static void
@@ -844,13 +971,12 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 static bool
 diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event)
 {
-	Source		src = image_source(expected);
+	Source		src = {.image = expected};
 	Statement	st;
 	StringInfoData names;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
-	append_key_match(rc, &st, &src);
+	build_key_lookup(rc, &st, &src);
 	if (execute(rc, &st, true) == 0)
 	{
 		if (rc->overwrite)
@@ -1110,14 +1236,11 @@ key_created(const ReplayContext *rc, RowImage *image)
 static void
 replay_remove(const ReplayContext *rc, RowImage *image)
 {
-	Source		src = image_source(image);
+	Source		src = {.image = image};
 	Statement	st;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "DELETE FROM %s", rc->ti->target);
-	append_key_match(rc, &st, &src);
-	if (!rc->overwrite)
-		append_exact_matches(rc, &st, &src, usable_columns(rc, image));
+	build_remove(rc, &st, &src);
 	if (execute(rc, &st, false) == 0)
 		(void) diagnose(rc, image, &st, EVENT_DELETE);
 }
@@ -1134,20 +1257,18 @@ static void
 replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 {
 	TableInfo  *ti = rc->ti;
-	Source		from_src;
+	Source		from_src = {.image = from};
+	Source		to_src = {.image = to};
 	Statement	st;
-	int			nset = 0;
+	Bitmapset  *set = NULL;
 	bool		key_changes = false;
 	Bitmapset  *cols = NULL;
 	int			i;
 
-	statement_init(&st);
-	appendStringInfo(&st.sql, "UPDATE %s SET ", ti->target);
 	for (i = 0; i < to->nvalues; i++)
 	{
 		ImageValue *v = &to->values[i];
 		ImageValue *f = undoredo_image_find(from, v->attnum);
-		int			n;
 
 		if (!usable(rc, v) || (f != NULL && same_value(f, v)))
 			continue;
@@ -1160,14 +1281,12 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 					 errdetail("PostgreSQL lets an UPDATE set such a column only to DEFAULT."),
 					 errhint("ALTER the column to GENERATED BY DEFAULT AS IDENTITY to make such steps replayable.")));
 		key_changes |= ti->cols[v->attnum - 1].eqop != NULL;
-		n = add_param(&st, ti->cols[v->attnum - 1].typid,
-					  v->format == 'n' ? (Datum) 0 : replay_datum(rc, v, true),
-					  v->format == 'n');
-		appendStringInfo(&st.sql, "%s%s = $%d", nset++ ? ", " : "",
-						 column_name(ti, v->attnum), n);
+		set = bms_add_member(set, v->attnum);
 	}
-	if (nset == 0)
+	if (set == NULL)
 		return;					/* every changed column was dropped since */
+	statement_init(&st);
+	build_update(rc, &st, &from_src, &to_src, set);
 
 	/*
 	 * A key change back to a key that another row took since is a conflict
@@ -1179,12 +1298,10 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	if (key_changes && !ti->key_deferrable &&
 		!rc->overwrite)
 	{
-		Source		to_src = image_source(to);
 		Statement	taken;
 
 		statement_init(&taken);
-		appendStringInfo(&taken.sql, "SELECT 1 FROM %s", ti->target);
-		append_key_match(rc, &taken, &to_src);
+		build_key_lookup(rc, &taken, &to_src);
 		append_other_key(rc, &taken, from);
 		if (execute(rc, &taken, true) > 0)
 			conflict(rc, to, "exists again");
@@ -1195,15 +1312,10 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		key_created(rc, to);
 		check_untracked_actions(rc, from, false);
 	}
-	from_src = image_source(from);
-	append_key_match(rc, &st, &from_src);
-	if (!rc->overwrite)
-		append_exact_matches(rc, &st, &from_src, usable_columns(rc, from));
 	if (rc->before_row & EVENT_UPDATE)
 	{
 		cols = usable_columns(rc, to);
-		appendStringInfoString(&st.sql, " RETURNING 1");
-		append_returned_columns(rc, &st, &from_src, cols);
+		append_returning(rc, &st, &to_src, "1", cols);
 	}
 	if (execute(rc, &st, false) == 0 &&
 		!diagnose(rc, from, &st, EVENT_UPDATE))
@@ -1217,12 +1329,11 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 static bool
 key_exists(const ReplayContext *rc, RowImage *image)
 {
-	Source		src = image_source(image);
+	Source		src = {.image = image};
 	Statement	st;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
-	append_key_match(rc, &st, &src);
+	build_key_lookup(rc, &st, &src);
 	return execute(rc, &st, true) > 0;
 }
 
@@ -1231,81 +1342,32 @@ static void
 replay_insert(const ReplayContext *rc, RowImage *image)
 {
 	TableInfo  *ti = rc->ti;
-	Source		src = image_source(image);
+	Source		src = {.image = image};
 	Statement	st;
 	StringInfoData names;
-	StringInfoData vals;
-	StringInfoData sets;
 	Bitmapset  *cols = NULL;
-	bool		overriding = false;
-	bool		overwrite = rc->overwrite;
-	int			i;
 
-	if (ti->key_deferrable)
+	if (ti->key_deferrable && key_exists(rc, image))
 	{
 		/* ON CONFLICT cannot use a deferrable key: look first */
-		if (key_exists(rc, image))
-		{
-			if (!overwrite)
-				conflict(rc, image, "exists again");
-			statement_init(&st);
-			appendStringInfo(&st.sql, "DELETE FROM %s", ti->target);
-			append_key_match(rc, &st, &src);
-			if (execute(rc, &st, false) == 0)
-				(void) diagnose(rc, image, &st, EVENT_DELETE);
-		}
+		if (!rc->overwrite)
+			conflict(rc, image, "exists again");
+		replay_remove(rc, image);
 	}
 
 	statement_init(&st);
-	initStringInfo(&names);
-	initStringInfo(&vals);
-	initStringInfo(&sets);
-	for (i = 0; i < image->nvalues; i++)
-	{
-		ImageValue *v = &image->values[i];
-		ColumnInfo *col;
-		int			n;
-
-		if (!usable(rc, v))
-			continue;
-		col = &ti->cols[v->attnum - 1];
-		overriding |= col->identity_always;
-		n = add_param(&st, col->typid,
-					  v->format == 'n' ? (Datum) 0 : replay_datum(rc, v, true),
-					  v->format == 'n');
-		appendStringInfo(&names, "%s%s", names.len ? ", " : "",
-						 column_name(ti, v->attnum));
-		appendStringInfo(&vals, "%s$%d", vals.len ? ", " : "", n);
-		if (col->eqop == NULL)
-			appendStringInfo(&sets, "%s%s = EXCLUDED.%s", sets.len ? ", " : "",
-							 column_name(ti, v->attnum), column_name(ti, v->attnum));
-	}
-	appendStringInfo(&st.sql, "INSERT INTO %s (%s)%s VALUES (%s)",
-					 ti->qname, names.data,
-					 overriding ? " OVERRIDING SYSTEM VALUE" : "", vals.data);
-	if (!ti->key_deferrable)
-	{
-		appendStringInfoString(&st.sql, " ON CONFLICT (");
-		for (i = 0; i < ti->nkeys; i++)
-			appendStringInfo(&st.sql, "%s%s", i ? ", " : "",
-							 column_name(ti, ti->keys[i]));
-		if (overwrite && sets.len > 0)
-			appendStringInfo(&st.sql, ") DO UPDATE SET %s", sets.data);
-		else
-			appendStringInfoString(&st.sql, ") DO NOTHING");
-	}
+	build_insert(rc, &st, &src);
 	if (rc->before_row & insert_events(rc))
 	{
 		cols = usable_columns(rc, image);
-		appendStringInfoString(&st.sql, " RETURNING 1");
-		append_returned_columns(rc, &st, &src, cols);
+		append_returning(rc, &st, &src, "1", cols);
 	}
 	if (execute(rc, &st, false) == 0)
 	{
 		/* a row holds the key (with overwrite: one it cannot change) */
 		if (key_exists(rc, image))
 		{
-			if (!overwrite)
+			if (!rc->overwrite)
 				conflict(rc, image, "exists again");
 			return;
 		}
@@ -1515,6 +1577,36 @@ append_row_aliases(StringInfo sql, TableInfo *ti, const char *prefix)
 	}
 }
 
+/*
+ * The FROM item of a run's statement: its rows as v, as they must be (o,
+ * from $1) and for an update also as they become (n, from $2), numbered
+ * (ord) but for an insert, which returns its rows' keys instead.
+ */
+static char *
+batch_rows(const Batch *b)
+{
+	StringInfoData rows;
+
+	initStringInfo(&rows);
+	if (b->kind == BATCH_UPDATE)
+		appendStringInfoString(&rows, "ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))");
+	else
+		appendStringInfoString(&rows, "pg_catalog.unnest($1)");
+	if (b->kind != BATCH_INSERT)
+		appendStringInfoString(&rows, " WITH ORDINALITY");
+	appendStringInfoString(&rows, " AS v(");
+	append_row_aliases(&rows, b->ti, "o");
+	if (b->kind == BATCH_UPDATE)
+	{
+		appendStringInfoString(&rows, ", ");
+		append_row_aliases(&rows, b->ti, "n");
+	}
+	if (b->kind != BATCH_INSERT)
+		appendStringInfoString(&rows, ", ord");
+	appendStringInfoChar(&rows, ')');
+	return rows.data;
+}
+
 /* key_hash of a key given as the send forms of its columns */
 static uint64
 sent_key_hash(const ReplayContext *rc, bytea **sent)
@@ -1572,14 +1664,12 @@ batch_flush(ReplayContext *rc)
 	TableInfo  *saved_ti = rc->ti;
 	int			saved_before_row = rc->before_row;
 	MemoryContext oldcxt;
-	Source		o = rows_source("o");
+	Oid			arraytype;
+	Source		from;
+	Source		to;
 	Statement	st;
-	Oid			argtypes[2];
-	Datum		values[2];
-	bool		error_mode = !rc->overwrite;
 	SPIPlanPtr	plan;
 	int			ret;
-	int			x;
 	int			i;
 
 	if (b->n == 0)
@@ -1587,97 +1677,45 @@ batch_flush(ReplayContext *rc)
 	rc->ti = b->ti;
 	rc->before_row = b->before_row;
 	oldcxt = MemoryContextSwitchTo(b->cxt);
+	from = (Source) {.prefix = "o", .rows = batch_rows(b), .cols = b->cols};
+	to = from;
+	if (b->kind == BATCH_UPDATE)
+		to.prefix = "n";
+	arraytype = get_array_type(b->ti->rootdesc->tdtypeid);
 	statement_init(&st);
-	argtypes[0] = argtypes[1] = get_array_type(b->ti->rootdesc->tdtypeid);
-	if (b->kind == BATCH_REMOVE)
+	if (b->kind != BATCH_INSERT)
+		(void) add_param(&st, arraytype, rows_array(rc, b->from, b->n, false), false);
+	if (b->kind != BATCH_REMOVE)
+		(void) add_param(&st, arraytype, rows_array(rc, b->to, b->n, true), false);
+	switch (b->kind)
 	{
-		values[0] = rows_array(rc, b->from, b->n, false);
-		appendStringInfo(&st.sql, "DELETE FROM %s t USING pg_catalog.unnest($1)"
-						 " WITH ORDINALITY AS v(", b->ti->target);
-		append_row_aliases(&st.sql, b->ti, "o");
-		appendStringInfoString(&st.sql, ", ord)");
-		append_key_match(rc, &st, &o);
-		if (error_mode)
-			append_exact_matches(rc, &st, &o, b->cols);
-		appendStringInfoString(&st.sql, " RETURNING v.ord");
-	}
-	else if (b->kind == BATCH_UPDATE)
-	{
-		bool		first = true;
+		case BATCH_REMOVE:
+			build_remove(rc, &st, &from);
+			append_returning(rc, &st, &from, "v.ord", NULL);
+			break;
+		case BATCH_UPDATE:
+			{
+				Bitmapset  *set = NULL;
+				int			x = -1;
 
-		values[0] = rows_array(rc, b->from, b->n, false);
-		values[1] = rows_array(rc, b->to, b->n, true);
-		appendStringInfo(&st.sql, "UPDATE %s t SET ", b->ti->target);
-		x = -1;
-		while ((x = bms_next_member(b->cols, x)) >= 0)
-		{
-			if (b->ti->cols[x - 1].eqop != NULL)
-				continue;
-			appendStringInfo(&st.sql, "%s%s = v.n%d", first ? "" : ", ",
-							 column_name(b->ti, x), x);
-			first = false;
-		}
-		appendStringInfoString(&st.sql, " FROM ROWS FROM (pg_catalog.unnest($1),"
-							   " pg_catalog.unnest($2)) WITH ORDINALITY AS v(");
-		append_row_aliases(&st.sql, b->ti, "o");
-		appendStringInfoString(&st.sql, ", ");
-		append_row_aliases(&st.sql, b->ti, "n");
-		appendStringInfoString(&st.sql, ", ord)");
-		append_key_match(rc, &st, &o);
-		if (error_mode)
-			append_exact_matches(rc, &st, &o, b->cols);
-		appendStringInfoString(&st.sql, " RETURNING v.ord");
-		if (b->before_row & EVENT_UPDATE)
-			append_returned_columns(rc, &st, &o, b->cols);
-	}
-	else
-	{
-		bool		overriding = false;
-		StringInfoData cols;
-		StringInfoData sets;
-
-		initStringInfo(&cols);
-		initStringInfo(&sets);
-		values[0] = rows_array(rc, b->to, b->n, true);
-		x = -1;
-		while ((x = bms_next_member(b->cols, x)) >= 0)
-		{
-			const char *name = column_name(b->ti, x);
-
-			overriding |= b->ti->cols[x - 1].identity_always;
-			appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", name);
-			if (b->ti->cols[x - 1].eqop == NULL)
-				appendStringInfo(&sets, "%s%s = EXCLUDED.%s",
-								 sets.len ? ", " : "", name, name);
-		}
-		appendStringInfo(&st.sql, "INSERT INTO %s AS t (%s)%s SELECT ",
-						 b->ti->qname, cols.data,
-						 overriding ? " OVERRIDING SYSTEM VALUE" : "");
-		x = -1;
-		i = 0;
-		while ((x = bms_next_member(b->cols, x)) >= 0)
-			appendStringInfo(&st.sql, "%sv.o%d", i++ ? ", " : "", x);
-		appendStringInfoString(&st.sql, " FROM pg_catalog.unnest($1) AS v(");
-		append_row_aliases(&st.sql, b->ti, "o");
-		appendStringInfoString(&st.sql, ") ON CONFLICT (");
-		for (i = 0; i < b->ti->nkeys; i++)
-			appendStringInfo(&st.sql, "%s%s", i ? ", " : "",
-							 column_name(b->ti, b->ti->keys[i]));
-		if (!error_mode && sets.len > 0)
-			appendStringInfo(&st.sql, ") DO UPDATE SET %s", sets.data);
-		else
-			appendStringInfoString(&st.sql, ") DO NOTHING");
-		appendStringInfoString(&st.sql, " RETURNING ");
-		for (i = 0; i < b->ti->nkeys; i++)
-			appendStringInfo(&st.sql, "%st.%s", i ? ", " : "",
-							 column_name(b->ti, b->ti->keys[i]));
-		if (b->before_row & insert_events(rc))
-			append_returned_columns(rc, &st, &o, b->cols);
+				/* batchable: no key column changes */
+				while ((x = bms_next_member(b->cols, x)) >= 0)
+					if (b->ti->cols[x - 1].eqop == NULL)
+						set = bms_add_member(set, x);
+				build_update(rc, &st, &from, &to, set);
+				append_returning(rc, &st, &from, "v.ord",
+								 (b->before_row & EVENT_UPDATE) ? b->cols : NULL);
+				break;
+			}
+		case BATCH_INSERT:
+			build_insert(rc, &st, &to);
+			append_returning(rc, &st, &to, key_columns(b->ti, &to),
+							 (b->before_row & insert_events(rc)) ? b->cols : NULL);
+			break;
 	}
 
-	plan = undoredo_plan(b->ti->rootid, st.sql.data,
-						 b->kind == BATCH_UPDATE ? 2 : 1, argtypes);
-	ret = undoredo_execute_plan(plan, values, NULL, InvalidSnapshot, false, 0);
+	plan = undoredo_plan(b->ti->rootid, st.sql.data, st.nargs, st.argtypes);
+	ret = undoredo_execute_plan(plan, st.values, st.nulls, InvalidSnapshot, false, 0);
 	MemoryContextSwitchTo(b->cxt);
 	if (ret < 0)
 		elog(ERROR, "undoredo: replay statement failed: %s: %s",
