@@ -146,12 +146,6 @@ typedef struct UntrackedAction
 
 static List *untracked_actions(Oid relid);
 
-static const char *
-verb(const ReplayContext *rc)
-{
-	return rc->undo ? "undo" : "redo";
-}
-
 static int
 add_param(Statement *st, Oid type, Datum value, bool isnull)
 {
@@ -186,16 +180,22 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid && !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(v->typid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("cannot %s step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
-						verb(rc), rc->step, NameStr(col->name), ti->relname),
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						rc->step, NameStr(col->name), ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of the type with OID %u; the column is now of type %s.",
 						   v->typid, format_type_be(col->typid)),
 				 errhint("Steps recorded before undoredo 1.1.1 name user-defined types by OID, which a dump and restore does not keep.")));
 	if (col->typid != v->typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("cannot %s step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
-						verb(rc), rc->step, NameStr(col->name), ti->relname),
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						rc->step, NameStr(col->name), ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of type %s, the column is now of type %s.",
 						   format_type_be(v->typid), format_type_be(col->typid))));
 	return true;
@@ -474,8 +474,10 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
 				 errmsg("cannot redo step " INT64_FORMAT ": a trigger changed the value redo wrote to column \"%s\" of row %s of table \"%s\"",
 						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
 						ti->relname),
+				 names.len ?
 				 errdetail("Undo and redo write exactly the recorded values; BEFORE ROW triggers on the table: %s.",
-						   names.len ? names.data : "(none now)"),
+						   names.data) :
+				 errdetail("Undo and redo write exactly the recorded values; the table has no BEFORE ROW triggers now."),
 				 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
 	}
 }
@@ -595,8 +597,11 @@ append_key_match(const ReplayContext *rc, Statement *st, const Source *src)
 			if (v == NULL || !usable(rc, v) || v->format == 'n')
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("cannot %s step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
-								verb(rc), rc->step, ti->relname)));
+						 rc->undo ?
+						 errmsg("cannot undo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								rc->step, ti->relname) :
+						 errmsg("cannot redo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								rc->step, ti->relname)));
 		}
 		value = source_value(rc, st, src, attnum, false);
 		appendStringInfo(&st->sql, "%s%s %s %s", i ? " AND " : " WHERE ",
@@ -874,15 +879,55 @@ execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 	return SPI_processed;
 }
 
-static void
-conflict(const ReplayContext *rc, RowImage *image, const char *what)
+/* How a row was changed outside the history: a conflict */
+typedef enum Conflict
 {
+	ROW_GONE,					/* the row replay changes no longer exists */
+	ROW_CHANGED,				/* it holds other values than recorded */
+	ROW_EXISTS					/* a row holds the key replay would create */
+} Conflict;
+
+/* The message of a conflict, for conflict's ereport */
+static int
+conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
+{
+	const char *table = rc->ti->relname;
+
+	switch (kind)
+	{
+		case ROW_GONE:
+			return rc->undo ?
+				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+					   rc->step, key, table) :
+				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+					   rc->step, key, table);
+		case ROW_CHANGED:
+			return rc->undo ?
+				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+					   rc->step, key, table) :
+				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+					   rc->step, key, table);
+		case ROW_EXISTS:
+			break;
+	}
+	return rc->undo ?
+		errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+			   rc->step, key, table) :
+		errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+			   rc->step, key, table);
+}
+
+static void
+conflict(const ReplayContext *rc, RowImage *image, Conflict kind)
+{
+	const char *key = key_text(rc, image);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDOREDO_CONFLICT),
-			 errmsg("cannot %s step " INT64_FORMAT ": row %s of table \"%s\" %s",
-					verb(rc), rc->step, key_text(rc, image), rc->ti->relname, what),
-			 errdetail("The row was changed outside this history since the step was %s.",
-					   rc->undo ? "recorded or redone" : "undone"),
+			 conflict_errmsg(rc, kind, key),
+			 rc->undo ?
+			 errdetail("The row was changed outside this history since the step was recorded or redone.") :
+			 errdetail("The row was changed outside this history since the step was undone."),
 			 errhint("SET undoredo.on_conflict = 'overwrite' to force the recorded state.")));
 }
 
@@ -981,7 +1026,7 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 	{
 		if (rc->overwrite)
 			return false;
-		conflict(rc, expected, "no longer exists");
+		conflict(rc, expected, ROW_GONE);
 	}
 	if (execute(rc, &st, false) == 0)
 		refuse_rls(rc, expected, true);
@@ -989,7 +1034,7 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 	{
 		append_exact_matches(rc, &st, &src, usable_columns(rc, expected));
 		if (execute(rc, &st, false) == 0)
-			conflict(rc, expected, "has been changed since");
+			conflict(rc, expected, ROW_CHANGED);
 	}
 
 	/* the row is as expected now: did the statement see another version? */
@@ -1009,8 +1054,10 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 					rc->step, key_text(rc, expected), rc->ti->relname) :
 			 errmsg("cannot redo step " INT64_FORMAT ": a trigger kept redo from changing row %s of table \"%s\"",
 					rc->step, key_text(rc, expected), rc->ti->relname),
+			 names.len ?
 			 errdetail("The row holds the recorded values and the statement that restores it changed nothing; BEFORE ROW triggers on the table: %s.",
-					   names.len ? names.data : "(none now)"),
+					   names.data) :
+			 errdetail("The row holds the recorded values and the statement that restores it changed nothing; the table has no BEFORE ROW triggers now."),
 			 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
 	return false;				/* keep the compiler quiet */
 }
@@ -1227,8 +1274,11 @@ key_created(const ReplayContext *rc, RowImage *image)
 	if (hash_search(rc->removed_keys, &hash, HASH_FIND, NULL) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot %s step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
-						verb(rc), rc->step, key_text(rc, image), rc->ti->relname),
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						rc->step, key_text(rc, image), rc->ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						rc->step, key_text(rc, image), rc->ti->relname),
 				 errdetail("PostgreSQL applies such actions at the end of the step, so they would hit the rows that reference the re-created row.")));
 }
 
@@ -1275,8 +1325,12 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		if (ti->cols[v->attnum - 1].identity_always)
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
-					 errmsg("cannot %s step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
-							verb(rc), rc->step, NameStr(ti->cols[v->attnum - 1].name),
+					 rc->undo ?
+					 errmsg("cannot undo step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
+							rc->step, NameStr(ti->cols[v->attnum - 1].name),
+							ti->relname) :
+					 errmsg("cannot redo step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
+							rc->step, NameStr(ti->cols[v->attnum - 1].name),
 							ti->relname),
 					 errdetail("PostgreSQL lets an UPDATE set such a column only to DEFAULT."),
 					 errhint("ALTER the column to GENERATED BY DEFAULT AS IDENTITY to make such steps replayable.")));
@@ -1304,7 +1358,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		build_key_lookup(rc, &taken, &to_src);
 		append_other_key(rc, &taken, from);
 		if (execute(rc, &taken, true) > 0)
-			conflict(rc, to, "exists again");
+			conflict(rc, to, ROW_EXISTS);
 	}
 	if (key_changes)
 	{
@@ -1351,7 +1405,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 	{
 		/* ON CONFLICT cannot use a deferrable key: look first */
 		if (!rc->overwrite)
-			conflict(rc, image, "exists again");
+			conflict(rc, image, ROW_EXISTS);
 		replay_remove(rc, image);
 	}
 
@@ -1368,7 +1422,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 		if (key_exists(rc, image))
 		{
 			if (!rc->overwrite)
-				conflict(rc, image, "exists again");
+				conflict(rc, image, ROW_EXISTS);
 			return;
 		}
 		/* the statement saw another version of a row since deleted? */
@@ -1383,8 +1437,10 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 							rc->step, key_text(rc, image), ti->relname) :
 					 errmsg("cannot redo step " INT64_FORMAT ": a trigger kept redo from inserting row %s of table \"%s\"",
 							rc->step, key_text(rc, image), ti->relname),
+					 names.len ?
 					 errdetail("No row holds the key and the statement that restores it inserted nothing; BEFORE ROW triggers on the table: %s.",
-							   names.len ? names.data : "(none now)"),
+							   names.data) :
+					 errdetail("No row holds the key and the statement that restores it inserted nothing; the table has no BEFORE ROW triggers now."),
 					 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
 		}
 	}
@@ -1781,7 +1837,7 @@ batch_flush(ReplayContext *rc)
 			if (key_exists(rc, b->to[i]))
 			{
 				if (!rc->overwrite)
-					conflict(rc, b->to[i], "exists again");
+					conflict(rc, b->to[i], ROW_EXISTS);
 			}
 			else
 				replay_insert(rc, b->to[i]);
