@@ -101,7 +101,8 @@ typedef struct ReplayContext
 	struct Batch *batch;		/* the run of changes being collected */
 	HTAB	   *removed_keys;	/* of uint64: keys this step's replay removed
 								 * from tables with foreign key actions */
-	HTAB	   *table_triggers; /* of TableTriggers, by tracked table */
+	HTAB	   *tables;			/* of ReplayTable, by tracked table */
+	Relation	rel;			/* rc->ti's table, for errtable() */
 	int			before_row;		/* rc->ti's BEFORE ROW trigger events */
 	List	   *untracked;		/* rc->ti's UntrackedActions */
 } ReplayContext;
@@ -116,12 +117,19 @@ typedef struct ReplayContext
 #define EVENT_UPDATE 2
 #define EVENT_DELETE 4
 
-typedef struct TableTriggers
+/*
+ * What the replay of a step keeps of each tracked table it changes.  The
+ * table is open (without a lock of its own: undoredo_table_info_by_oid
+ * took one, held to the end of the transaction) so that errors can name
+ * it in their fields with errtable().
+ */
+typedef struct ReplayTable
 {
 	Oid			relid;			/* key */
+	Relation	rel;
 	int			before_row;		/* EVENT_* with such triggers */
 	List	   *untracked;		/* of UntrackedAction */
-} TableTriggers;
+} ReplayTable;
 
 /*
  * A foreign key with an ON DELETE or ON UPDATE action from a table that is
@@ -187,6 +195,7 @@ usable(const ReplayContext *rc, const ImageValue *v)
 						rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of the type with OID %u; the column is now of type %s.",
 						   v->typid, format_type_be(col->typid)),
+				 errtablecol(rc->rel, v->attnum),
 				 errhint("Steps recorded before undoredo 1.1.1 name user-defined types by OID, which a dump and restore does not keep.")));
 	if (col->typid != v->typid)
 		ereport(ERROR,
@@ -197,7 +206,8 @@ usable(const ReplayContext *rc, const ImageValue *v)
 				 errmsg("cannot redo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
 						rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of type %s, the column is now of type %s.",
-						   format_type_be(v->typid), format_type_be(col->typid))));
+						   format_type_be(v->typid), format_type_be(col->typid)),
+				 errtablecol(rc->rel, v->attnum)));
 	return true;
 }
 
@@ -252,7 +262,8 @@ replay_datum(const ReplayContext *rc, const ImageValue *v, bool written)
 							format_type_with_typemod(col->typid, col->typmod)),
 					 errdetail("The column's type modifier changed after the step was recorded; the value %s would be stored as %s.",
 							   OidOutputFunctionCall(col->outfn, value),
-							   OidOutputFunctionCall(col->outfn, coerced))));
+							   OidOutputFunctionCall(col->outfn, coerced)),
+					 errtablecol(rc->rel, v->attnum)));
 	}
 	return value;
 }
@@ -378,7 +389,8 @@ table_before_row(Oid rootid, int events, StringInfo names)
 									RelationGetRelationName(rel),
 									rule_name(rule->ruleId)),
 							 errdetail("A rule on INSERT, UPDATE or DELETE rewrites what undo and redo write, so they could not restore the recorded rows exactly."),
-							 errhint("Replace the rule by a trigger; a trigger can leave replays alone with WHEN (current_setting('undoredo.replaying') = 'off').")));
+							 errhint("Replace the rule by a trigger; a trigger can leave replays alone with WHEN (current_setting('undoredo.replaying') = 'off')."),
+							 errtable(rel)));
 			}
 		}
 		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
@@ -409,19 +421,24 @@ insert_events(const ReplayContext *rc)
 	return rc->overwrite ? EVENT_INSERT | EVENT_UPDATE : EVENT_INSERT;
 }
 
-/* rc->ti changed: look up (once a step) its BEFORE ROW trigger events. */
+/*
+ * rc->ti changed: open its table and look up its BEFORE ROW trigger events
+ * (once a step).
+ */
 static void
-note_table_triggers(ReplayContext *rc)
+note_table(ReplayContext *rc)
 {
-	TableTriggers *entry;
+	ReplayTable *entry;
 	bool		found;
 
-	entry = hash_search(rc->table_triggers, &rc->ti->rootid, HASH_ENTER, &found);
+	entry = hash_search(rc->tables, &rc->ti->rootid, HASH_ENTER, &found);
 	if (!found)
 	{
+		entry->rel = relation_open(rc->ti->rootid, NoLock);
 		entry->before_row = table_before_row(rc->ti->rootid, 0, NULL);
 		entry->untracked = rc->ti->fk_actions ? untracked_actions(rc->ti->rootid) : NIL;
 	}
+	rc->rel = entry->rel;
 	rc->before_row = entry->before_row;
 	rc->untracked = entry->untracked;
 }
@@ -478,7 +495,8 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
 				 errdetail("Undo and redo write exactly the recorded values; BEFORE ROW triggers on the table: %s.",
 						   names.data) :
 				 errdetail("Undo and redo write exactly the recorded values; the table has no BEFORE ROW triggers now."),
-				 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+				 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER."),
+				 errtablecol(rc->rel, x)));
 	}
 }
 
@@ -601,7 +619,8 @@ append_key_match(const ReplayContext *rc, Statement *st, const Source *src)
 						 errmsg("cannot undo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
 								rc->step, ti->relname) :
 						 errmsg("cannot redo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
-								rc->step, ti->relname)));
+								rc->step, ti->relname),
+						 errtable(rc->rel)));
 		}
 		value = source_value(rc, st, src, attnum, false);
 		appendStringInfo(&st->sql, "%s%s %s %s", i ? " AND " : " WHERE ",
@@ -928,7 +947,8 @@ conflict(const ReplayContext *rc, RowImage *image, Conflict kind)
 			 rc->undo ?
 			 errdetail("The row was changed outside this history since the step was recorded or redone.") :
 			 errdetail("The row was changed outside this history since the step was undone."),
-			 errhint("SET undoredo.on_conflict = 'overwrite' to force the recorded state.")));
+			 errhint("SET undoredo.on_conflict = 'overwrite' to force the recorded state."),
+			 errtable(rc->rel)));
 }
 
 /*
@@ -988,7 +1008,8 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 						rc->step, key, rc->ti->relname, role) :
 				 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
 						rc->step, key, rc->ti->relname, role),
-				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand.")));
+				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand."),
+				 errtable(rc->rel)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 rc->undo ?
@@ -996,7 +1017,8 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 					rc->step, key, rc->ti->relname, role) :
 			 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
 					rc->step, key, rc->ti->relname, role),
-			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
+			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand."),
+			 errtable(rc->rel)));
 }
 
 /*
@@ -1058,7 +1080,8 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 			 errdetail("The row holds the recorded values and the statement that restores it changed nothing; BEFORE ROW triggers on the table: %s.",
 					   names.data) :
 			 errdetail("The row holds the recorded values and the statement that restores it changed nothing; the table has no BEFORE ROW triggers now."),
-			 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+			 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER."),
+			 errtable(rc->rel)));
 	return false;				/* keep the compiler quiet */
 }
 
@@ -1198,6 +1221,7 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 	foreach(lc, rc->untracked)
 	{
 		UntrackedAction *ua = (UntrackedAction *) lfirst(lc);
+		Relation	child;
 		Statement	st;
 		Oid			saved_userid;
 		int			saved_sec_context;
@@ -1236,6 +1260,8 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 				 SPI_result_code_string(ret), st.sql.data);
 		if (SPI_processed == 0)
 			continue;
+		/* the statement locked it */
+		child = relation_open(ua->conrelid, NoLock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDOREDO_CONFLICT),
 				 rc->undo ?
@@ -1248,7 +1274,8 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 				 errdetail("Table \"%s\" is not tracked: rows that the action deletes or sets are outside every history.",
 						   ua->table),
 				 errhint("Track \"%s\" too, or SET undoredo.on_conflict = 'overwrite' to let the action proceed.",
-						 ua->table)));
+						 ua->table),
+				 errtableconstraint(child, ua->conname)));
 	}
 }
 
@@ -1279,7 +1306,8 @@ key_created(const ReplayContext *rc, RowImage *image)
 						rc->step, key_text(rc, image), rc->ti->relname) :
 				 errmsg("cannot redo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
 						rc->step, key_text(rc, image), rc->ti->relname),
-				 errdetail("PostgreSQL applies such actions at the end of the step, so they would hit the rows that reference the re-created row.")));
+				 errdetail("PostgreSQL applies such actions at the end of the step, so they would hit the rows that reference the re-created row."),
+				 errtable(rc->rel)));
 }
 
 /* Remove the row the image describes. */
@@ -1333,7 +1361,8 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 							rc->step, NameStr(ti->cols[v->attnum - 1].name),
 							ti->relname),
 					 errdetail("PostgreSQL lets an UPDATE set such a column only to DEFAULT."),
-					 errhint("ALTER the column to GENERATED BY DEFAULT AS IDENTITY to make such steps replayable.")));
+					 errhint("ALTER the column to GENERATED BY DEFAULT AS IDENTITY to make such steps replayable."),
+					 errtablecol(rc->rel, v->attnum)));
 		key_changes |= ti->cols[v->attnum - 1].eqop != NULL;
 		set = bms_add_member(set, v->attnum);
 	}
@@ -1441,7 +1470,8 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 					 errdetail("No row holds the key and the statement that restores it inserted nothing; BEFORE ROW triggers on the table: %s.",
 							   names.data) :
 					 errdetail("No row holds the key and the statement that restores it inserted nothing; the table has no BEFORE ROW triggers now."),
-					 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+					 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER."),
+					 errtable(rc->rel)));
 		}
 	}
 	if (rc->before_row & insert_events(rc))
@@ -1488,6 +1518,7 @@ typedef struct Batch
 	RowImage   *from[BATCH_ROWS];	/* remove, update: the row as it must be */
 	RowImage   *to[BATCH_ROWS]; /* insert, update: the row to make */
 	HTAB	   *keys;			/* key hashes of the rows */
+	Relation	rel;			/* ReplayContext.rel of ti */
 	int			before_row;		/* ReplayContext.before_row of ti */
 	MemoryContext cxt;
 } Batch;
@@ -1718,6 +1749,7 @@ batch_flush(ReplayContext *rc)
 {
 	Batch	   *b = rc->batch;
 	TableInfo  *saved_ti = rc->ti;
+	Relation	saved_rel = rc->rel;
 	int			saved_before_row = rc->before_row;
 	MemoryContext oldcxt;
 	Oid			arraytype;
@@ -1731,6 +1763,7 @@ batch_flush(ReplayContext *rc)
 	if (b->n == 0)
 		return;
 	rc->ti = b->ti;
+	rc->rel = b->rel;
 	rc->before_row = b->before_row;
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	from = (Source) {.prefix = "o", .rows = batch_rows(b), .cols = b->cols};
@@ -1885,6 +1918,7 @@ batch_flush(ReplayContext *rc)
 	b->n = 0;
 	b->keys = NULL;
 	rc->ti = saved_ti;
+	rc->rel = saved_rel;
 	rc->before_row = saved_before_row;
 }
 
@@ -1920,6 +1954,7 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 
 		b->kind = kind;
 		b->ti = rc->ti;
+		b->rel = rc->rel;
 		b->before_row = rc->before_row;
 		b->cols = bms_copy(cols);
 		ctl.keysize = ctl.entrysize = sizeof(uint64);
@@ -1979,7 +2014,7 @@ replay_change(ReplayContext *rc, Change *change)
 	if (rc->ti == NULL || rc->ti->rootid != change->relid || !rc->ti->valid)
 	{
 		rc->ti = undoredo_table_info_by_oid(change->relid, rc->step);
-		note_table_triggers(rc);
+		note_table(rc);
 	}
 	switch (change->op)
 	{
@@ -2088,6 +2123,8 @@ replay_step(bool undo, bool overwrite, int64 step)
 	MemoryContext change_cxt;
 	MemoryContext oldcxt;
 	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	ReplayTable *table;
 
 	rc.undo = undo;
 	rc.overwrite = overwrite;
@@ -2098,9 +2135,10 @@ replay_step(bool undo, bool overwrite, int64 step)
 	rc.removed_keys = hash_create("undoredo removed keys", 64, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(TableTriggers);
-	rc.table_triggers = hash_create("undoredo table triggers", 16, &ctl,
-									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(ReplayTable);
+	rc.tables = hash_create("undoredo replayed tables", 16, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rc.rel = NULL;
 	rc.before_row = 0;
 	rc.untracked = NIL;
 	rc.ti = NULL;
@@ -2127,6 +2165,9 @@ replay_step(bool undo, bool overwrite, int64 step)
 	}
 	batch_flush(&rc);
 	undoredo_store_end_chunks(scan);
+	hash_seq_init(&seq, rc.tables);
+	while ((table = hash_seq_search(&seq)) != NULL)
+		relation_close(table->rel, NoLock);
 	MemoryContextDelete(chunk_cxt);
 	MemoryContextDelete(change_cxt);
 	MemoryContextDelete(rc.batch->cxt);
