@@ -876,6 +876,9 @@ execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 	int			saved_sec_context;
 	int			ret;
 
+	/* the capture trigger leaves the statement's rows alone */
+	Assert(undoredo_replaying);
+	Assert(RelationGetRelid(rc->rel) == rc->ti->rootid);
 	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
 	if (as_table_owner)
 		SetUserIdAndSecContext(rc->ti->owner,
@@ -1403,6 +1406,7 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 	if (execute(rc, &st, false) == 0 &&
 		!diagnose(rc, from, &st, EVENT_UPDATE))
 		return;					/* gone, and overwrite: skipped */
+	Assert(SPI_processed == 1);
 	if (rc->before_row & EVENT_UPDATE)
 		check_written(rc, to, cols, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 					  2, EVENT_UPDATE);
@@ -1474,6 +1478,7 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 					 errtable(rc->rel)));
 		}
 	}
+	Assert(SPI_processed == 1);
 	if (rc->before_row & insert_events(rc))
 		check_written(rc, image, cols, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 					  2, insert_events(rc));
@@ -1803,6 +1808,9 @@ batch_flush(ReplayContext *rc)
 			break;
 	}
 
+	/* the row arrays are $1 and $2, as batch_rows names them */
+	Assert(st.nargs == (b->kind == BATCH_UPDATE ? 2 : 1));
+	Assert(undoredo_replaying);
 	plan = undoredo_plan(b->ti->rootid, st.sql.data, st.nargs, st.argtypes);
 	ret = undoredo_execute_plan(plan, st.values, st.nulls, InvalidSnapshot, false, 0);
 	MemoryContextSwitchTo(b->cxt);
@@ -1947,6 +1955,7 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 		 hash_search(b->keys, &hash, HASH_FIND, NULL) != NULL))
 		batch_flush(rc);
 
+	Assert(b->n < BATCH_ROWS);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	if (b->n == 0)
 	{
@@ -2016,6 +2025,7 @@ replay_change(ReplayContext *rc, Change *change)
 		rc->ti = undoredo_table_info_by_oid(change->relid, rc->step);
 		note_table(rc);
 	}
+	Assert(rc->ti->rootid == change->relid && rc->rel != NULL);
 	switch (change->op)
 	{
 		case 'i':
@@ -2126,6 +2136,8 @@ replay_step(bool undo, bool overwrite, int64 step)
 	HASH_SEQ_STATUS seq;
 	ReplayTable *table;
 
+	/* the step's statements run before its AFTER triggers fire */
+	Assert(undoredo_replaying && !undoredo_replay_firing.active);
 	rc.undo = undo;
 	rc.overwrite = overwrite;
 	rc.step = step;
@@ -2270,6 +2282,8 @@ replay(FunctionCallInfo fcinfo, bool undo)
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
+	/* the scope is locked to the end of the transaction (scope.c) */
+	Assert(undoredo_find_scope_state(ss->scope) == ss);
 	undoredo_flush_for_reading(ss);
 	replay_steps(undo, undoredo_scope_id(ss), steps);
 	undoredo_close_step(ss);
