@@ -34,6 +34,14 @@
  * owner.  undoredo.replaying is on meanwhile, which also stops the capture
  * trigger.
  *
+ * A statement for one change and a set-based one for a run of changes
+ * (batch_flush) are built by the same functions, one per piece of SQL,
+ * given where the values come from (Source).  Errors about a table name
+ * it in their fields (errtable, and errtablecol or errtableconstraint for
+ * a column or a foreign key): each table a step changes is kept open for
+ * that (ReplayTable) under the lock undoredo_table_info_by_oid took.  Each
+ * message is written out whole, once for undo and once for redo.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
