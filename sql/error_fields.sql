@@ -158,7 +158,24 @@ COMMIT;
 CREATE RULE nothing AS ON UPDATE TO ruled DO INSTEAD NOTHING;
 SELECT fields($$SELECT undoredo_undo('ef', 12)$$);
 
+-- row-level security that hides a row from the caller
+CREATE ROLE undoredo_test_ef;
+GRANT USAGE, CREATE ON SCHEMA ef TO undoredo_test_ef;
+SET ROLE undoredo_test_ef;
+CREATE TABLE hidden (id int PRIMARY KEY, v text);
+SELECT undoredo_track('hidden');
+INSERT INTO hidden VALUES (1, 'a');
+BEGIN;
+SET LOCAL undoredo.scope = 'ef:13';
+UPDATE hidden SET v = 'b';
+COMMIT;
+ALTER TABLE hidden ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY nothing ON hidden USING (false);
+SELECT fields($$SELECT undoredo_undo('ef', 13)$$);
+RESET ROLE;
+
 SET client_min_messages = warning;
 DROP SCHEMA ef CASCADE;
 RESET client_min_messages;
+DROP ROLE undoredo_test_ef;
 RESET search_path;
