@@ -1225,6 +1225,7 @@ untracked_actions(Oid relid)
 static void
 check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 {
+	Source		src = {.image = image};
 	ListCell   *lc;
 
 	if (rc->overwrite)
@@ -1246,13 +1247,12 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 		for (i = 0; i < ua->nkeys; i++)
 		{
 			ImageValue *v = undoredo_image_find(image, ua->pkattnums[i]);
-			int			n;
 
 			if (v == NULL || v->format == 'n' || !usable(rc, v))
 				break;			/* the action matches no row by a null */
-			n = add_param(&st, rc->ti->cols[v->attnum - 1].typid,
-						  replay_datum(rc, v, false), false);
-			appendStringInfo(&st.sql, " AND $%d %s %s", n, ua->ops[i], ua->fkcols[i]);
+			appendStringInfo(&st.sql, " AND %s %s %s",
+							 source_value(rc, &st, &src, v->attnum, false),
+							 ua->ops[i], ua->fkcols[i]);
 		}
 		if (i < ua->nkeys)
 			continue;
