@@ -34,6 +34,14 @@
  * owner.  undoredo.replaying is on meanwhile, which also stops the capture
  * trigger.
  *
+ * A statement for one change and a set-based one for a run of changes
+ * (batch_flush) are built by the same functions, one per piece of SQL,
+ * given where the values come from (Source).  Errors about a table name
+ * it in their fields (errtable, and errtablecol or errtableconstraint for
+ * a column or a foreign key): each table a step changes is kept open for
+ * that (ReplayTable) under the lock undoredo_table_info_by_oid took.  Each
+ * message is written out whole, once for undo and once for redo.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -101,7 +109,8 @@ typedef struct ReplayContext
 	struct Batch *batch;		/* the run of changes being collected */
 	HTAB	   *removed_keys;	/* of uint64: keys this step's replay removed
 								 * from tables with foreign key actions */
-	HTAB	   *table_triggers; /* of TableTriggers, by tracked table */
+	HTAB	   *tables;			/* of ReplayTable, by tracked table */
+	Relation	rel;			/* rc->ti's table, for errtable() */
 	int			before_row;		/* rc->ti's BEFORE ROW trigger events */
 	List	   *untracked;		/* rc->ti's UntrackedActions */
 } ReplayContext;
@@ -116,12 +125,19 @@ typedef struct ReplayContext
 #define EVENT_UPDATE 2
 #define EVENT_DELETE 4
 
-typedef struct TableTriggers
+/*
+ * What the replay of a step keeps of each tracked table it changes.  The
+ * table is open (without a lock of its own: undoredo_table_info_by_oid
+ * took one, held to the end of the transaction) so that errors can name
+ * it in their fields with errtable().
+ */
+typedef struct ReplayTable
 {
 	Oid			relid;			/* key */
+	Relation	rel;
 	int			before_row;		/* EVENT_* with such triggers */
 	List	   *untracked;		/* of UntrackedAction */
-} TableTriggers;
+} ReplayTable;
 
 /*
  * A foreign key with an ON DELETE or ON UPDATE action from a table that is
@@ -145,12 +161,6 @@ typedef struct UntrackedAction
 } UntrackedAction;
 
 static List *untracked_actions(Oid relid);
-
-static const char *
-verb(const ReplayContext *rc)
-{
-	return rc->undo ? "undo" : "redo";
-}
 
 static int
 add_param(Statement *st, Oid type, Datum value, bool isnull)
@@ -186,18 +196,26 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid && !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(v->typid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("cannot %s step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
-						verb(rc), rc->step, NameStr(col->name), ti->relname),
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						rc->step, NameStr(col->name), ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of the type with OID %u; the column is now of type %s.",
 						   v->typid, format_type_be(col->typid)),
+				 errtablecol(rc->rel, v->attnum),
 				 errhint("Steps recorded before undoredo 1.1.1 name user-defined types by OID, which a dump and restore does not keep.")));
 	if (col->typid != v->typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("cannot %s step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
-						verb(rc), rc->step, NameStr(col->name), ti->relname),
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						rc->step, NameStr(col->name), ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						rc->step, NameStr(col->name), ti->relname),
 				 errdetail("The step recorded a value of type %s, the column is now of type %s.",
-						   format_type_be(v->typid), format_type_be(col->typid))));
+						   format_type_be(v->typid), format_type_be(col->typid)),
+				 errtablecol(rc->rel, v->attnum)));
 	return true;
 }
 
@@ -252,7 +270,8 @@ replay_datum(const ReplayContext *rc, const ImageValue *v, bool written)
 							format_type_with_typemod(col->typid, col->typmod)),
 					 errdetail("The column's type modifier changed after the step was recorded; the value %s would be stored as %s.",
 							   OidOutputFunctionCall(col->outfn, value),
-							   OidOutputFunctionCall(col->outfn, coerced))));
+							   OidOutputFunctionCall(col->outfn, coerced)),
+					 errtablecol(rc->rel, v->attnum)));
 	}
 	return value;
 }
@@ -378,7 +397,8 @@ table_before_row(Oid rootid, int events, StringInfo names)
 									RelationGetRelationName(rel),
 									rule_name(rule->ruleId)),
 							 errdetail("A rule on INSERT, UPDATE or DELETE rewrites what undo and redo write, so they could not restore the recorded rows exactly."),
-							 errhint("Replace the rule by a trigger; a trigger can leave replays alone with WHEN (current_setting('undoredo.replaying') = 'off').")));
+							 errhint("Replace the rule by a trigger; a trigger can leave replays alone with WHEN (current_setting('undoredo.replaying') = 'off')."),
+							 errtable(rel)));
 			}
 		}
 		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
@@ -409,49 +429,31 @@ insert_events(const ReplayContext *rc)
 	return rc->overwrite ? EVENT_INSERT | EVENT_UPDATE : EVENT_INSERT;
 }
 
-/* rc->ti changed: look up (once a step) its BEFORE ROW trigger events. */
+/*
+ * rc->ti changed: open its table and look up its BEFORE ROW trigger events
+ * (once a step).
+ */
 static void
-note_table_triggers(ReplayContext *rc)
+note_table(ReplayContext *rc)
 {
-	TableTriggers *entry;
+	ReplayTable *entry;
 	bool		found;
 
-	entry = hash_search(rc->table_triggers, &rc->ti->rootid, HASH_ENTER, &found);
+	entry = hash_search(rc->tables, &rc->ti->rootid, HASH_ENTER, &found);
 	if (!found)
 	{
+		entry->rel = relation_open(rc->ti->rootid, NoLock);
 		entry->before_row = table_before_row(rc->ti->rootid, 0, NULL);
 		entry->untracked = rc->ti->fk_actions ? untracked_actions(rc->ti->rootid) : NIL;
 	}
+	rc->rel = entry->rel;
 	rc->before_row = entry->before_row;
 	rc->untracked = entry->untracked;
 }
 
 /*
- * ", send(col), ..." for the columns, in attnum order: what a replay
- * statement returns to show what it wrote.  alias qualifies the columns
- * (NULL: none).
- */
-static void
-append_returned_columns(StringInfo sql, TableInfo *ti, Bitmapset *cols,
-						const char *alias)
-{
-	int			x = -1;
-
-	while ((x = bms_next_member(cols, x)) >= 0)
-	{
-		ColumnInfo *col = &ti->cols[x - 1];
-
-		appendStringInfo(sql, ", %s%s(%s%s%s)%s",
-						 OidIsValid(col->sendfn) ? "" : "pg_catalog.textin(",
-						 col->sendsql, alias ? alias : "", alias ? "." : "",
-						 column_name(ti, x),
-						 OidIsValid(col->sendfn) ? "" : ")");
-	}
-}
-
-/*
  * A row a replay statement wrote, as it returned it (the columns from
- * position first on, as append_returned_columns listed them), must hold
+ * position first on, as append_returning listed them), must hold
  * exactly the recorded values: otherwise a BEFORE ROW trigger changed them,
  * and the call fails naming the triggers.
  */
@@ -497,116 +499,365 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
 				 errmsg("cannot redo step " INT64_FORMAT ": a trigger changed the value redo wrote to column \"%s\" of row %s of table \"%s\"",
 						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
 						ti->relname),
+				 names.len ?
 				 errdetail("Undo and redo write exactly the recorded values; BEFORE ROW triggers on the table: %s.",
-						   names.len ? names.data : "(none now)"),
-				 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
-	}
-}
-
-/* WHERE clause on the primary key: "k1 OPERATOR(nsp.=) $1 AND ..." */
-static void
-add_key_condition(const ReplayContext *rc, Statement *st, RowImage *image)
-{
-	TableInfo  *ti = rc->ti;
-	int			i;
-
-	for (i = 0; i < ti->nkeys; i++)
-	{
-		ImageValue *v = undoredo_image_find(image, ti->keys[i]);
-		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
-		int			n;
-
-		if (v != NULL && usable(rc, v) && v->format != 'n')
-			n = add_param(st, col->typid, replay_datum(rc, v, false), false);
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("cannot %s step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
-							verb(rc), rc->step, ti->relname)));
-		appendStringInfo(&st->sql, "%s%s %s $%d", i ? " AND " : " WHERE ",
-						 column_name(ti, ti->keys[i]), col->eqop, n);
-	}
-}
-
-/* "AND <col> is exactly the recorded value" for every recorded column */
-static void
-add_exact_condition(const ReplayContext *rc, Statement *st, RowImage *image)
-{
-	TableInfo  *ti = rc->ti;
-	int			i;
-
-	for (i = 0; i < image->nvalues; i++)
-	{
-		ImageValue *v = &image->values[i];
-		ColumnInfo *col;
-		int			n;
-
-		if (!usable(rc, v))
-			continue;
-		col = &ti->cols[v->attnum - 1];
-		if (v->format == 'n')
-		{
-			/* not "col IS NULL": that is true for a row of nulls too */
-			appendStringInfo(&st->sql, " AND %s(%s) IS NULL",
-							 col->sendsql, column_name(ti, v->attnum));
-			continue;
-		}
-		if (v->format != 't')
-		{
-			n = add_param(st, BYTEAOID,
-						  PointerGetDatum(undoredo_image_sent(ti, v)), false);
-			appendStringInfo(&st->sql, " AND %s(%s) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
-		else
-		{
-			n = add_param(st, TEXTOID,
-						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
-						  false);
-			appendStringInfo(&st->sql,
-							 " AND pg_catalog.textin(%s(%s)) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
+						   names.data) :
+				 errdetail("Undo and redo write exactly the recorded values; the table has no BEFORE ROW triggers now."),
+				 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER."),
+				 errtablecol(rc->rel, x)));
 	}
 }
 
 /*
- * "AND NOT (the key is exactly the image's)", by send form: excludes the
- * image's own row from a search by '=' on the key.
+ * The pieces of replay SQL.  The statement for one change and the one for
+ * a run of changes (batch_flush) are built by the same functions; they
+ * differ in where their values come from, a Source:
+ *
+ * - one change, {.image = image}: the values of the image, each a
+ *   parameter of the statement ($n); the table's columns are named as
+ *   they are;
+ * - a run (batch_flush): the rows of pg_catalog.unnest() of arrays of the
+ *   table's row type, named v, each value a column of it (v.o3: column 3
+ *   of the row as it must be, v.n3: as it becomes); the table is t, its
+ *   columns t.col.
+ *
+ * Names are quoted and qualified, values are parameters, operators are
+ * written OPERATOR(schema.op), so that search_path cannot change them.
+ */
+typedef struct Source
+{
+	RowImage   *image;			/* one change: its image; a run: NULL */
+	const char *prefix;			/* a run: "o" or "n" */
+	const char *rows;			/* a run: the FROM item that yields v */
+	Bitmapset  *cols;			/* a run: the columns of its every row */
+} Source;
+
+/*
+ * The columns the source has values of: an image's usable recorded columns
+ * (which checks them, see usable), a run's columns.
+ */
+static Bitmapset *
+source_columns(const ReplayContext *rc, const Source *src)
+{
+	return src->image != NULL ? usable_columns(rc, src->image) : src->cols;
+}
+
+/* A column of the table: "col", or in a run "t.col" (src NULL: "col"). */
+static char *
+table_column(TableInfo *ti, const Source *src, AttrNumber attnum)
+{
+	return psprintf("%s%s", src == NULL || src->image != NULL ? "" : "t.",
+					column_name(ti, attnum));
+}
+
+/* "k1, k2": the key columns, named as table_column names them */
+static char *
+key_columns(TableInfo *ti, const Source *src)
+{
+	StringInfoData names;
+	int			i;
+
+	initStringInfo(&names);
+	for (i = 0; i < ti->nkeys; i++)
+		appendStringInfo(&names, "%s%s", i ? ", " : "",
+						 table_column(ti, src, ti->keys[i]));
+	return names.data;
+}
+
+/*
+ * What replay compares a value by: its type's send form, "send(expr)", or
+ * (as_text) its text output as text, "pg_catalog.textin(out(expr))", for a
+ * type without send (ColumnInfo.sendsql is its output function then).
+ */
+static char *
+sent_form(const ColumnInfo *col, const char *expr, bool as_text)
+{
+	if (as_text)
+		return psprintf("pg_catalog.textin(%s(%s))", col->sendsql, expr);
+	return psprintf("%s(%s)", col->sendsql, expr);
+}
+
+/*
+ * The source's value of column attnum: in a run "v.o3", else the image's
+ * value, added to the statement as a parameter of the column's type, "$n"
+ * (written: a value to be written, checked as replay_datum says).
+ */
+static char *
+source_value(const ReplayContext *rc, Statement *st, const Source *src,
+			 AttrNumber attnum, bool written)
+{
+	ImageValue *v;
+	int			n;
+
+	if (src->image == NULL)
+		return psprintf("v.%s%d", src->prefix, attnum);
+	v = undoredo_image_find(src->image, attnum);
+	Assert(v != NULL);
+	n = add_param(st, rc->ti->cols[attnum - 1].typid,
+				  v->format == 'n' ? (Datum) 0 : replay_datum(rc, v, written),
+				  v->format == 'n');
+	return psprintf("$%d", n);
+}
+
+/*
+ * " WHERE k1 OPERATOR(ns.=) <value> AND ...": the row with the source's key,
+ * by the key columns' own equality (what the primary key's index matches).
+ * An image whose key value is missing, null or of a column whose type
+ * changed means that the primary key changed since the step was recorded.
  */
 static void
-add_other_key_condition(const ReplayContext *rc, Statement *st, RowImage *image)
+append_key_match(const ReplayContext *rc, Statement *st, const Source *src)
 {
 	TableInfo  *ti = rc->ti;
 	int			i;
 
-	appendStringInfoString(&st->sql, " AND NOT (true");
 	for (i = 0; i < ti->nkeys; i++)
 	{
-		ImageValue *v = undoredo_image_find(image, ti->keys[i]);
-		ColumnInfo *col = &ti->cols[ti->keys[i] - 1];
+		AttrNumber	attnum = ti->keys[i];
+		char	   *value;
+
+		if (src->image != NULL)
+		{
+			ImageValue *v = undoredo_image_find(src->image, attnum);
+
+			if (v == NULL || !usable(rc, v) || v->format == 'n')
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 rc->undo ?
+						 errmsg("cannot undo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								rc->step, ti->relname) :
+						 errmsg("cannot redo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								rc->step, ti->relname),
+						 errtable(rc->rel)));
+		}
+		value = source_value(rc, st, src, attnum, false);
+		appendStringInfo(&st->sql, "%s%s %s %s", i ? " AND " : " WHERE ",
+						 table_column(ti, src, attnum),
+						 ti->cols[attnum - 1].eqop, value);
+	}
+}
+
+/*
+ * " AND <column is exactly the source's value>": compared by send form (or
+ * text output), not by '=' (numeric 1.5 and 1.50 are '='), except for a
+ * type whose '=' is equality of stored forms (ColumnInfo.exact_eq).  An
+ * image's value is a parameter holding its send form (text for format 't'),
+ * and its null is "send(col) IS NULL", not "col IS NULL", which is true for
+ * a row of nulls too; a value of v may be null or not.
+ */
+static void
+append_exact_match(const ReplayContext *rc, Statement *st, const Source *src,
+				   AttrNumber attnum)
+{
+	TableInfo  *ti = rc->ti;
+	ColumnInfo *col = &ti->cols[attnum - 1];
+	char	   *column = table_column(ti, src, attnum);
+
+	if (src->image != NULL)
+	{
+		ImageValue *v = undoredo_image_find(src->image, attnum);
 		int			n;
 
-		if (v == NULL || v->format == 'n')
-			continue;			/* add_key_condition refuses it */
-		if (v->format == 't')
+		if (v->format == 'n')
 		{
-			n = add_param(st, TEXTOID,
-						  PointerGetDatum(cstring_to_text_with_len(v->data, v->len)),
-						  false);
+			appendStringInfo(&st->sql, " AND %s IS NULL",
+							 sent_form(col, column, false));
+			return;
+		}
+		n = add_param(st, v->format == 't' ? TEXTOID : BYTEAOID,
+					  PointerGetDatum(undoredo_image_sent(ti, v)), false);
+		appendStringInfo(&st->sql, " AND %s OPERATOR(pg_catalog.=) $%d",
+						 sent_form(col, column, v->format == 't'), n);
+	}
+	else
+	{
+		char	   *value = source_value(rc, st, src, attnum, false);
+		bool		as_text = !OidIsValid(col->sendfn);
+
+		if (col->exact_eq)
 			appendStringInfo(&st->sql,
-							 " AND pg_catalog.textin(%s(%s)) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
+							 " AND (%s OPERATOR(pg_catalog.=) %s OR (%s IS NULL AND %s IS NULL))",
+							 column, value, column, value);
 		else
-		{
-			n = add_param(st, BYTEAOID,
-						  PointerGetDatum(undoredo_image_sent(ti, v)), false);
-			appendStringInfo(&st->sql, " AND %s(%s) OPERATOR(pg_catalog.=) $%d",
-							 col->sendsql, column_name(ti, v->attnum), n);
-		}
+			appendStringInfo(&st->sql,
+							 " AND (%s OPERATOR(pg_catalog.=) %s OR (%s IS NULL AND %s IS NULL))",
+							 sent_form(col, column, as_text),
+							 sent_form(col, value, as_text),
+							 sent_form(col, column, false),
+							 sent_form(col, value, false));
+	}
+}
+
+/* append_exact_match for each of the columns */
+static void
+append_exact_matches(const ReplayContext *rc, Statement *st,
+					 const Source *src, Bitmapset *cols)
+{
+	int			x = -1;
+
+	while ((x = bms_next_member(cols, x)) >= 0)
+		append_exact_match(rc, st, src, x);
+}
+
+/*
+ * " AND NOT (the key is exactly the image's)": excludes the image's own row
+ * from a search by '=' on the key.
+ */
+static void
+append_other_key(const ReplayContext *rc, Statement *st, RowImage *image)
+{
+	Source		src = {.image = image};
+	int			i;
+
+	appendStringInfoString(&st->sql, " AND NOT (true");
+	for (i = 0; i < rc->ti->nkeys; i++)
+	{
+		ImageValue *v = undoredo_image_find(image, rc->ti->keys[i]);
+
+		if (v == NULL || v->format == 'n')
+			continue;			/* append_key_match refuses it */
+		append_exact_match(rc, st, &src, rc->ti->keys[i]);
 	}
 	appendStringInfoChar(&st->sql, ')');
+}
+
+/*
+ * " RETURNING first, send(col), ...": first tells which row a statement
+ * wrote, then the send forms of the columns (in attnum order; NULL: none)
+ * what it wrote there, for check_written.
+ */
+static void
+append_returning(const ReplayContext *rc, Statement *st, const Source *src,
+				 const char *first, Bitmapset *cols)
+{
+	int			x = -1;
+
+	appendStringInfo(&st->sql, " RETURNING %s", first);
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		ColumnInfo *col = &rc->ti->cols[x - 1];
+
+		appendStringInfo(&st->sql, ", %s",
+						 sent_form(col, table_column(rc->ti, src, x),
+								   !OidIsValid(col->sendfn)));
+	}
+}
+
+/*
+ * "a = <value>, b = <value>": the columns set to the source's values, to
+ * be written (replay_datum checks them).
+ */
+static void
+append_assignments(const ReplayContext *rc, Statement *st, const Source *src,
+				   Bitmapset *cols)
+{
+	int			x = -1;
+	bool		first = true;
+
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		char	   *value = source_value(rc, st, src, x, true);
+
+		appendStringInfo(&st->sql, "%s%s = %s", first ? "" : ", ",
+						 column_name(rc->ti, x), value);
+		first = false;
+	}
+}
+
+/* "SELECT 1 FROM tbl WHERE <the key of the source>" */
+static void
+build_key_lookup(const ReplayContext *rc, Statement *st, const Source *src)
+{
+	appendStringInfo(&st->sql, "SELECT 1 FROM %s", rc->ti->target);
+	append_key_match(rc, st, src);
+}
+
+/*
+ * " WHERE ...": the rows a statement changes, each by its key and, but with
+ * overwrite, by the exact values of the source's columns.
+ */
+static void
+append_row_match(const ReplayContext *rc, Statement *st, const Source *from)
+{
+	append_key_match(rc, st, from);
+	if (!rc->overwrite)
+		append_exact_matches(rc, st, from, source_columns(rc, from));
+}
+
+/* DELETE of the source's rows (in a run, "DELETE FROM tbl t USING <v>") */
+static void
+build_remove(const ReplayContext *rc, Statement *st, const Source *from)
+{
+	appendStringInfo(&st->sql, "DELETE FROM %s", rc->ti->target);
+	if (from->image == NULL)
+		appendStringInfo(&st->sql, " t USING %s", from->rows);
+	append_row_match(rc, st, from);
+}
+
+/* UPDATE of the rows of from that sets the columns set to the values of to */
+static void
+build_update(const ReplayContext *rc, Statement *st, const Source *from,
+			 const Source *to, Bitmapset *set)
+{
+	appendStringInfo(&st->sql, "UPDATE %s%s SET ", rc->ti->target,
+					 from->image != NULL ? "" : " t");
+	append_assignments(rc, st, to, set);
+	if (from->image == NULL)
+		appendStringInfo(&st->sql, " FROM %s", from->rows);
+	append_row_match(rc, st, from);
+}
+
+/*
+ * INSERT of the source's rows, "INSERT INTO tbl (cols) VALUES (...)" or in
+ * a run "INSERT INTO tbl AS t (cols) SELECT ... FROM <v>", with OVERRIDING
+ * SYSTEM VALUE for a GENERATED ALWAYS identity column.  A row whose key a
+ * row holds is not inserted: ON CONFLICT on the primary key (not for a
+ * deferrable one) does nothing or, with overwrite, sets the other columns.
+ */
+static void
+build_insert(const ReplayContext *rc, Statement *st, const Source *to)
+{
+	TableInfo  *ti = rc->ti;
+	Bitmapset  *cols = source_columns(rc, to);
+	StringInfoData names;
+	StringInfoData values;
+	StringInfoData sets;
+	bool		overriding = false;
+	int			x = -1;
+
+	initStringInfo(&names);
+	initStringInfo(&values);
+	initStringInfo(&sets);
+	while ((x = bms_next_member(cols, x)) >= 0)
+	{
+		const char *name = column_name(ti, x);
+
+		overriding |= ti->cols[x - 1].identity_always;
+		appendStringInfo(&names, "%s%s", names.len ? ", " : "", name);
+		appendStringInfo(&values, "%s%s", values.len ? ", " : "",
+						 source_value(rc, st, to, x, true));
+		if (ti->cols[x - 1].eqop == NULL)
+			appendStringInfo(&sets, "%s%s = EXCLUDED.%s", sets.len ? ", " : "",
+							 name, name);
+	}
+	if (to->image != NULL)
+		appendStringInfo(&st->sql, "INSERT INTO %s (%s)%s VALUES (%s)",
+						 ti->qname, names.data,
+						 overriding ? " OVERRIDING SYSTEM VALUE" : "",
+						 values.data);
+	else
+		appendStringInfo(&st->sql, "INSERT INTO %s AS t (%s)%s SELECT %s FROM %s",
+						 ti->qname, names.data,
+						 overriding ? " OVERRIDING SYSTEM VALUE" : "",
+						 values.data, to->rows);
+	if (ti->key_deferrable)
+		return;
+	if (rc->overwrite && sets.len > 0)
+		appendStringInfo(&st->sql, " ON CONFLICT (%s) DO UPDATE SET %s",
+						 key_columns(ti, NULL), sets.data);
+	else
+		appendStringInfo(&st->sql, " ON CONFLICT (%s) DO NOTHING",
+						 key_columns(ti, NULL));
 }
 
 static void
@@ -633,6 +884,9 @@ execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 	int			saved_sec_context;
 	int			ret;
 
+	/* the capture trigger leaves the statement's rows alone */
+	Assert(undoredo_replaying);
+	Assert(RelationGetRelid(rc->rel) == rc->ti->rootid);
 	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
 	if (as_table_owner)
 		SetUserIdAndSecContext(rc->ti->owner,
@@ -655,16 +909,57 @@ execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 	return SPI_processed;
 }
 
-static void
-conflict(const ReplayContext *rc, RowImage *image, const char *what)
+/* How a row was changed outside the history: a conflict */
+typedef enum Conflict
 {
+	ROW_GONE,					/* the row replay changes no longer exists */
+	ROW_CHANGED,				/* it holds other values than recorded */
+	ROW_EXISTS					/* a row holds the key replay would create */
+} Conflict;
+
+/* The message of a conflict, for conflict's ereport */
+static int
+conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
+{
+	const char *table = rc->ti->relname;
+
+	switch (kind)
+	{
+		case ROW_GONE:
+			return rc->undo ?
+				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+					   rc->step, key, table) :
+				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+					   rc->step, key, table);
+		case ROW_CHANGED:
+			return rc->undo ?
+				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+					   rc->step, key, table) :
+				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+					   rc->step, key, table);
+		case ROW_EXISTS:
+			break;
+	}
+	return rc->undo ?
+		errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+			   rc->step, key, table) :
+		errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+			   rc->step, key, table);
+}
+
+static void
+conflict(const ReplayContext *rc, RowImage *image, Conflict kind)
+{
+	const char *key = key_text(rc, image);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDOREDO_CONFLICT),
-			 errmsg("cannot %s step " INT64_FORMAT ": row %s of table \"%s\" %s",
-					verb(rc), rc->step, key_text(rc, image), rc->ti->relname, what),
-			 errdetail("The row was changed outside this history since the step was %s.",
-					   rc->undo ? "recorded or redone" : "undone"),
-			 errhint("SET undoredo.on_conflict = 'overwrite' to force the recorded state.")));
+			 conflict_errmsg(rc, kind, key),
+			 rc->undo ?
+			 errdetail("The row was changed outside this history since the step was recorded or redone.") :
+			 errdetail("The row was changed outside this history since the step was undone."),
+			 errhint("SET undoredo.on_conflict = 'overwrite' to force the recorded state."),
+			 errtable(rc->rel)));
 }
 
 /*
@@ -724,7 +1019,8 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 						rc->step, key, rc->ti->relname, role) :
 				 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
 						rc->step, key, rc->ti->relname, role),
-				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand.")));
+				 errdetail("Row-level security hides the row; undo and redo change only rows the caller could change by hand."),
+				 errtable(rc->rel)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 rc->undo ?
@@ -732,7 +1028,8 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 					rc->step, key, rc->ti->relname, role) :
 			 errmsg("permission denied to redo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
 					rc->step, key, rc->ti->relname, role),
-			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand.")));
+			 errdetail("Row-level security does not let the role change the row; undo and redo change only rows the caller could change by hand."),
+			 errtable(rc->rel)));
 }
 
 /*
@@ -752,25 +1049,25 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 static bool
 diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event)
 {
+	Source		src = {.image = expected};
 	Statement	st;
 	StringInfoData names;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
-	add_key_condition(rc, &st, expected);
+	build_key_lookup(rc, &st, &src);
 	if (execute(rc, &st, true) == 0)
 	{
 		if (rc->overwrite)
 			return false;
-		conflict(rc, expected, "no longer exists");
+		conflict(rc, expected, ROW_GONE);
 	}
 	if (execute(rc, &st, false) == 0)
 		refuse_rls(rc, expected, true);
 	if (!rc->overwrite)
 	{
-		add_exact_condition(rc, &st, expected);
+		append_exact_matches(rc, &st, &src, usable_columns(rc, expected));
 		if (execute(rc, &st, false) == 0)
-			conflict(rc, expected, "has been changed since");
+			conflict(rc, expected, ROW_CHANGED);
 	}
 
 	/* the row is as expected now: did the statement see another version? */
@@ -790,9 +1087,12 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 					rc->step, key_text(rc, expected), rc->ti->relname) :
 			 errmsg("cannot redo step " INT64_FORMAT ": a trigger kept redo from changing row %s of table \"%s\"",
 					rc->step, key_text(rc, expected), rc->ti->relname),
+			 names.len ?
 			 errdetail("The row holds the recorded values and the statement that restores it changed nothing; BEFORE ROW triggers on the table: %s.",
-					   names.len ? names.data : "(none now)"),
-			 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+					   names.data) :
+			 errdetail("The row holds the recorded values and the statement that restores it changed nothing; the table has no BEFORE ROW triggers now."),
+			 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER."),
+			 errtable(rc->rel)));
 	return false;				/* keep the compiler quiet */
 }
 
@@ -925,6 +1225,7 @@ untracked_actions(Oid relid)
 static void
 check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 {
+	Source		src = {.image = image};
 	ListCell   *lc;
 
 	if (rc->overwrite)
@@ -932,6 +1233,7 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 	foreach(lc, rc->untracked)
 	{
 		UntrackedAction *ua = (UntrackedAction *) lfirst(lc);
+		Relation	child;
 		Statement	st;
 		Oid			saved_userid;
 		int			saved_sec_context;
@@ -945,13 +1247,12 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 		for (i = 0; i < ua->nkeys; i++)
 		{
 			ImageValue *v = undoredo_image_find(image, ua->pkattnums[i]);
-			int			n;
 
 			if (v == NULL || v->format == 'n' || !usable(rc, v))
 				break;			/* the action matches no row by a null */
-			n = add_param(&st, rc->ti->cols[v->attnum - 1].typid,
-						  replay_datum(rc, v, false), false);
-			appendStringInfo(&st.sql, " AND $%d %s %s", n, ua->ops[i], ua->fkcols[i]);
+			appendStringInfo(&st.sql, " AND %s %s %s",
+							 source_value(rc, &st, &src, v->attnum, false),
+							 ua->ops[i], ua->fkcols[i]);
 		}
 		if (i < ua->nkeys)
 			continue;
@@ -970,6 +1271,8 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 				 SPI_result_code_string(ret), st.sql.data);
 		if (SPI_processed == 0)
 			continue;
+		/* the statement locked it */
+		child = relation_open(ua->conrelid, NoLock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDOREDO_CONFLICT),
 				 rc->undo ?
@@ -982,7 +1285,8 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 				 errdetail("Table \"%s\" is not tracked: rows that the action deletes or sets are outside every history.",
 						   ua->table),
 				 errhint("Track \"%s\" too, or SET undoredo.on_conflict = 'overwrite' to let the action proceed.",
-						 ua->table)));
+						 ua->table),
+				 errtableconstraint(child, ua->conname)));
 	}
 }
 
@@ -1008,22 +1312,24 @@ key_created(const ReplayContext *rc, RowImage *image)
 	if (hash_search(rc->removed_keys, &hash, HASH_FIND, NULL) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot %s step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
-						verb(rc), rc->step, key_text(rc, image), rc->ti->relname),
-				 errdetail("PostgreSQL applies such actions at the end of the step, so they would hit the rows that reference the re-created row.")));
+				 rc->undo ?
+				 errmsg("cannot undo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						rc->step, key_text(rc, image), rc->ti->relname) :
+				 errmsg("cannot redo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						rc->step, key_text(rc, image), rc->ti->relname),
+				 errdetail("PostgreSQL applies such actions at the end of the step, so they would hit the rows that reference the re-created row."),
+				 errtable(rc->rel)));
 }
 
 /* Remove the row the image describes. */
 static void
 replay_remove(const ReplayContext *rc, RowImage *image)
 {
+	Source		src = {.image = image};
 	Statement	st;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "DELETE FROM %s", rc->ti->target);
-	add_key_condition(rc, &st, image);
-	if (!rc->overwrite)
-		add_exact_condition(rc, &st, image);
+	build_remove(rc, &st, &src);
 	if (execute(rc, &st, false) == 0)
 		(void) diagnose(rc, image, &st, EVENT_DELETE);
 }
@@ -1040,39 +1346,41 @@ static void
 replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 {
 	TableInfo  *ti = rc->ti;
+	Source		from_src = {.image = from};
+	Source		to_src = {.image = to};
 	Statement	st;
-	int			nset = 0;
+	Bitmapset  *set = NULL;
 	bool		key_changes = false;
 	Bitmapset  *cols = NULL;
 	int			i;
 
-	statement_init(&st);
-	appendStringInfo(&st.sql, "UPDATE %s SET ", ti->target);
 	for (i = 0; i < to->nvalues; i++)
 	{
 		ImageValue *v = &to->values[i];
 		ImageValue *f = undoredo_image_find(from, v->attnum);
-		int			n;
 
 		if (!usable(rc, v) || (f != NULL && same_value(f, v)))
 			continue;
 		if (ti->cols[v->attnum - 1].identity_always)
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
-					 errmsg("cannot %s step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
-							verb(rc), rc->step, NameStr(ti->cols[v->attnum - 1].name),
+					 rc->undo ?
+					 errmsg("cannot undo step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
+							rc->step, NameStr(ti->cols[v->attnum - 1].name),
+							ti->relname) :
+					 errmsg("cannot redo step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
+							rc->step, NameStr(ti->cols[v->attnum - 1].name),
 							ti->relname),
 					 errdetail("PostgreSQL lets an UPDATE set such a column only to DEFAULT."),
-					 errhint("ALTER the column to GENERATED BY DEFAULT AS IDENTITY to make such steps replayable.")));
+					 errhint("ALTER the column to GENERATED BY DEFAULT AS IDENTITY to make such steps replayable."),
+					 errtablecol(rc->rel, v->attnum)));
 		key_changes |= ti->cols[v->attnum - 1].eqop != NULL;
-		n = add_param(&st, ti->cols[v->attnum - 1].typid,
-					  v->format == 'n' ? (Datum) 0 : replay_datum(rc, v, true),
-					  v->format == 'n');
-		appendStringInfo(&st.sql, "%s%s = $%d", nset++ ? ", " : "",
-						 column_name(ti, v->attnum), n);
+		set = bms_add_member(set, v->attnum);
 	}
-	if (nset == 0)
+	if (set == NULL)
 		return;					/* every changed column was dropped since */
+	statement_init(&st);
+	build_update(rc, &st, &from_src, &to_src, set);
 
 	/*
 	 * A key change back to a key that another row took since is a conflict
@@ -1087,11 +1395,10 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		Statement	taken;
 
 		statement_init(&taken);
-		appendStringInfo(&taken.sql, "SELECT 1 FROM %s", ti->target);
-		add_key_condition(rc, &taken, to);
-		add_other_key_condition(rc, &taken, from);
+		build_key_lookup(rc, &taken, &to_src);
+		append_other_key(rc, &taken, from);
 		if (execute(rc, &taken, true) > 0)
-			conflict(rc, to, "exists again");
+			conflict(rc, to, ROW_EXISTS);
 	}
 	if (key_changes)
 	{
@@ -1099,18 +1406,15 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		key_created(rc, to);
 		check_untracked_actions(rc, from, false);
 	}
-	add_key_condition(rc, &st, from);
-	if (!rc->overwrite)
-		add_exact_condition(rc, &st, from);
 	if (rc->before_row & EVENT_UPDATE)
 	{
 		cols = usable_columns(rc, to);
-		appendStringInfoString(&st.sql, " RETURNING 1");
-		append_returned_columns(&st.sql, ti, cols, NULL);
+		append_returning(rc, &st, &to_src, "1", cols);
 	}
 	if (execute(rc, &st, false) == 0 &&
 		!diagnose(rc, from, &st, EVENT_UPDATE))
 		return;					/* gone, and overwrite: skipped */
+	Assert(SPI_processed == 1);
 	if (rc->before_row & EVENT_UPDATE)
 		check_written(rc, to, cols, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 					  2, EVENT_UPDATE);
@@ -1120,11 +1424,11 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 static bool
 key_exists(const ReplayContext *rc, RowImage *image)
 {
+	Source		src = {.image = image};
 	Statement	st;
 
 	statement_init(&st);
-	appendStringInfo(&st.sql, "SELECT 1 FROM %s", rc->ti->target);
-	add_key_condition(rc, &st, image);
+	build_key_lookup(rc, &st, &src);
 	return execute(rc, &st, true) > 0;
 }
 
@@ -1133,81 +1437,33 @@ static void
 replay_insert(const ReplayContext *rc, RowImage *image)
 {
 	TableInfo  *ti = rc->ti;
+	Source		src = {.image = image};
 	Statement	st;
 	StringInfoData names;
-	StringInfoData vals;
-	StringInfoData sets;
 	Bitmapset  *cols = NULL;
-	bool		overriding = false;
-	bool		overwrite = rc->overwrite;
-	int			i;
 
-	if (ti->key_deferrable)
+	if (ti->key_deferrable && key_exists(rc, image))
 	{
 		/* ON CONFLICT cannot use a deferrable key: look first */
-		if (key_exists(rc, image))
-		{
-			if (!overwrite)
-				conflict(rc, image, "exists again");
-			statement_init(&st);
-			appendStringInfo(&st.sql, "DELETE FROM %s", ti->target);
-			add_key_condition(rc, &st, image);
-			if (execute(rc, &st, false) == 0)
-				(void) diagnose(rc, image, &st, EVENT_DELETE);
-		}
+		if (!rc->overwrite)
+			conflict(rc, image, ROW_EXISTS);
+		replay_remove(rc, image);
 	}
 
 	statement_init(&st);
-	initStringInfo(&names);
-	initStringInfo(&vals);
-	initStringInfo(&sets);
-	for (i = 0; i < image->nvalues; i++)
-	{
-		ImageValue *v = &image->values[i];
-		ColumnInfo *col;
-		int			n;
-
-		if (!usable(rc, v))
-			continue;
-		col = &ti->cols[v->attnum - 1];
-		overriding |= col->identity_always;
-		n = add_param(&st, col->typid,
-					  v->format == 'n' ? (Datum) 0 : replay_datum(rc, v, true),
-					  v->format == 'n');
-		appendStringInfo(&names, "%s%s", names.len ? ", " : "",
-						 column_name(ti, v->attnum));
-		appendStringInfo(&vals, "%s$%d", vals.len ? ", " : "", n);
-		if (col->eqop == NULL)
-			appendStringInfo(&sets, "%s%s = EXCLUDED.%s", sets.len ? ", " : "",
-							 column_name(ti, v->attnum), column_name(ti, v->attnum));
-	}
-	appendStringInfo(&st.sql, "INSERT INTO %s (%s)%s VALUES (%s)",
-					 ti->qname, names.data,
-					 overriding ? " OVERRIDING SYSTEM VALUE" : "", vals.data);
-	if (!ti->key_deferrable)
-	{
-		appendStringInfoString(&st.sql, " ON CONFLICT (");
-		for (i = 0; i < ti->nkeys; i++)
-			appendStringInfo(&st.sql, "%s%s", i ? ", " : "",
-							 column_name(ti, ti->keys[i]));
-		if (overwrite && sets.len > 0)
-			appendStringInfo(&st.sql, ") DO UPDATE SET %s", sets.data);
-		else
-			appendStringInfoString(&st.sql, ") DO NOTHING");
-	}
+	build_insert(rc, &st, &src);
 	if (rc->before_row & insert_events(rc))
 	{
 		cols = usable_columns(rc, image);
-		appendStringInfoString(&st.sql, " RETURNING 1");
-		append_returned_columns(&st.sql, ti, cols, NULL);
+		append_returning(rc, &st, &src, "1", cols);
 	}
 	if (execute(rc, &st, false) == 0)
 	{
 		/* a row holds the key (with overwrite: one it cannot change) */
 		if (key_exists(rc, image))
 		{
-			if (!overwrite)
-				conflict(rc, image, "exists again");
+			if (!rc->overwrite)
+				conflict(rc, image, ROW_EXISTS);
 			return;
 		}
 		/* the statement saw another version of a row since deleted? */
@@ -1222,11 +1478,15 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 							rc->step, key_text(rc, image), ti->relname) :
 					 errmsg("cannot redo step " INT64_FORMAT ": a trigger kept redo from inserting row %s of table \"%s\"",
 							rc->step, key_text(rc, image), ti->relname),
+					 names.len ?
 					 errdetail("No row holds the key and the statement that restores it inserted nothing; BEFORE ROW triggers on the table: %s.",
-							   names.len ? names.data : "(none now)"),
-					 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER.")));
+							   names.data) :
+					 errdetail("No row holds the key and the statement that restores it inserted nothing; the table has no BEFORE ROW triggers now."),
+					 errhint("Make the trigger leave replays alone, e.g. with WHEN (current_setting('undoredo.replaying') = 'off') in CREATE TRIGGER."),
+					 errtable(rc->rel)));
 		}
 	}
+	Assert(SPI_processed == 1);
 	if (rc->before_row & insert_events(rc))
 		check_written(rc, image, cols, SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 					  2, insert_events(rc));
@@ -1271,6 +1531,7 @@ typedef struct Batch
 	RowImage   *from[BATCH_ROWS];	/* remove, update: the row as it must be */
 	RowImage   *to[BATCH_ROWS]; /* insert, update: the row to make */
 	HTAB	   *keys;			/* key hashes of the rows */
+	Relation	rel;			/* ReplayContext.rel of ti */
 	int			before_row;		/* ReplayContext.before_row of ti */
 	MemoryContext cxt;
 } Batch;
@@ -1416,41 +1677,34 @@ append_row_aliases(StringInfo sql, TableInfo *ti, const char *prefix)
 	}
 }
 
-/* "value of column attnum of t is exactly v.<prefix><attnum>" */
-static void
-append_exact_match(StringInfo sql, TableInfo *ti, AttrNumber attnum,
-				   const char *prefix)
+/*
+ * The FROM item of a run's statement: its rows as v, as they must be (o,
+ * from $1) and for an update also as they become (n, from $2), numbered
+ * (ord) but for an insert, which returns its rows' keys instead.
+ */
+static char *
+batch_rows(const Batch *b)
 {
-	ColumnInfo *col = &ti->cols[attnum - 1];
-	const char *name = column_name(ti, attnum);
+	StringInfoData rows;
 
-	if (col->exact_eq)
-		appendStringInfo(sql, " AND (t.%s OPERATOR(pg_catalog.=) v.%s%d"
-						 " OR (t.%s IS NULL AND v.%s%d IS NULL))",
-						 name, prefix, attnum, name, prefix, attnum);
+	initStringInfo(&rows);
+	if (b->kind == BATCH_UPDATE)
+		appendStringInfoString(&rows, "ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))");
 	else
+		appendStringInfoString(&rows, "pg_catalog.unnest($1)");
+	if (b->kind != BATCH_INSERT)
+		appendStringInfoString(&rows, " WITH ORDINALITY");
+	appendStringInfoString(&rows, " AS v(");
+	append_row_aliases(&rows, b->ti, "o");
+	if (b->kind == BATCH_UPDATE)
 	{
-		const char *open = OidIsValid(col->sendfn) ? "" : "pg_catalog.textin(";
-		const char *close = OidIsValid(col->sendfn) ? "" : ")";
-
-		/* not "col IS NULL": that is true for a row of nulls too */
-		appendStringInfo(sql, " AND (%s%s(t.%s)%s OPERATOR(pg_catalog.=) %s%s(v.%s%d)%s"
-						 " OR (%s(t.%s) IS NULL AND %s(v.%s%d) IS NULL))",
-						 open, col->sendsql, name, close,
-						 open, col->sendsql, prefix, attnum, close,
-						 col->sendsql, name, col->sendsql, prefix, attnum);
+		appendStringInfoString(&rows, ", ");
+		append_row_aliases(&rows, b->ti, "n");
 	}
-}
-
-static void
-append_key_match(StringInfo sql, TableInfo *ti, const char *prefix)
-{
-	int			i;
-
-	for (i = 0; i < ti->nkeys; i++)
-		appendStringInfo(sql, "%s t.%s %s v.%s%d", i ? " AND" : " WHERE",
-						 column_name(ti, ti->keys[i]),
-						 ti->cols[ti->keys[i] - 1].eqop, prefix, ti->keys[i]);
+	if (b->kind != BATCH_INSERT)
+		appendStringInfoString(&rows, ", ord");
+	appendStringInfoChar(&rows, ')');
+	return rows.data;
 }
 
 /* key_hash of a key given as the send forms of its columns */
@@ -1508,119 +1762,69 @@ batch_flush(ReplayContext *rc)
 {
 	Batch	   *b = rc->batch;
 	TableInfo  *saved_ti = rc->ti;
+	Relation	saved_rel = rc->rel;
 	int			saved_before_row = rc->before_row;
 	MemoryContext oldcxt;
-	StringInfoData sql;
-	Oid			argtypes[2];
-	Datum		values[2];
-	bool		error_mode = !rc->overwrite;
+	Oid			arraytype;
+	Source		from;
+	Source		to;
+	Statement	st;
 	SPIPlanPtr	plan;
 	int			ret;
-	int			x;
 	int			i;
 
 	if (b->n == 0)
 		return;
 	rc->ti = b->ti;
+	rc->rel = b->rel;
 	rc->before_row = b->before_row;
 	oldcxt = MemoryContextSwitchTo(b->cxt);
-	initStringInfo(&sql);
-	argtypes[0] = argtypes[1] = get_array_type(b->ti->rootdesc->tdtypeid);
-	if (b->kind == BATCH_REMOVE)
+	from = (Source) {.prefix = "o", .rows = batch_rows(b), .cols = b->cols};
+	to = from;
+	if (b->kind == BATCH_UPDATE)
+		to.prefix = "n";
+	arraytype = get_array_type(b->ti->rootdesc->tdtypeid);
+	statement_init(&st);
+	if (b->kind != BATCH_INSERT)
+		(void) add_param(&st, arraytype, rows_array(rc, b->from, b->n, false), false);
+	if (b->kind != BATCH_REMOVE)
+		(void) add_param(&st, arraytype, rows_array(rc, b->to, b->n, true), false);
+	switch (b->kind)
 	{
-		values[0] = rows_array(rc, b->from, b->n, false);
-		appendStringInfo(&sql, "DELETE FROM %s t USING pg_catalog.unnest($1)"
-						 " WITH ORDINALITY AS v(", b->ti->target);
-		append_row_aliases(&sql, b->ti, "o");
-		appendStringInfoString(&sql, ", ord)");
-		append_key_match(&sql, b->ti, "o");
-		x = -1;
-		while (error_mode && (x = bms_next_member(b->cols, x)) >= 0)
-			append_exact_match(&sql, b->ti, x, "o");
-		appendStringInfoString(&sql, " RETURNING v.ord");
-	}
-	else if (b->kind == BATCH_UPDATE)
-	{
-		bool		first = true;
+		case BATCH_REMOVE:
+			build_remove(rc, &st, &from);
+			append_returning(rc, &st, &from, "v.ord", NULL);
+			break;
+		case BATCH_UPDATE:
+			{
+				Bitmapset  *set = NULL;
+				int			x = -1;
 
-		values[0] = rows_array(rc, b->from, b->n, false);
-		values[1] = rows_array(rc, b->to, b->n, true);
-		appendStringInfo(&sql, "UPDATE %s t SET ", b->ti->target);
-		x = -1;
-		while ((x = bms_next_member(b->cols, x)) >= 0)
-		{
-			if (b->ti->cols[x - 1].eqop != NULL)
-				continue;
-			appendStringInfo(&sql, "%s%s = v.n%d", first ? "" : ", ",
-							 column_name(b->ti, x), x);
-			first = false;
-		}
-		appendStringInfoString(&sql, " FROM ROWS FROM (pg_catalog.unnest($1),"
-							   " pg_catalog.unnest($2)) WITH ORDINALITY AS v(");
-		append_row_aliases(&sql, b->ti, "o");
-		appendStringInfoString(&sql, ", ");
-		append_row_aliases(&sql, b->ti, "n");
-		appendStringInfoString(&sql, ", ord)");
-		append_key_match(&sql, b->ti, "o");
-		x = -1;
-		while (error_mode && (x = bms_next_member(b->cols, x)) >= 0)
-			append_exact_match(&sql, b->ti, x, "o");
-		appendStringInfoString(&sql, " RETURNING v.ord");
-		if (b->before_row & EVENT_UPDATE)
-			append_returned_columns(&sql, b->ti, b->cols, "t");
-	}
-	else
-	{
-		bool		overriding = false;
-		StringInfoData cols;
-		StringInfoData sets;
-
-		initStringInfo(&cols);
-		initStringInfo(&sets);
-		values[0] = rows_array(rc, b->to, b->n, true);
-		x = -1;
-		while ((x = bms_next_member(b->cols, x)) >= 0)
-		{
-			const char *name = column_name(b->ti, x);
-
-			overriding |= b->ti->cols[x - 1].identity_always;
-			appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", name);
-			if (b->ti->cols[x - 1].eqop == NULL)
-				appendStringInfo(&sets, "%s%s = EXCLUDED.%s",
-								 sets.len ? ", " : "", name, name);
-		}
-		appendStringInfo(&sql, "INSERT INTO %s AS t (%s)%s SELECT ",
-						 b->ti->qname, cols.data,
-						 overriding ? " OVERRIDING SYSTEM VALUE" : "");
-		x = -1;
-		i = 0;
-		while ((x = bms_next_member(b->cols, x)) >= 0)
-			appendStringInfo(&sql, "%sv.o%d", i++ ? ", " : "", x);
-		appendStringInfoString(&sql, " FROM pg_catalog.unnest($1) AS v(");
-		append_row_aliases(&sql, b->ti, "o");
-		appendStringInfoString(&sql, ") ON CONFLICT (");
-		for (i = 0; i < b->ti->nkeys; i++)
-			appendStringInfo(&sql, "%s%s", i ? ", " : "",
-							 column_name(b->ti, b->ti->keys[i]));
-		if (!error_mode && sets.len > 0)
-			appendStringInfo(&sql, ") DO UPDATE SET %s", sets.data);
-		else
-			appendStringInfoString(&sql, ") DO NOTHING");
-		appendStringInfoString(&sql, " RETURNING ");
-		for (i = 0; i < b->ti->nkeys; i++)
-			appendStringInfo(&sql, "%st.%s", i ? ", " : "",
-							 column_name(b->ti, b->ti->keys[i]));
-		if (b->before_row & insert_events(rc))
-			append_returned_columns(&sql, b->ti, b->cols, "t");
+				/* batchable: no key column changes */
+				while ((x = bms_next_member(b->cols, x)) >= 0)
+					if (b->ti->cols[x - 1].eqop == NULL)
+						set = bms_add_member(set, x);
+				build_update(rc, &st, &from, &to, set);
+				append_returning(rc, &st, &from, "v.ord",
+								 (b->before_row & EVENT_UPDATE) ? b->cols : NULL);
+				break;
+			}
+		case BATCH_INSERT:
+			build_insert(rc, &st, &to);
+			append_returning(rc, &st, &to, key_columns(b->ti, &to),
+							 (b->before_row & insert_events(rc)) ? b->cols : NULL);
+			break;
 	}
 
-	plan = undoredo_plan(b->ti->rootid, sql.data,
-						 b->kind == BATCH_UPDATE ? 2 : 1, argtypes);
-	ret = undoredo_execute_plan(plan, values, NULL, InvalidSnapshot, false, 0);
+	/* the row arrays are $1 and $2, as batch_rows names them */
+	Assert(st.nargs == (b->kind == BATCH_UPDATE ? 2 : 1));
+	Assert(undoredo_replaying);
+	plan = undoredo_plan(b->ti->rootid, st.sql.data, st.nargs, st.argtypes);
+	ret = undoredo_execute_plan(plan, st.values, st.nulls, InvalidSnapshot, false, 0);
 	MemoryContextSwitchTo(b->cxt);
 	if (ret < 0)
 		elog(ERROR, "undoredo: replay statement failed: %s: %s",
-			 SPI_result_code_string(ret), sql.data);
+			 SPI_result_code_string(ret), st.sql.data);
 
 	/*
 	 * Each recorded row must have matched exactly one row: an insert
@@ -1682,7 +1886,7 @@ batch_flush(ReplayContext *rc)
 			if (key_exists(rc, b->to[i]))
 			{
 				if (!rc->overwrite)
-					conflict(rc, b->to[i], "exists again");
+					conflict(rc, b->to[i], ROW_EXISTS);
 			}
 			else
 				replay_insert(rc, b->to[i]);
@@ -1730,6 +1934,7 @@ batch_flush(ReplayContext *rc)
 	b->n = 0;
 	b->keys = NULL;
 	rc->ti = saved_ti;
+	rc->rel = saved_rel;
 	rc->before_row = saved_before_row;
 }
 
@@ -1758,6 +1963,7 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 		 hash_search(b->keys, &hash, HASH_FIND, NULL) != NULL))
 		batch_flush(rc);
 
+	Assert(b->n < BATCH_ROWS);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	if (b->n == 0)
 	{
@@ -1765,6 +1971,7 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 
 		b->kind = kind;
 		b->ti = rc->ti;
+		b->rel = rc->rel;
 		b->before_row = rc->before_row;
 		b->cols = bms_copy(cols);
 		ctl.keysize = ctl.entrysize = sizeof(uint64);
@@ -1824,8 +2031,9 @@ replay_change(ReplayContext *rc, Change *change)
 	if (rc->ti == NULL || rc->ti->rootid != change->relid || !rc->ti->valid)
 	{
 		rc->ti = undoredo_table_info_by_oid(change->relid, rc->step);
-		note_table_triggers(rc);
+		note_table(rc);
 	}
+	Assert(rc->ti->rootid == change->relid && rc->rel != NULL);
 	switch (change->op)
 	{
 		case 'i':
@@ -1933,7 +2141,11 @@ replay_step(bool undo, bool overwrite, int64 step)
 	MemoryContext change_cxt;
 	MemoryContext oldcxt;
 	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	ReplayTable *table;
 
+	/* the step's statements run before its AFTER triggers fire */
+	Assert(undoredo_replaying && !undoredo_replay_firing.active);
 	rc.undo = undo;
 	rc.overwrite = overwrite;
 	rc.step = step;
@@ -1943,9 +2155,10 @@ replay_step(bool undo, bool overwrite, int64 step)
 	rc.removed_keys = hash_create("undoredo removed keys", 64, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(TableTriggers);
-	rc.table_triggers = hash_create("undoredo table triggers", 16, &ctl,
-									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(ReplayTable);
+	rc.tables = hash_create("undoredo replayed tables", 16, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rc.rel = NULL;
 	rc.before_row = 0;
 	rc.untracked = NIL;
 	rc.ti = NULL;
@@ -1972,6 +2185,9 @@ replay_step(bool undo, bool overwrite, int64 step)
 	}
 	batch_flush(&rc);
 	undoredo_store_end_chunks(scan);
+	hash_seq_init(&seq, rc.tables);
+	while ((table = hash_seq_search(&seq)) != NULL)
+		relation_close(table->rel, NoLock);
 	MemoryContextDelete(chunk_cxt);
 	MemoryContextDelete(change_cxt);
 	MemoryContextDelete(rc.batch->cxt);
@@ -2073,6 +2289,8 @@ replay(FunctionCallInfo fcinfo, bool undo)
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
+	/* the scope is locked to the end of the transaction (scope.c) */
+	Assert(undoredo_find_scope_state(ss->scope) == ss);
 	undoredo_flush_for_reading(ss);
 	replay_steps(undo, undoredo_scope_id(ss), steps);
 	undoredo_close_step(ss);
