@@ -298,10 +298,15 @@ def main():
     measure_replay(cur, reps, rows, results)
     measure_small_undo(cur, history_rows, 200, results)
     measure_big_undo(cur, big, results)
-    print_table(results, rows, reps)
+    print_table(results, rows, reps, history_rows, big)
 
 
-def print_table(results, rows, reps):
+def count(n):
+    """1000000 -> '1M', 100000 -> '100k'."""
+    return "%dM" % (n // 1000000) if n % 1000000 == 0 else "%dk" % (n // 1000)
+
+
+def print_table(results, rows, reps, history_rows, big):
     print()
     print("| measure | target | undoredo | hand-written PL/pgSQL |")
     print("|---|---|---|---|")
@@ -316,12 +321,12 @@ def print_table(results, rows, reps):
     print("| undo of W2 | ≤ 1.5x | %.2fx | %.2fx (set-based, by hand) |"
           % (ratios["undo"], ratios["by hand"]))
     print("| redo of W2 | ≤ 1.5x | %.2fx | |" % ratios["redo"])
-    print("| 1-row undo with 1M rows of history | ≤ 1.2x | %.2fx | |"
-          % results["small undo"])
+    print("| 1-row undo with %s rows of history | ≤ 1.2x | %.2fx | |"
+          % (count(history_rows), results["small undo"]))
     print("| history bytes per W2 row | ≤ 200 | %.0f | |"
           % results["bytes per W2 row"])
-    print("| undo of a 1M-row step, peak backend memory | < 200 MB | %.0f MB | |"
-          % results["big undo MB"])
+    print("| undo of a %s-row step, peak backend memory | < 200 MB | %.0f MB | |"
+          % (count(big), results["big undo MB"]))
     print("\n(%d rows per statement workload; medians of %d runs, pgbench: "
           "medians of 3 runs)" % (rows, reps))
 

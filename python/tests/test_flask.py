@@ -9,16 +9,19 @@ also assert the returned (undo_count, redo_count), counted in steps, and
 order the rows by id.  The rest use Flask-SQLAlchemy's db.session the way a
 Flask app does.  Runs against the server named by the PG* variables.
 """
+import support  # first: keeps a built undoredo.so off sys.path
+
+import threading
 import unittest
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Column, Integer, MetaData, String
+from sqlalchemy import Column, Integer, MetaData, String, text
 from sqlalchemy.orm import declarative_base, sessionmaker
 
+import undoredo
 from undoredo.flask import UndoRedo
-
-import support
+from undoredo.sqlalchemy import track_tables
 
 Base = declarative_base(metadata=MetaData())
 
@@ -125,6 +128,12 @@ class OriginalTestsTest(unittest.TestCase):
         self.assertEqual(self.names(), ["Foo", "Bar"])
 
 
+    def test_clear_history_needs_a_session(self):
+        # An app without Flask-SQLAlchemy, and no session passed in this thread.
+        with self.assertRaisesRegex(RuntimeError, r"clear_history\(\) needs a session"):
+            UndoRedo().clear_history("widget", 1)
+
+
 class FlaskSQLAlchemyTest(unittest.TestCase):
     """UndoRedo(app) with Flask-SQLAlchemy's scoped db.session."""
 
@@ -187,19 +196,103 @@ class FlaskSQLAlchemyTest(unittest.TestCase):
         self.assertEqual(self.undo_redo.status(db.session, "note", 7), (0, 0))
 
     def test_track_defaults_to_db_session(self):
-        # No session passed yet: track() uses Flask-SQLAlchemy's db.session.
+        # No session passed: track() uses Flask-SQLAlchemy's db.session.
         # (The test creates no triggers: any non-internal one is undoredo's.)
         self.undo_redo.track(self.Note)
-        self.assertIs(self.undo_redo.session, self.db.session)
         triggers = support.scalar(
             self.db.session,
             "SELECT count(*) FROM pg_catalog.pg_trigger"
             " WHERE tgrelid = 'pyur_flask_note'::regclass AND NOT tgisinternal")
         self.assertGreater(triggers, 0)
 
-    def test_clear_history_needs_a_session(self):
-        with self.assertRaisesRegex(RuntimeError, "session last passed"):
-            UndoRedo().clear_history("note", 7)
+    def test_conflict_and_force(self):
+        db, Note = self.db, self.Note
+        with self.undo_redo.capture(db.session, "note", 7, label="Write"):
+            db.session.add(Note(id=1, body="first"))
+        db.session.commit()
+        with db.engine.begin() as other:
+            other.execute(text("UPDATE pyur_flask_note SET body = 'elsewhere'"))
+        with self.assertRaises(undoredo.Conflict) as raised:
+            self.undo_redo.undo(db.session, "note", 7)
+        self.assertEqual((raised.exception.step, raised.exception.label, raised.exception.table),
+                         (1, "Write", "pyur_flask_note"))
+        self.assertEqual(self.bodies(), ["elsewhere"])   # the session is usable
+        self.assertEqual(self.undo_redo.undo(db.session, "note", 7, force=True), (0, 1))
+        self.assertEqual(self.bodies(), [])
+
+    def test_clear_history_uses_db_session(self):
+        with self.undo_redo.capture(self.db.session, "note", 7):
+            self.db.session.add(self.Note(id=1, body="first"))
+        # The open transaction holds the scope's lock: any other session
+        # would wait for it.  No session was passed to this UndoRedo object.
+        other = UndoRedo(self.app)
+        other.clear_history("note", 7)
+        self.assertEqual(other.status(self.db.session, "note", 7), (0, 0))
+
+
+
+class ThreadsTest(unittest.TestCase):
+    """clear_history with plain sessions in two threads sharing one UndoRedo."""
+
+    def setUp(self):
+        # lock_timeout: a clear run in the wrong session would wait for the
+        # other's lock forever; this turns that into an error.
+        self.engine = support.make_engine(options="-c lock_timeout=5s")
+        support.clean_up(self.engine, Base.metadata, [("widget", 1), ("widget", 2)])
+        Base.metadata.create_all(self.engine)
+        track_tables(self.engine, Base.metadata)
+        self.addCleanup(self.detach)
+
+    def detach(self):
+        support.clean_up(self.engine, Base.metadata, [("widget", 1), ("widget", 2)])
+        self.engine.dispose()
+
+    def test_clear_history_uses_this_threads_session(self):
+        undo_redo = UndoRedo()
+        make = sessionmaker(bind=self.engine, future=True)
+        a_wrote, b_passed, errors = threading.Event(), threading.Event(), []
+
+        def thread_a():
+            try:
+                session = make()
+                with undo_redo.capture(session, "widget", 1):
+                    session.add(Widget(id=1, name="a"))    # flushed: holds widget:1's lock
+                a_wrote.set()
+                b_passed.wait(30)
+                undo_redo.clear_history("widget", 1)      # in this thread's session
+                self.assertEqual(undo_redo.status(session, "widget", 1), (0, 0))
+                session.commit()
+                session.close()
+            except Exception as e:  # reported by the main thread
+                errors.append(e)
+            finally:
+                a_wrote.set()
+
+        def thread_b():
+            try:
+                a_wrote.wait(30)
+                session = make()
+                with undo_redo.capture(session, "widget", 2):
+                    session.add(Widget(id=2, name="b"))
+                session.commit()
+                self.assertEqual(undo_redo.status(session, "widget", 2), (1, 0))
+                session.close()
+            except Exception as e:
+                errors.append(e)
+            finally:
+                b_passed.set()
+
+        threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        with self.engine.connect() as conn:
+            self.assertEqual(
+                conn.execute(text("SELECT count(*) FROM undoredo_history('widget', 1)")).scalar(), 0)
+            self.assertEqual(
+                conn.execute(text("SELECT count(*) FROM undoredo_history('widget', 2)")).scalar(), 1)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ creates its tables (never tracked beforehand), reads the results back from
 the database and drops everything at the end.  Runs against the server
 named by the PG* variables.
 """
+import support  # first: keeps a built undoredo.so off sys.path
+
 import datetime
 import decimal
 import unittest
@@ -20,9 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import declarative_base, relationship, sessionmaker
 
+import undoredo
 from undoredo import sqlalchemy as ur
-
-import support
 
 Base = declarative_base(metadata=MetaData())
 
@@ -55,10 +56,24 @@ class Parent(Base):                      # ORM cascade: children deleted by the 
     children = relationship("Child", cascade="all, delete-orphan")
 
 
+child_tag = Table("pyur_child_tag", Base.metadata,
+                  Column("child_id", ForeignKey("pyur_child.id"), primary_key=True),
+                  Column("tag_id", ForeignKey("pyur_tag.id"), primary_key=True))
+
+
 class Child(Base):
     __tablename__ = "pyur_child"
     id = Column(Integer, primary_key=True)
     parent_id = Column(ForeignKey("pyur_parent.id"), nullable=False)
+    notes = relationship("Note", cascade="all, delete-orphan")
+    tags = relationship("Tag", secondary=child_tag)
+
+
+class Note(Base):                        # reached only through the orphan's cascade
+    __tablename__ = "pyur_note"
+    id = Column(Integer, primary_key=True)
+    child_id = Column(ForeignKey("pyur_child.id"), nullable=False)
+    body = Column(String)
 
 
 class Owner(Base):                       # no cascade: the flush clears the pets' key
@@ -288,17 +303,118 @@ class SQLAlchemyTest(unittest.TestCase):
         self.assertEqual((self.session.get(Item, 1).name, self.session.get(Tag, 1).name),
                          ("b", "a"))
 
-    def test_conflict_raises_ur001(self):
+    def test_conflict_exception(self):
+        # Global step ids grow with other objects' steps; errors name the
+        # step by its position in the object's history, with its label.
+        for i in (1, 2, 3):
+            with ur.capture(self.session, "other", 1):
+                self.session.add(Tag(id=i))
+                self.session.commit()
+        with ur.capture(self.session, "item", 1, label="Create"):
+            self.session.add(Item(id=1, name="a"))
+            self.session.commit()
+        with ur.capture(self.session, "item", 1, label="Rename"):
+            self.session.get(Item, 1).name = "b"
+            self.session.commit()
+        steps = ur.history(self.session, "item", 1)
+        self.assertEqual([(h.position, h.label) for h in steps], [(1, "Create"), (2, "Rename")])
+        self.assertGreater(steps[1].step, 2)
+        with self.engine.begin() as other:
+            other.execute(text("UPDATE pyur_item SET name = 'elsewhere'"))
+        with self.assertRaises(undoredo.Conflict) as raised:
+            ur.undo(self.session, "item", 1)
+        c = raised.exception
+        self.assertEqual((c.action, c.object_type, c.object_id, c.step, c.label, c.table, c.key),
+                         ("undo", "item", 1, 2, "Rename", "pyur_item", "(id)=(1)"))
+        self.assertEqual((c.step_id, c.pgcode), (steps[1].step, "UR001"))
+        self.assertEqual(str(c), 'cannot undo step 2 ("Rename") of item 1: row (id)=(1) of '
+                                 'table "pyur_item" has been changed since')
+        self.assertNotIn("step %d" % c.step_id, str(c))
+        # The session's transaction is still usable, and after a rollback too.
+        self.assertEqual(self.sql("SELECT name FROM pyur_item"), "elsewhere")
+        self.assertEqual(ur.status(self.session, "item", 1), (2, 0))
+        self.session.rollback()
+        self.assertEqual(self.session.get(Item, 1).name, "elsewhere")
+
+    def test_force_for_one_call(self):
         with ur.capture(self.session, "item", 1):
             self.session.add(Item(id=1, name="a"))
             self.session.commit()
+        with ur.capture(self.session, "item", 1):
+            self.session.get(Item, 1).name = "b"
+            self.session.commit()
         with self.engine.begin() as other:
             other.execute(text("UPDATE pyur_item SET name = 'elsewhere'"))
-        with self.assertRaises(DBAPIError) as raised:
-            ur.undo(self.session, "item", 1)
-        self.assertEqual(raised.exception.orig.pgcode, "UR001")
+        self.assertEqual(ur.undo(self.session, "item", 1, force=True), (1, 1))
+        self.assertEqual(self.session.get(Item, 1).name, "a")
+        # Only that call: the transaction's setting is back to error.
+        self.assertEqual(self.sql("SELECT current_setting('undoredo.on_conflict')"), "error")
+        self.session.commit()
+        with self.engine.begin() as other:
+            other.execute(text("UPDATE pyur_item SET name = 'again'"))
+        with self.assertRaises(undoredo.Conflict):
+            ur.redo(self.session, "item", 1)
+        self.assertEqual(ur.redo(self.session, "item", 1, force=True), (2, 0))
+        self.assertEqual(self.session.get(Item, 1).name, "b")
+        self.session.commit()
+        self.assertEqual(self.sql("SELECT current_setting('undoredo.on_conflict')"), "error")
+
+    def test_capture_flushes_on_exit(self):
+        self.session.add(Item(id=1, name="old"))
+        self.session.commit()
+        with ur.capture(self.session, "item", 1, label="Rename"):
+            self.session.get(Item, 1).name = "new"
+        self.session.commit()          # after the block: the block's change
+        self.assertEqual([(h.label, h.changes) for h in ur.history(self.session, "item", 1)],
+                         [("Rename", 1)])
+        self.assertEqual(ur.undo(self.session, "item", 1), (0, 1))
+        self.assertEqual(self.session.get(Item, 1).name, "old")
+
+    def test_undo_with_unsaved_changes(self):
+        # Refused, touching nothing: flushing them would write them outside
+        # the history and undo would take the user's own edit for a conflict.
+        with ur.capture(self.session, "item", 1):
+            self.session.add(Item(id=1, name="a"))
+            self.session.commit()
+        item = self.session.get(Item, 1)
+        item.name = "unsaved"
+        for call in (ur.undo, ur.redo):
+            with self.assertRaisesRegex(undoredo.UnsavedChanges,
+                                        r"cannot (undo|redo) item 1: the session has unsaved"):
+                call(self.session, "item", 1)
+        self.assertEqual(item.name, "unsaved")
+        self.assertIn(item, self.session.dirty)
+        with self.engine.connect() as other:
+            self.assertEqual(other.execute(text("SELECT name FROM pyur_item")).scalar(), "a")
         self.session.rollback()
-        self.assertEqual(self.sql("SELECT name FROM pyur_item"), "elsewhere")
+        self.assertEqual(ur.undo(self.session, "item", 1), (0, 1))
+        self.session.add(Tag(id=1))
+        with self.assertRaises(undoredo.UnsavedChanges):
+            ur.redo(self.session, "item", 1)
+
+    def test_orphan_and_its_cascades_captured(self):
+        # Removing a child from parent.children deletes it as an orphan, and
+        # through its own cascades its notes and tag links, all inside the
+        # flush: the tables are tracked before those deletes, undo brings
+        # every row back.
+        self.session.add_all([Tag(id=1), Tag(id=2)])
+        self.session.add(Parent(id=1, children=[Child(id=1), Child(id=2)]))
+        self.session.flush()
+        child = self.session.get(Child, 1)
+        child.notes = [Note(id=1, body="x"), Note(id=2, body="y")]
+        child.tags = [self.session.get(Tag, 1), self.session.get(Tag, 2)]
+        self.session.commit()
+        with ur.capture(self.session, "parent", 1):
+            parent = self.session.get(Parent, 1)
+            parent.children.remove(self.session.get(Child, 1))
+            self.session.commit()
+        self.assertEqual(self.sql("SELECT count(*) FROM pyur_note"), 0)
+        self.assertEqual(self.sql("SELECT count(*) FROM pyur_child_tag"), 0)
+        self.assertEqual(ur.undo(self.session, "parent", 1), (0, 1))
+        self.assertEqual(self.sql("SELECT string_agg(body, ',' ORDER BY id) FROM pyur_note"),
+                         "x,y")
+        self.assertEqual(self.sql("SELECT count(*) FROM pyur_child_tag"), 2)
+        self.assertEqual(sorted(c.id for c in self.session.get(Parent, 1).children), [1, 2])
 
     def test_malformed_scope(self):
         with self.assertRaises(ValueError):

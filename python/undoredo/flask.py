@@ -10,83 +10,116 @@ Replace ``from flask_undoredo import UndoRedo`` by
     undo_count, redo_count = undo_redo.redo(db.session, "document", document.id)
     undo_redo.clear_history("document", document.id)
 
+Applications should also track their tables at start-up:
+``UndoRedo(app, track=db.metadata)`` (or ``track=[Model, ...]``, or
+``undo_redo.track_tables(...)`` later), see ``undoredo.sqlalchemy``.
+
 The differences (see README.md): the counts are steps, not history rows; a
 block that commits twice records two steps; the history is written in the
 application's database and transaction (nothing here commits); a row
-changed outside the history since makes undo and redo raise an error with
-SQLSTATE UR001 instead of overwriting it.
+changed outside the history since makes undo and redo raise
+``undoredo.Conflict`` instead of overwriting it (``force=True`` overwrites).
 """
+import threading
 import warnings
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from undoredo import sqlalchemy as core
+from undoredo import Conflict, ReplayError  # noqa: F401  (re-exported)
 
 
 class UndoRedo:
     """Undo/redo for a Flask application.  Every method that takes a session
     accepts a Session or a scoped_session such as Flask-SQLAlchemy's
-    ``db.session``, and remembers it for ``clear_history``."""
+    ``db.session``."""
 
-    def __init__(self, app=None):
+    def __init__(self, app=None, track=None):
         self.app = app
-        self.session = None
+        self._local = threading.local()   # the session this thread passed last
         if app is not None:
-            self.init_app(app)
+            self.init_app(app, track=track)
 
-    def init_app(self, app):
+    def init_app(self, app, track=None):
+        """Register with the app.  ``track``: a MetaData, models or Tables
+        (or a list of them) to track now, in a transaction of their own on
+        Flask-SQLAlchemy's engine (see ``track_tables``)."""
         if app.config.get("UNDO_REDO_DATABASE_URI"):
             warnings.warn(
                 "UNDO_REDO_DATABASE_URI is ignored: undoredo keeps the history in the "
                 "application's own database, in the same transaction as the changes",
                 UserWarning, stacklevel=2)
         app.extensions["undoredo"] = self
+        if track is not None:
+            with app.app_context():
+                self.track_tables(track)
 
     def _use(self, session):
         if session is None:
             raise ValueError("a session is required")
-        self.session = session
+        self._local.session = session
         return session
 
     def capture(self, session, object_type, object_id, label=None):
         """A context manager: what the session writes inside it is recorded
-        as one undo step of the object per transaction."""
+        as one undo step of the object per transaction; pending changes are
+        flushed when it ends."""
         return core.capture(self._use(session), object_type, object_id, label)
 
-    def undo(self, session, object_type, object_id, steps=1):
-        """Undo the newest step(s); returns ``(undo_count, redo_count)``."""
-        return core.undo(self._use(session), object_type, object_id, steps)
+    def undo(self, session, object_type, object_id, steps=1, force=False):
+        """Undo the newest step(s); returns ``(undo_count, redo_count)``.
+        Raises ``undoredo.Conflict``; ``force=True`` overwrites instead."""
+        return core.undo(self._use(session), object_type, object_id, steps, force)
 
-    def redo(self, session, object_type, object_id, steps=1):
+    def redo(self, session, object_type, object_id, steps=1, force=False):
         """Redo the most recently undone step(s); returns the counts."""
-        return core.redo(self._use(session), object_type, object_id, steps)
+        return core.redo(self._use(session), object_type, object_id, steps, force)
 
     def status(self, session, object_type, object_id):
         """``(undo_count, redo_count)``, changing nothing."""
         return core.status(self._use(session), object_type, object_id)
 
     def history(self, session, object_type, object_id):
-        """The steps, oldest first (step, state, label, created_at, changes)."""
+        """The steps, oldest first (step, state, label, created_at, changes,
+        position)."""
         return core.history(self._use(session), object_type, object_id)
 
-    def clear_history(self, object_type, object_id):
-        """Forget the object's history.  Like the original it takes no
-        session: it runs in the session last passed to this object, whose
-        open transaction may hold the object's lock (a second connection
-        would wait for it forever)."""
-        if self.session is None:
-            raise RuntimeError("clear_history() runs in the session last passed to "
-                               "capture(), undo() or redo(), and none was passed yet")
-        core.clear(self.session, object_type, object_id)
+    @staticmethod
+    def _db():
+        if has_app_context():
+            return current_app.extensions.get("sqlalchemy")
+        return None
+
+    def clear_history(self, object_type, object_id, session=None):
+        """Forget the object's history.  Like the original it needs no
+        session: it runs in ``session`` if given, else in Flask-SQLAlchemy's
+        ``db.session`` (this app context's), else in the session this
+        thread last passed to this object; never in another thread's."""
+        if session is None:
+            db = self._db()
+            session = db.session if db is not None else getattr(self._local, "session", None)
+        if session is None:
+            raise RuntimeError("clear_history() needs a session: pass session=, use "
+                               "Flask-SQLAlchemy, or pass one to capture(), undo() or redo() "
+                               "first in this thread")
+        core.clear(session, object_type, object_id)
+
+    def track_tables(self, *targets, bind=None):
+        """Track at start-up the tables of a MetaData, of models or Tables
+        (see ``undoredo.sqlalchemy.track_tables``), on ``bind`` or
+        Flask-SQLAlchemy's engine."""
+        if bind is None:
+            db = self._db()
+            if db is None:
+                raise RuntimeError("track_tables() needs bind= without Flask-SQLAlchemy")
+            bind = db.engine
+        return core.track_tables(bind, *targets)
 
     def track(self, model_or_table, session=None):
-        """Track a model's tables (or a Table) explicitly, in the given
-        session, else the last one passed, else Flask-SQLAlchemy's
-        ``db.session`` of the current app.  capture() tracks the tables the
-        session writes by itself; this is for tables written by text() SQL
-        or other clients."""
+        """Track a model's tables (or a Table) in the given session's
+        transaction, else Flask-SQLAlchemy's ``db.session``.  For tables
+        written by ``text()`` SQL or other clients."""
         if session is None:
-            session = self.session
-        if session is None:
-            session = current_app.extensions["sqlalchemy"].session
+            db = self._db()
+            session = db.session if db is not None else getattr(self._local, "session", None)
         core.track(self._use(session), model_or_table)

@@ -5,53 +5,103 @@ an object (``'document:42'``), its triggers record every row change of the
 tracked tables, one undo step per transaction.  This module only has to set
 that scope at the right moments and make sure the tables are tracked:
 
+- ``track_tables(engine, ...)`` tracks, at start-up and in a transaction of
+  its own, the tables of a MetaData or of the models named: their tables
+  (inherited and inheriting ones too), association tables, the tables the
+  ORM writes through one-to-many relationships and delete cascades, and the
+  tables whose foreign keys cascade from any of those in the database.  It
+  checks every one for a primary key first (``MissingPrimaryKey`` names the
+  ones without) and calls ``undoredo_track`` in a stable order (schema,
+  name), only for tables not tracked yet, so concurrent start-ups wait for
+  each other instead of deadlocking, and a role without TRIGGER can run it
+  once a migration tracked the tables.
 - ``capture(session, ...)`` pushes the scope onto a stack kept in
   ``session.info``.  Listeners installed once per Session then set it with
   ``set_config('undoredo.scope', ..., true)`` (a SET LOCAL) on every
   connection a transaction of the session begins inside the block (session
   event ``after_begin``), so a commit inside the block, or a new pooled
   connection, still captures.  A transaction already open when the block is
-  entered gets the scope right away.  When the block ends, the open
-  transaction (if any) gets back the enclosing block's scope, or none.
-- Before an INSERT, UPDATE or DELETE runs through the session inside the
-  block (``do_orm_execute``), and before a flush writes (``before_flush``),
-  the tables about to be written are tracked if they are not yet, together
-  with the tables whose foreign keys cascade from them (their cascaded
-  changes are part of the step).  ``text()`` SQL names no table: track the
-  tables it writes with ``track()``.
-- ``undo``/``redo``/``status``/``history``/``clear`` call the extension's
-  functions in the session's own transaction.
+  entered gets the scope right away.  When the block ends, pending changes
+  are flushed (they belong to the block), then the open transaction (if
+  any) gets back the enclosing block's scope, or none.
+- While a connection has a scope set by ``capture``, every INSERT, UPDATE
+  and DELETE compiled by SQLAlchemy (flushes with their orphans and
+  cascades, association rows, ``update()``/``delete()``) is checked before
+  it is sent (engine event ``before_cursor_execute``): its table and the
+  tables whose foreign keys cascade from it must be tracked.  On an engine
+  that ``track_tables`` was called for, an untracked one raises
+  ``NotTracked`` naming it (nothing is tracked inside a request).  On any
+  other engine (the Flask-UndoRedo drop-in, nothing declared) it is tracked
+  then, in the session's transaction, before the statement.  Known tables
+  are remembered per engine, so the check costs a catalog query once per
+  table.  ``text()`` SQL is not checked.
+- ``undo``/``redo`` refuse to run with unflushed changes in the session
+  (``UnsavedChanges``), run the extension's function in a savepoint of the
+  session's transaction, and turn a refusal into ``Conflict`` (UR001) or
+  ``ReplayError`` naming the step by its position in the object's history
+  and its label; ``force=True`` sets ``undoredo.on_conflict`` to
+  ``overwrite`` for that call only.
 
-Nothing here commits: the history is written in the application's
-transaction and is committed or rolled back with it.
+Nothing here commits, except ``track_tables`` given an Engine: the history
+is written in the application's transaction and is committed or rolled
+back with it.
 """
-import itertools
+import re
+import threading
 import weakref
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import scoped_session
-from sqlalchemy.orm.interfaces import MANYTOMANY, ONETOMANY
-from sqlalchemy.sql.schema import Table
+from sqlalchemy.orm.interfaces import ONETOMANY
+from sqlalchemy.sql.schema import MetaData, Table
 
-__all__ = ["capture", "track", "undo", "redo", "status", "history", "clear"]
+from undoredo import (Conflict, MissingPrimaryKey, NotTracked, ReplayError,
+                      UnsavedChanges)
+
+__all__ = ["capture", "track", "track_tables", "undo", "redo", "status", "history",
+           "clear", "Conflict", "ReplayError", "NotTracked", "MissingPrimaryKey",
+           "UnsavedChanges"]
 
 # Keys of session.info.
 _SCOPES = "undoredo.scopes"    # [(scope, label)] of the open capture blocks
-_KNOWN = "undoredo.known"      # {(id(engine), table)} tracked, checked this transaction
 _HOOKED = "undoredo.hooked"    # the listeners are installed on this Session
+# Keys of Connection.info (the pooled DBAPI connection's), cleared when
+# its transaction ends.
+_ACTIVE = "undoredo.active"    # a scope is set by capture in this transaction
+_TXN = "undoredo.txn-known"    # tables tracked or checked in this transaction
 
-_schemas = weakref.WeakKeyDictionary()  # Engine -> quoted schema of the extension
 
-# Track the given tables, and the tables whose foreign keys cascade from
-# them (recursively), unless a trigger of the extension is on them already
-# (undoredo_track locks the table even when it is tracked, so it is only
-# called when needed).  Constraints cloned onto partitions are skipped: a
-# partitioned table is tracked as a whole.
-_TRACK = """
+class _EngineState:
+    def __init__(self):
+        self.declared = False      # track_tables ran for this engine
+        self.tracked = set()       # table names known to be tracked
+        self.schema = None         # quoted schema of the extension
+
+
+_engines = weakref.WeakKeyDictionary()   # Engine -> _EngineState
+_engines_lock = threading.Lock()
+
+
+def _state(engine):
+    with _engines_lock:
+        state = _engines.get(engine)
+        if state is None:
+            state = _engines[engine] = _EngineState()
+            _hook_engine(engine)
+        return state
+
+
+# The tables given (text[] of names) and, recursively, the tables whose
+# foreign keys cascade from them (ON DELETE/UPDATE CASCADE, SET NULL, SET
+# DEFAULT), each with whether it has a primary key and whether a trigger of
+# the extension is on it, in schema and name order.  Constraints cloned
+# onto partitions are skipped: a partitioned table is tracked as a whole.
+_CLOSURE = """
 WITH RECURSIVE written(rel) AS (
     SELECT CAST(CAST(t.name AS pg_catalog.regclass) AS pg_catalog.oid)
-      FROM pg_catalog.unnest(CAST(:tables AS pg_catalog.text[])) AS t(name)
+      FROM pg_catalog.unnest(CAST({tables} AS pg_catalog.text[])) AS t(name)
   UNION
     SELECT c.conrelid
       FROM pg_catalog.pg_constraint c
@@ -60,19 +110,24 @@ WITH RECURSIVE written(rel) AS (
        AND (c.confdeltype OPERATOR(pg_catalog.=) ANY ('{{c,n,d}}')
             OR c.confupdtype OPERATOR(pg_catalog.=) ANY ('{{c,n,d}}'))
 )
-SELECT {schema}.undoredo_track(CAST(w.rel AS pg_catalog.regclass))
+SELECT CAST(CAST(w.rel AS pg_catalog.regclass) AS pg_catalog.text) AS name,
+       EXISTS (SELECT FROM pg_catalog.pg_constraint p
+                WHERE p.conrelid OPERATOR(pg_catalog.=) w.rel
+                  AND p.contype OPERATOR(pg_catalog.=) 'p') AS has_key,
+       EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                 JOIN pg_catalog.pg_depend d
+                   ON d.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_proc' AS pg_catalog.regclass)
+                  AND d.objid OPERATOR(pg_catalog.=) g.tgfoid
+                  AND d.deptype OPERATOR(pg_catalog.=) 'e'
+                 JOIN pg_catalog.pg_extension e
+                   ON d.refclassid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_extension' AS pg_catalog.regclass)
+                  AND d.refobjid OPERATOR(pg_catalog.=) e.oid
+                  AND e.extname OPERATOR(pg_catalog.=) 'undoredo'
+                WHERE g.tgrelid OPERATOR(pg_catalog.=) w.rel) AS tracked
   FROM written w
- WHERE NOT EXISTS (
-       SELECT FROM pg_catalog.pg_trigger g
-         JOIN pg_catalog.pg_depend d
-           ON d.classid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_proc' AS pg_catalog.regclass)
-          AND d.objid OPERATOR(pg_catalog.=) g.tgfoid
-          AND d.deptype OPERATOR(pg_catalog.=) 'e'
-         JOIN pg_catalog.pg_extension e
-           ON d.refclassid OPERATOR(pg_catalog.=) CAST('pg_catalog.pg_extension' AS pg_catalog.regclass)
-          AND d.refobjid OPERATOR(pg_catalog.=) e.oid
-          AND e.extname OPERATOR(pg_catalog.=) 'undoredo'
-        WHERE g.tgrelid OPERATOR(pg_catalog.=) w.rel)
+  JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) w.rel
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+ ORDER BY n.nspname, k.relname
 """
 
 _SCHEMA = """
@@ -81,6 +136,9 @@ SELECT pg_catalog.quote_ident(n.nspname)
   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
  WHERE e.extname OPERATOR(pg_catalog.=) 'undoredo'
 """
+
+_NOT_INSTALLED = ("the undoredo extension is not installed in this database "
+                  "(CREATE EXTENSION undoredo)")
 
 
 def scope_of(object_type, object_id):
@@ -108,18 +166,18 @@ def _session(session):
 
 def _schema(connection):
     """The quoted schema of the extension in the connection's database."""
-    schema = _schemas.get(connection.engine)
-    if schema is None:
+    state = _state(connection.engine)
+    if state.schema is None:
         schema = connection.execute(text(_SCHEMA)).scalar()
         if schema is None:
-            raise RuntimeError("the undoredo extension is not installed in this database "
-                               "(CREATE EXTENSION undoredo)")
-        _schemas[connection.engine] = schema
-    return schema
+            raise RuntimeError(_NOT_INSTALLED)
+        state.schema = schema
+    return state.schema
 
 
 def _set_scope(connection, scope, label):
     """SET LOCAL the scope, and the label unless it is None."""
+    _state(connection.engine)   # the engine's listeners, before any write
     if label is None:
         connection.execute(text("SELECT pg_catalog.set_config('undoredo.scope', :scope, true)"),
                            {"scope": scope})
@@ -127,48 +185,97 @@ def _set_scope(connection, scope, label):
         connection.execute(text("SELECT pg_catalog.set_config('undoredo.scope', :scope, true),"
                                 " pg_catalog.set_config('undoredo.label', :label, true)"),
                            {"scope": scope, "label": label})
+    connection.info[_ACTIVE] = bool(scope)
 
 
-def _track(session, tables, recheck):
-    """Track the tables (and their cascading children) in the session's
-    transaction.  Without recheck, tables already seen by this transaction
-    are skipped."""
-    known = session.info.setdefault(_KNOWN, set())
-    names = {}
-    for table in tables:
-        connection = session.connection(bind_arguments={"clause": table})
-        name = connection.dialect.identifier_preparer.format_table(table)
-        key = (id(connection.engine), name)
-        if recheck or key not in known:
-            known.add(key)
-            names.setdefault(connection, []).append(name)
-    for connection, batch in names.items():
-        connection.execute(text(_TRACK.format(schema=_schema(connection))),
-                           {"tables": batch})
+# ---------------------------------------------------------------- engine side
+
+def _forget_transaction(info):
+    info.pop(_ACTIVE, None)
+    info.pop(_TXN, None)
 
 
-def _flush_tables(session):
-    """The tables the coming flush may write: the tables of every new, dirty
-    and deleted object, the association tables of its many-to-many
-    relationships and the tables of its one-to-many children (whose foreign
-    keys the flush sets or clears) when those relationships changed, or the
-    object is being deleted."""
-    tables = set()
-    deleted = session.deleted
-    for obj in itertools.chain(session.new, session.dirty, deleted):
-        state = inspect(obj)
-        tables.update(state.mapper.tables)
-        for rel in state.mapper.relationships:
-            if rel.viewonly or rel.direction not in (ONETOMANY, MANYTOMANY):
-                continue
-            if obj not in deleted and not state.attrs[rel.key].history.has_changes():
-                continue
-            if rel.direction is MANYTOMANY:
-                tables.add(rel.secondary)
-            else:
-                tables.update(rel.mapper.tables)
-    return [t for t in tables if isinstance(t, Table)]
+def _on_end(conn, *args):
+    _forget_transaction(conn.info)
 
+
+def _on_savepoint_rollback(conn, *args):
+    # What a rolled-back savepoint tracked is gone with it: check again.
+    conn.info.pop(_TXN, None)
+
+
+def _on_checkin(dbapi_connection, record):
+    _forget_transaction(record.info)
+
+
+def _before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+    if not conn.info.get(_ACTIVE) or context is None:
+        return
+    if not (context.isinsert or context.isupdate or context.isdelete):
+        return
+    compiled = getattr(context, "compiled", None)
+    table = getattr(getattr(compiled, "statement", None), "table", None)
+    if not isinstance(table, Table):
+        return
+    name = conn.dialect.identifier_preparer.format_table(table)
+    state = _state(conn.engine)
+    known = conn.info.setdefault(_TXN, set())
+    if name in state.tracked or name in known:
+        return
+    # A cursor of its own on the same DBAPI connection: same transaction,
+    # and the statement about to run is not disturbed.
+    check = cursor.connection.cursor()
+    try:
+        check.execute(_CLOSURE.format(tables="%(tables)s"), {"tables": [name]})
+        rows = check.fetchall()
+        missing = [r[0] for r in rows if not r[2]]
+        if missing and state.declared:
+            raise NotTracked(missing)
+        if missing:
+            nokey = [r[0] for r in rows if not r[2] and not r[1]]
+            if nokey:
+                raise MissingPrimaryKey(nokey)
+            if state.schema is None:
+                check.execute(_SCHEMA)
+                found = check.fetchone()
+                if found is None:
+                    raise RuntimeError(_NOT_INSTALLED)
+                state.schema = found[0]
+            for t in missing:
+                check.execute("SELECT %s.undoredo_track(CAST(%%(t)s AS pg_catalog.regclass))"
+                              % state.schema, {"t": t})
+            known.add(name)
+            known.update(missing)
+        else:
+            # Tracked by someone's committed transaction (or this one's):
+            # a table is not expected to be untracked while the app runs.
+            state.tracked.add(name)
+            state.tracked.update(r[0] for r in rows)
+    finally:
+        check.close()
+
+
+def _forget_table(table, connection, **kw):
+    # A table created or dropped through SQLAlchemy (create_all, drop_all)
+    # is not tracked any more: forget it.  DDL run otherwise is not seen.
+    state = _engines.get(connection.engine)
+    if state is not None:
+        state.tracked.discard(connection.dialect.identifier_preparer.format_table(table))
+
+
+event.listen(Table, "after_create", _forget_table)
+event.listen(Table, "after_drop", _forget_table)
+
+
+def _hook_engine(engine):
+    event.listen(engine, "before_cursor_execute", _before_cursor_execute)
+    event.listen(engine, "commit", _on_end)
+    event.listen(engine, "rollback", _on_end)
+    event.listen(engine, "rollback_savepoint", _on_savepoint_rollback)
+    event.listen(engine.pool, "checkin", _on_checkin)
+
+
+# --------------------------------------------------------------- session side
 
 def _after_begin(session, transaction, connection):
     scopes = session.info.get(_SCOPES)
@@ -176,37 +283,10 @@ def _after_begin(session, transaction, connection):
         _set_scope(connection, *scopes[-1])
 
 
-def _do_orm_execute(state):
-    if state.session.info.get(_SCOPES) and (state.is_insert or state.is_update
-                                            or state.is_delete):
-        _track(state.session, [state.statement.table], recheck=False)
-
-
-def _before_flush(session, flush_context, instances):
-    if session.info.get(_SCOPES):
-        tables = _flush_tables(session)
-        if tables:
-            _track(session, tables, recheck=False)
-
-
-def _forget_known(session, *args):
-    # What a rolled-back (sub)transaction tracked is gone with it; recheck.
-    session.info.pop(_KNOWN, None)
-
-
-def _after_transaction_end(session, transaction):
-    if transaction.parent is None:
-        session.info.pop(_KNOWN, None)
-
-
 def _hook(session):
     if session.info.get(_HOOKED):
         return
     event.listen(session, "after_begin", _after_begin)
-    event.listen(session, "do_orm_execute", _do_orm_execute)
-    event.listen(session, "before_flush", _before_flush)
-    event.listen(session, "after_soft_rollback", _forget_known)
-    event.listen(session, "after_transaction_end", _after_transaction_end)
     session.info[_HOOKED] = True
 
 
@@ -215,8 +295,9 @@ class capture:
     session runs inside the block records its changes to tracked tables as
     one undo step of document 42 (one step per transaction: a block that
     commits twice makes two steps).  ``label`` is recorded on the steps.
-    Tables written through the session are tracked on first use; see the
-    module documentation."""
+    Pending changes are flushed when the block ends without an exception,
+    so a commit after the block records them.  See the module
+    documentation for how tables are checked or tracked."""
 
     def __init__(self, session, object_type, object_id, label=None):
         self.session = _session(session)
@@ -238,7 +319,11 @@ class capture:
     def __exit__(self, exc_type, exc, tb):
         session = self.session
         scopes = session.info[_SCOPES]
-        scopes.pop()
+        try:
+            if exc_type is None:
+                session.flush()      # under the block's scope
+        finally:
+            scopes.pop()
         if not session.in_transaction():
             return
         scope, label = scopes[-1] if scopes else ("", "")
@@ -253,73 +338,243 @@ class capture:
                 raise
 
 
-def track(session, model_or_table):
-    """Track a table (a Table, or a mapped class: all its tables) in the
-    session's transaction, and the tables whose foreign keys cascade from it.
-    Needed for tables only written by ``text()`` SQL or the bulk_* methods."""
-    session = _session(session)
-    if isinstance(model_or_table, Table):
-        tables = [model_or_table]
+# ------------------------------------------------------------------- tracking
+
+def tables_of(*targets):
+    """The Tables that tracking ``targets`` covers, before database cascades:
+    a MetaData gives all its tables; a Table itself; a mapped class (or
+    Mapper) its tables, those of the classes inheriting from it, its
+    association tables, and, recursively, the classes it writes through
+    one-to-many relationships (their foreign keys) or deletes through a
+    delete or delete-orphan cascade.  Iterables of these are flattened."""
+    tables, seen = {}, set()
+
+    def add_table(t):
+        if isinstance(t, Table):
+            tables.setdefault(t.key, t)
+
+    def add_mapper(mapper):
+        for m in mapper.self_and_descendants:
+            if m in seen:
+                continue
+            seen.add(m)
+            for t in m.tables:
+                add_table(t)
+            for rel in m.relationships:
+                if rel.viewonly:
+                    continue
+                if rel.secondary is not None:
+                    add_table(rel.secondary)
+                if (rel.direction is ONETOMANY or rel.cascade.delete
+                        or rel.cascade.delete_orphan):
+                    add_mapper(rel.mapper)
+
+    def add(target):
+        if isinstance(target, MetaData):
+            for t in target.sorted_tables:
+                add_table(t)
+        elif isinstance(target, Table):
+            add_table(target)
+        elif isinstance(target, (list, tuple, set, frozenset)):
+            for t in target:
+                add(t)
+        else:
+            add_mapper(inspect(target).mapper)
+
+    for target in targets:
+        add(target)
+    return list(tables.values())
+
+
+def _track_in(connection, tables):
+    """Check and track the tables and their database cascades in the
+    connection's transaction; returns the names of all of them."""
+    names = [connection.dialect.identifier_preparer.format_table(t) for t in tables]
+    rows = connection.execute(text(_CLOSURE.format(tables=":tables")),
+                              {"tables": names}).all()
+    nokey = [r.name for r in rows if not r.has_key]
+    if nokey:
+        raise MissingPrimaryKey(nokey)
+    schema = _schema(connection)
+    for r in rows:
+        if not r.tracked:
+            connection.execute(
+                text("SELECT %s.undoredo_track(CAST(:t AS pg_catalog.regclass))" % schema),
+                {"t": r.name})
+    return names + [r.name for r in rows]
+
+
+def track_tables(bind, *targets):
+    """Track, at start-up, every table that ``targets`` cover (see
+    ``tables_of``) and the tables whose foreign keys cascade from them.
+    ``bind`` is an Engine (the work is done and committed in a transaction
+    of its own) or a Connection (done in its transaction, not committed:
+    an Alembic migration's ``op.get_bind()``).  Raises MissingPrimaryKey,
+    naming every table without a primary key, before tracking anything.
+    Tables already tracked are left alone, in a stable order (schema,
+    name).  From then on, a write inside ``capture()`` to an untracked
+    table on this engine raises NotTracked instead of tracking it.
+    Returns the names of the tables checked."""
+    tables = tables_of(*targets)
+    if isinstance(bind, Engine):
+        with bind.begin() as connection:
+            names = _track_in(connection, tables)
+        engine = bind
+    elif isinstance(bind, Connection):
+        names = _track_in(bind, tables)
+        engine = bind.engine
     else:
-        tables = list(inspect(model_or_table).tables)
-    _track(session, tables, recheck=True)
+        raise TypeError("track_tables() takes an Engine or a Connection, not %r" % (bind,))
+    state = _state(engine)
+    if isinstance(bind, Engine):
+        state.tracked.update(names)
+    state.declared = True
+    return sorted(set(names))
 
 
-def _counts(session, function, object_type, object_id, steps=None):
+def track(session, model_or_table):
+    """Track a table (a Table, or a mapped class: see ``tables_of``) in the
+    session's transaction, with the tables whose foreign keys cascade from
+    it.  For tables only written by ``text()`` SQL or other clients; an
+    application tracks its tables at start-up with ``track_tables``."""
     session = _session(session)
-    session.flush()
-    connection = session.connection()
-    args = "CAST(:object_type AS pg_catalog.text), CAST(:object_id AS pg_catalog.text)"
-    params = {"object_type": object_type, "object_id": _id(object_id)}
-    if steps is not None:
-        args += ", CAST(:steps AS pg_catalog.int4)"
-        params["steps"] = steps
+    for table in tables_of(model_or_table):
+        connection = session.connection(bind_arguments={"clause": table})
+        names = _track_in(connection, [table])
+        connection.info.setdefault(_TXN, set()).update(names)
+
+
+# ---------------------------------------------------------------- undo, redo
+
+_STEP = re.compile(r"cannot (undo|redo) step (\d+): (.*)\Z", re.S)
+_ROW = re.compile(r'\brow (.+?) of table "((?:[^"]|"")+)"', re.S)
+
+
+def _unsaved(session):
+    if session.new or session.deleted:
+        return True
+    return any(session.is_modified(obj) for obj in session.dirty)
+
+
+def _position(connection, schema, object_type, object_id, step_id):
+    """(position, label) of a step in the object's history, or (None, None)."""
     row = connection.execute(
-        text("SELECT undo_count, redo_count FROM %s.%s(%s)"
-             % (_schema(connection), function, args)), params).one()
+        text("SELECT h.position, h.label FROM %s.undoredo_history("
+             "CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text))"
+             " WITH ORDINALITY AS h(step, state, label, created_at, changes, position)"
+             " WHERE h.step OPERATOR(pg_catalog.=) :s" % schema),
+        {"t": object_type, "i": _id(object_id), "s": step_id}).first()
+    return (row.position, row.label) if row else (None, None)
+
+
+def _translate(connection, schema, error, object_type, object_id):
+    """A ReplayError (Conflict for UR001) for a refusal that names a step,
+    else None."""
+    orig = error.orig
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(orig).split("\n")[0]
+    m = _STEP.match(primary)
+    if m is None:
+        return None
+    action, step_id, rest = m.group(1), int(m.group(2)), m.group(3)
+    position, label = _position(connection, schema, object_type, object_id, step_id)
+    row = _ROW.search(rest)
+    key, table = (row.group(1), row.group(2).replace('""', '"')) if row else (None, None)
+    pgcode = getattr(orig, "pgcode", None)
+    name = "step %s" % (position if position is not None else "#%d" % step_id)
+    if label:
+        name += ' ("%s")' % label
+    message = "cannot %s %s of %s %s: %s" % (action, name, object_type, object_id, rest)
+    cls = Conflict if pgcode == "UR001" else ReplayError
+    return cls(message, action, object_type, object_id, position, step_id, label, table,
+               key, pgcode, getattr(diag, "message_detail", None),
+               getattr(diag, "message_hint", None), orig)
+
+
+def _replay(session, function, action, object_type, object_id, steps, force):
+    session = _session(session)
+    if _unsaved(session):
+        raise UnsavedChanges(action, object_type, object_id)
+    connection = session.connection()
+    schema = _schema(connection)
+    # A savepoint: a refusal leaves the session's transaction usable, and
+    # the setting force changes is back as it was whatever happens.
+    connection.execute(text("SAVEPOINT undoredo_replay"))
+    try:
+        if force:
+            previous = connection.execute(text(
+                "SELECT pg_catalog.current_setting('undoredo.on_conflict', true),"
+                " pg_catalog.set_config('undoredo.on_conflict', 'overwrite', true)")).scalar()
+        row = connection.execute(
+            text("SELECT undo_count, redo_count FROM %s.%s(CAST(:t AS pg_catalog.text),"
+                 " CAST(:i AS pg_catalog.text), CAST(:n AS pg_catalog.int4))"
+                 % (schema, function)),
+            {"t": object_type, "i": _id(object_id), "n": steps}).one()
+    except DBAPIError as error:
+        try:
+            connection.execute(text("ROLLBACK TO SAVEPOINT undoredo_replay"))
+            connection.execute(text("RELEASE SAVEPOINT undoredo_replay"))
+        except SQLAlchemyError:
+            raise error
+        translated = _translate(connection, schema, error, object_type, object_id)
+        if translated is None:
+            raise
+        raise translated from error
+    if force:
+        # A SET LOCAL outlives the savepoint's release: put back the value
+        # the transaction had (unset before the library loaded: the default).
+        connection.execute(text("SELECT pg_catalog.set_config('undoredo.on_conflict', :v, true)"),
+                           {"v": previous or "error"})
+    connection.execute(text("RELEASE SAVEPOINT undoredo_replay"))
+    session.expire_all()
     return (row.undo_count, row.redo_count)
 
 
-def undo(session, object_type, object_id, steps=1):
+def undo(session, object_type, object_id, steps=1, force=False):
     """Undo the newest ``steps`` steps of the object in the session's
     transaction; returns ``(undo_count, redo_count)``, counted in steps.
-    Pending changes are flushed first, and every loaded object is expired
-    afterwards (the rows changed under the session).  A row changed outside
-    the history since raises an error with SQLSTATE UR001."""
-    counts = _counts(session, "undoredo_undo", object_type, object_id, steps)
-    _session(session).expire_all()
-    return counts
+    Raises UnsavedChanges if the session has unflushed changes, and
+    Conflict if a row the step touched was changed outside the history
+    since (the session stays usable).  ``force=True`` overwrites such rows
+    (``undoredo.on_conflict = 'overwrite'`` for this call only).  Every
+    loaded object is expired afterwards (the rows changed under it)."""
+    return _replay(session, "undoredo_undo", "undo", object_type, object_id, steps, force)
 
 
-def redo(session, object_type, object_id, steps=1):
+def redo(session, object_type, object_id, steps=1, force=False):
     """Redo the ``steps`` most recently undone steps; see ``undo``."""
-    counts = _counts(session, "undoredo_redo", object_type, object_id, steps)
-    _session(session).expire_all()
-    return counts
+    return _replay(session, "undoredo_redo", "redo", object_type, object_id, steps, force)
 
 
 def status(session, object_type, object_id):
     """``(undo_count, redo_count)`` of the object, changing nothing."""
-    return _counts(session, "undoredo_status", object_type, object_id)
+    connection = _session(session).connection()
+    row = connection.execute(
+        text("SELECT undo_count, redo_count FROM %s.undoredo_status("
+             "CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text))" % _schema(connection)),
+        {"t": object_type, "i": _id(object_id)}).one()
+    return (row.undo_count, row.redo_count)
 
 
 def history(session, object_type, object_id):
-    """The object's steps, oldest first: rows with ``step``, ``state``
-    (``'undo'`` or ``'redo'``), ``label``, ``created_at`` and ``changes``."""
-    session = _session(session)
-    connection = session.connection()
+    """The object's steps, oldest first: rows with ``step`` (the extension's
+    step id), ``state`` (``'undo'`` or ``'redo'``), ``label``,
+    ``created_at``, ``changes`` and ``position`` (1 for the oldest step:
+    how errors name a step)."""
+    connection = _session(session).connection()
     return connection.execute(
-        text("SELECT step, state, label, created_at, changes FROM %s.undoredo_history("
-             "CAST(:object_type AS pg_catalog.text), CAST(:object_id AS pg_catalog.text))"
-             % _schema(connection)),
-        {"object_type": object_type, "object_id": _id(object_id)}).all()
+        text("SELECT h.step, h.state, h.label, h.created_at, h.changes, h.position"
+             " FROM %s.undoredo_history(CAST(:t AS pg_catalog.text),"
+             " CAST(:i AS pg_catalog.text))"
+             " WITH ORDINALITY AS h(step, state, label, created_at, changes, position)"
+             " ORDER BY h.position" % _schema(connection)),
+        {"t": object_type, "i": _id(object_id)}).all()
 
 
 def clear(session, object_type, object_id):
     """Forget the object's whole history, in the session's transaction."""
-    session = _session(session)
-    connection = session.connection()
+    connection = _session(session).connection()
     connection.execute(
-        text("SELECT %s.undoredo_clear(CAST(:object_type AS pg_catalog.text),"
-             " CAST(:object_id AS pg_catalog.text))" % _schema(connection)),
-        {"object_type": object_type, "object_id": _id(object_id)})
+        text("SELECT %s.undoredo_clear(CAST(:t AS pg_catalog.text),"
+             " CAST(:i AS pg_catalog.text))" % _schema(connection)),
+        {"t": object_type, "i": _id(object_id)})
