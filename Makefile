@@ -65,9 +65,10 @@ demo: deps
 demo-web: deps
 	@bash test/demo-web.sh
 
-# make bench [BENCH_ARGS=--quick]: capture and replay cost, as ratios
+# make bench [BENCH_ARGS=--quick] [PG_CONFIG=...]: capture and replay cost,
+# as ratios, on a throwaway server of PG_CONFIG's installation
 bench: deps all install
-	@bash bench/run.sh $(BENCH_ARGS)
+	@PG_CONFIG='$(PG_CONFIG)' bash bench/run.sh $(BENCH_ARGS)
 
 # make soak [SEEDS=200] [DURATION=600] [WORKERS=8] [FUZZ_RUN=60] [FUZZ_SEED=n]:
 # the concurrency fuzz for half of DURATION seconds, the randomized model

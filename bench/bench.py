@@ -32,6 +32,9 @@ import time
 import psycopg2
 
 VARIANTS = ("untracked", "undoredo", "plpgsql")
+# the installation bench/run.sh started the server from
+BINDIR = os.environ.get("BENCH_BINDIR", "/usr/lib/postgresql/15/bin")
+PGBENCH = os.path.join(BINDIR, "pgbench")
 SCOPE = "doc:1"
 
 LOAD = """INSERT INTO doc (id, title, body, n)
@@ -128,7 +131,7 @@ def pgbench(seconds, sync, cpu):
     env["PGOPTIONS"] = ("-c undoredo.scope=%s -c synchronous_commit=%s"
                         % (SCOPE, sync))
     out = subprocess.run(
-        ["taskset", "-c", str(cpu), "/usr/lib/postgresql/15/bin/pgbench",
+        ["taskset", "-c", str(cpu), PGBENCH,
          "-n", "-M", "prepared", "-c", "1", "-T", str(seconds),
          "-f", script.name],
         env=env, check=True, capture_output=True, text=True).stdout
