@@ -14,10 +14,20 @@ Workloads (table doc, reloaded before every measurement):
   W3 one DELETE of all rows
   W4 pgbench, 1 client, -M prepared, single-row UPDATE transactions on
      random ids, synchronous_commit on and off; every transaction is a step
+  W5 pgbench, 2 clients on 2 CPUs (the server is widened to BENCH_W5_CPUS
+     for it, see server_affinity), -M prepared, each transaction a
+     single-row UPDATE of a random id under its own scope 'doc:<id>' (set
+     with set_config(..., true), i.e. SET LOCAL); untracked and tracked
+     only.  A separate connection samples pg_stat_activity every 50 ms
+     during each run and counts the wait events of the pgbench backends;
+     heavyweight lock waits are matched through pg_locks to what they wait
+     for, and those on the extension's relations (heap, indexes, TOAST) or
+     on its advisory lock spaces (scope lock, id lock) are counted apart.
 Also: undo and redo of the W2 step (content checked; next to a hand-written
 set-based restore of the same rows), a 1-row undo with a
 large history of other scopes, history bytes per W2 row, and the backend's
 peak memory while a 1,000,000-row step is undone.
+Nothing is asserted about time or memory: the bench prints numbers.
 """
 import argparse
 import os
@@ -264,6 +274,174 @@ def measure_big_undo(cur, rows, results):
           % (rows, seconds, peak[0] / 1024))
 
 
+# field4 of the extension's advisory lock tags (pg_locks.objsubid):
+# the scope lock, the probe taken with it (catalog.c), the id lock (store.c)
+LOCK_SPACES = {0x5552: "scope lock", 0x5550: "scope lock probe",
+               0x5549: "id lock"}
+
+W5_SCRIPT = """\\set id random(1, %d)
+BEGIN;
+SELECT pg_catalog.set_config('undoredo.scope', 'doc:' || :id::int, true);
+UPDATE doc SET n = n + 1, updated = now() WHERE id = :id;
+END;
+"""
+
+
+def server_pids():
+    """The postmaster of bench/run.sh's server and its children."""
+    pgdata = os.environ.get("BENCH_PGDATA")
+    if not pgdata:
+        return []
+    with open(os.path.join(pgdata, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == postmaster:
+            pids.append(int(entry))
+    return pids
+
+
+def server_affinity(cpus):
+    """
+    Let the server (postmaster, its running children, and so every backend
+    it forks from now on) run on these CPUs.  bench/run.sh pins the server
+    to one CPU with taskset; W5 widens it to two and narrows it back after.
+    Needs root or the postgres user (as does reading /proc of backends).
+    """
+    for pid in server_pids():
+        try:
+            os.sched_setaffinity(pid, cpus)
+        except ProcessLookupError:
+            pass
+
+
+def extension_relations(cur):
+    """oid -> name of every relation of the extension, with indexes and TOAST."""
+    cur.execute("""WITH t AS (
+                     SELECT c.oid, c.reltoastrelid FROM pg_depend d
+                     JOIN pg_extension e ON e.oid = d.refobjid
+                     JOIN pg_class c ON c.oid = d.objid
+                     WHERE d.classid = 'pg_class'::regclass
+                       AND e.extname = 'undoredo' AND d.deptype = 'e')
+                   SELECT oid FROM t
+                   UNION SELECT reltoastrelid FROM t WHERE reltoastrelid <> 0
+                   UNION SELECT i.indexrelid FROM pg_index i
+                     WHERE i.indrelid IN (SELECT oid FROM t UNION
+                                          SELECT reltoastrelid FROM t)""")
+    oids = [r[0] for r in cur.fetchall()]
+    cur.execute("SELECT oid, oid::regclass::text FROM pg_class "
+                "WHERE oid = ANY(%s::oid[])", (oids,))
+    return dict(cur.fetchall())
+
+
+def sample_waits(stop, ext_rels, counts):
+    """
+    Every 50 ms: the wait events of the pgbench backends, counted by
+    "type:event"; a heavyweight lock wait also by what it waits for (from
+    pg_locks: the lock not granted, and for a wait on a transaction, the
+    tuple lock the waiter holds), "ours" when that is one of the
+    extension's relations or advisory lock spaces.
+    """
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("SET application_name = 'bench sampler'")
+    while not stop.wait(0.05):
+        cur.execute("""SELECT a.pid, a.wait_event_type, a.wait_event,
+                              w.locktype, w.relation, w.objsubid, t.relation
+                       FROM pg_stat_activity a
+                       LEFT JOIN pg_locks w ON w.pid = a.pid AND NOT w.granted
+                       LEFT JOIN pg_locks t ON t.pid = a.pid AND t.granted
+                                           AND t.locktype = 'tuple'
+                       WHERE a.application_name = 'pgbench'
+                         AND a.wait_event_type IS NOT NULL""")
+        counts["samples"] = counts.get("samples", 0) + 1
+        for (pid, wtype, event, locktype, rel, objsubid,
+             tuplerel) in cur.fetchall():
+            key = "%s:%s" % (wtype, event)
+            counts[key] = counts.get(key, 0) + 1
+            if wtype != "Lock":
+                continue
+            if locktype == "advisory" and objsubid in LOCK_SPACES:
+                what = "ours: " + LOCK_SPACES[objsubid]
+            elif rel in ext_rels:
+                what = "ours: %s %s" % (locktype, ext_rels[rel])
+            elif locktype == "transactionid" and tuplerel in ext_rels:
+                what = "ours: row of %s" % ext_rels[tuplerel]
+            else:
+                what = "other: %s" % locktype
+            counts["lock " + what] = counts.get("lock " + what, 0) + 1
+    conn.close()
+
+
+def pgbench_w5(seconds, cpus, rows, ext_rels):
+    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+    script.write(W5_SCRIPT % rows)
+    script.close()
+    counts = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_waits,
+                               args=(stop, ext_rels, counts))
+    sampler.start()
+    try:
+        out = subprocess.run(
+            ["taskset", "-c", ",".join(map(str, sorted(cpus))), PGBENCH,
+             "-n", "-M", "prepared", "-c", "2", "-j", "2",
+             "-T", str(seconds), "-f", script.name],
+            check=True, capture_output=True, text=True).stdout
+    finally:
+        stop.set()
+        sampler.join()
+        os.unlink(script.name)
+    return float(re.search(r"tps = ([0-9.]+)", out).group(1)), counts
+
+
+def measure_w5(cur, reps, rows, seconds, cpu, results):
+    cpus = os.environ.get("BENCH_W5_CPUS")
+    cpus = ({int(c) for c in cpus.split(",")} if cpus
+            else os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        print("W5: fewer than 2 CPUs available (%s)" % sorted(cpus))
+    if not server_pids():
+        print("W5: BENCH_PGDATA not set, the server's CPUs are left as they are")
+    ext_rels = extension_relations(cur)
+    variants = ("untracked", "undoredo")
+    samples = {v: [] for v in variants}
+    waits = {v: {} for v in variants}
+    server_affinity(cpus)
+    try:
+        for rep in range(reps):
+            for variant in variants[rep % 2:] + variants[:rep % 2]:
+                reset(cur, variant, rows)
+                tps, counts = pgbench_w5(seconds, cpus, rows, ext_rels)
+                samples[variant].append(tps)
+                for k, n in counts.items():
+                    waits[variant][k] = waits[variant].get(k, 0) + n
+    finally:
+        server_affinity({cpu})
+    ratios, med = median_ratios(samples)
+    results["W5"] = (ratios, med)
+    report("W5 2 clients", ratios, med, "tps")
+    results["W5 waits"] = waits
+    for variant in variants:
+        w = waits[variant]
+        print("  W5 %s wait events in %d samples of 50 ms (%d runs): %s"
+              % (variant, w.get("samples", 0), reps,
+                 ", ".join("%s %d" % (k, n) for k, n in sorted(w.items())
+                           if k != "samples") or "none"))
+    ours = sum(n for k, n in waits["undoredo"].items()
+               if k.startswith("lock ours"))
+    results["W5 our lock waits"] = ours
+    print("  W5 tracked: %d sampled lock waits on the extension's objects"
+          % ours)
+
+
 def report(name, ratios, med, unit):
     print("%-16s" % name + "".join(
         "  %s %.2fx (%.4g %s)" % (v, ratios[v], med[v], unit) for v in ratios),
@@ -298,6 +476,7 @@ def main():
     results = {}
     measure_statements(cur, reps, rows, results)
     measure_pgbench(cur, 3, rows, seconds, cpu, results)
+    measure_w5(cur, 3, rows, seconds, cpu, results)
     measure_replay(cur, reps, rows, results)
     measure_small_undo(cur, history_rows, 200, results)
     measure_big_undo(cur, big, results)
@@ -315,6 +494,11 @@ def print_table(results, rows, reps):
         unit = "TPS" if name.startswith("W4") else "time"
         print("| %s %s | %s | %.2fx | %.2fx |" % (name, unit, target,
               ratios["undoredo"], ratios["plpgsql"]))
+    ratios, med = results["W5"]
+    print("| W5 TPS, 2 clients, a scope per transaction | ≥ 0.90 | %.2fx | |"
+          % ratios["undoredo"])
+    print("| W5 sampled lock waits on the extension's objects | 0 | %d | |"
+          % results["W5 our lock waits"])
     ratios, med = results["replay"]
     print("| undo of W2 | ≤ 1.5x | %.2fx | %.2fx (set-based, by hand) |"
           % (ratios["undo"], ratios["by hand"]))
