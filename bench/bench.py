@@ -27,6 +27,11 @@ Also: undo and redo of the W2 step (content checked; next to a hand-written
 set-based restore of the same rows), a 1-row undo with a
 large history of other scopes, history bytes per W2 row, and the backend's
 peak memory while a 1,000,000-row step is undone.
+Large values: the peak anonymous memory (RssAnon above the backend's own
+start, sampled every 5 ms by test/pgmem.py) of a fresh backend while it
+runs one UPDATE of a row holding a 100 MB bytea of incompressible bytes
+(v = v || '\\x00'), untracked and tracked, then the undo and the redo of
+that step; each as a ratio to the size of the value.
 Nothing is asserted about time or memory: the bench prints numbers.
 """
 import argparse
@@ -40,6 +45,10 @@ import threading
 import time
 
 import psycopg2
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "test"))
+from pgmem import PeakSampler  # noqa: E402
 
 VARIANTS = ("untracked", "undoredo", "plpgsql")
 # the installation bench/run.sh started the server from
@@ -442,6 +451,69 @@ def measure_w5(cur, reps, rows, seconds, cpu, results):
           % ours)
 
 
+VALUE_LOAD = """INSERT INTO big
+    SELECT 1, string_agg(block, ''::bytea)
+    FROM (SELECT decode(string_agg(md5(i::text), ''), 'hex') AS block
+          FROM generate_series(1, 65536) AS i) AS b,
+         generate_series(1, %s)"""
+
+
+def peak_of(sql, args=None, setup=()):
+    """Run sql on a fresh connection; (seconds, RssAnon growth in bytes)."""
+    conn = connect()
+    cur = conn.cursor()
+    for s in setup:
+        cur.execute(s)
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    with PeakSampler(pid, interval=0.005, fields=("RssAnon",)) as mem:
+        seconds = timed(cur, sql, args)
+    conn.close()
+    return seconds, (mem.peak["RssAnon"] - mem.start["RssAnon"]) * 1024
+
+
+def measure_large_value(cur, mib, results):
+    """
+    Peak memory of an update of one row holding a mib MiB bytea, untracked
+    and tracked, and of the undo and redo of the tracked step.  The value
+    is 1 MiB of md5 bytes repeated: pglz gives up on it within its first
+    kilobyte, so it is stored uncompressed, out of line.
+    """
+    size = mib * 1024 * 1024
+    cur.execute("RESET undoredo.scope")
+    cur.execute("DROP TABLE IF EXISTS big")
+    cur.execute("CREATE TABLE big (id int PRIMARY KEY, v bytea)")
+    cur.execute("TRUNCATE " + ", ".join(history_tables(cur)))
+    cur.execute(VALUE_LOAD, (mib,))
+    cur.execute("CHECKPOINT")
+    update = "UPDATE big SET v = v || '\\x00'::bytea"
+    found = {}
+
+    def digest():
+        cur.execute("SELECT md5(v), length(v) FROM big")
+        return cur.fetchone()
+
+    before = digest()
+    found["untracked update"] = peak_of(update)
+    cur.execute("SELECT undoredo_track('big')")
+    cur.execute("CHECKPOINT")
+    start = digest()
+    found["capture"] = peak_of(update, setup=["SET undoredo.scope = 'big:1'"])
+    after = digest()
+    check(after[1] == start[1] + 1 and start[1] == before[1] + 1,
+          "the updates of the large value")
+    found["undo"] = peak_of("SELECT * FROM undoredo_undo('big', 1)")
+    check(digest() == start, "undo of the large value restores it")
+    found["redo"] = peak_of("SELECT * FROM undoredo_redo('big', 1)")
+    check(digest() == after, "redo of the large value restores the update")
+    cur.execute("DROP TABLE big")
+    results["large"] = (size, found)
+    for name, (seconds, peak) in found.items():
+        print("%d MiB bytea, %-16s: peak RssAnon +%.0f MB = %.2fx the value "
+              "(%.2f s)" % (mib, name, peak / 1e6, peak / size, seconds),
+              flush=True)
+
+
 def report(name, ratios, med, unit):
     print("%-16s" % name + "".join(
         "  %s %.2fx (%.4g %s)" % (v, ratios[v], med[v], unit) for v in ratios),
@@ -458,8 +530,10 @@ def main():
     args = parser.parse_args()
     reps = args.reps
     rows, seconds, history_rows, big = 100000, 10, 1000000, 1000000
+    value_mib = 100
     if args.quick:
         rows, seconds, history_rows, big = 20000, 2, 100000, 100000
+        value_mib = 10
     cpu = int(os.environ.get("BENCH_CPU", "1"))
 
     cur = connect().cursor()
@@ -480,6 +554,7 @@ def main():
     measure_replay(cur, reps, rows, results)
     measure_small_undo(cur, history_rows, 200, results)
     measure_big_undo(cur, big, results)
+    measure_large_value(cur, value_mib, results)
     print_table(results, rows, reps)
 
 
@@ -509,6 +584,11 @@ def print_table(results, rows, reps):
           % results["bytes per W2 row"])
     print("| undo of a 1M-row step, peak backend memory | < 200 MB | %.0f MB | |"
           % results["big undo MB"])
+    size, found = results["large"]
+    for name in ("capture", "undo", "redo", "untracked update"):
+        print("| %d MiB bytea: %s, peak RssAnon / value | %s | %.2fx (%.0f MB) | |"
+              % (size >> 20, name, "≤ 3x" if name != "untracked update" else "",
+                 found[name][1] / size, found[name][1] / 1e6))
     print("\n(%d rows per statement workload; medians of %d runs, pgbench: "
           "medians of 3 runs)" % (rows, reps))
 
