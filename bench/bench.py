@@ -383,6 +383,9 @@ def sample_waits(stop, ext_rels, counts):
                 what = "ours: %s %s" % (locktype, ext_rels[rel])
             elif locktype == "transactionid" and tuplerel in ext_rels:
                 what = "ours: row of %s" % ext_rels[tuplerel]
+            elif locktype is None:
+                # pg_locks is read a moment after pg_stat_activity
+                what = "over before pg_locks was read"
             else:
                 what = "other: %s" % locktype
             counts["lock " + what] = counts.get("lock " + what, 0) + 1
