@@ -138,7 +138,7 @@ def measure_statements(cur, reps, rows, results):
                     timed(cur, sql, (rows,) if name == "W1" else None))
         ratios, med = median_ratios(samples)
         results[name] = (ratios, med)
-        report(name, ratios, med, "s")
+        report(name, ratios, med, "s", samples)
 
 
 def pgbench(seconds, sync, cpu):
@@ -169,7 +169,7 @@ def measure_pgbench(cur, reps, rows, seconds, cpu, results):
         ratios, med = median_ratios(samples)
         name = "W4 sync %s" % sync
         results[name] = (ratios, med)
-        report(name, ratios, med, "tps")
+        report(name, ratios, med, "tps", samples)
 
 
 def content(cur):
@@ -207,7 +207,7 @@ def measure_replay(cur, reps, rows, results):
         check(content(cur) == after, "redo of W2 restores the update")
     ratios, med = median_ratios(samples, base="untracked W2")
     results["replay"] = (ratios, med)
-    report("undo/redo of W2", ratios, med, "s")
+    report("undo/redo of W2", ratios, med, "s", samples)
     results["bytes per W2 row"] = statistics.median(per_row)
     print("history bytes per W2 row: %.0f" % results["bytes per W2 row"])
 
@@ -439,7 +439,7 @@ def measure_w5(cur, reps, rows, seconds, cpu, results):
         server_affinity({cpu})
     ratios, med = median_ratios(samples)
     results["W5"] = (ratios, med)
-    report("W5 2 clients", ratios, med, "tps")
+    report("W5 2 clients", ratios, med, "tps", samples)
     results["W5 waits"] = waits
     for variant in variants:
         w = waits[variant]
@@ -517,10 +517,15 @@ def measure_large_value(cur, mib, results):
               flush=True)
 
 
-def report(name, ratios, med, unit):
+def report(name, ratios, med, unit, samples=None):
     print("%-16s" % name + "".join(
         "  %s %.2fx (%.4g %s)" % (v, ratios[v], med[v], unit) for v in ratios),
         flush=True)
+    if samples:
+        # the spread of the repetitions, to judge the noise of the run
+        print("%-16s  runs from lowest to highest:" % "" + ",".join(
+            " %s %.4g–%.4g" % (v, min(s), max(s)) for v, s in samples.items()),
+            flush=True)
 
 
 def main():
