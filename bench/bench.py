@@ -570,8 +570,9 @@ def print_table(results, rows, reps):
     print()
     print("| measure | target | undoredo | hand-written PL/pgSQL |")
     print("|---|---|---|---|")
-    targets = {"W1": "≤ 1.8x", "W2": "≤ 1.6x", "W3": "≤ 5x",
-               "W4 sync on": "≥ 0.95", "W4 sync off": "≥ 0.80"}
+    # the targets of issue 11
+    targets = {"W1": "≤ 1.25x", "W2": "≤ 1.15x", "W3": "≤ 2.5x",
+               "W4 sync on": "≥ 0.92", "W4 sync off": "≥ 0.92"}
     for name, target in targets.items():
         ratios, med = results[name]
         unit = "TPS" if name.startswith("W4") else "time"
@@ -583,9 +584,12 @@ def print_table(results, rows, reps):
     print("| W5 sampled lock waits on the extension's objects | 0 | %d | |"
           % results["W5 our lock waits"])
     ratios, med = results["replay"]
-    print("| undo of W2 | ≤ 1.5x | %.2fx | %.2fx (set-based, by hand) |"
-          % (ratios["undo"], ratios["by hand"]))
-    print("| redo of W2 | ≤ 1.5x | %.2fx | |" % ratios["redo"])
+    print("| undo of W2 | ≤ 1.1x the floor | %.2fx = %.2fx the floor "
+          "| %.2fx (the floor: set-based, by hand) |"
+          % (ratios["undo"], ratios["undo"] / ratios["by hand"],
+             ratios["by hand"]))
+    print("| redo of W2 | ≤ 1.1x the floor | %.2fx = %.2fx the floor | |"
+          % (ratios["redo"], ratios["redo"] / ratios["by hand"]))
     print("| 1-row undo with 1M rows of history | ≤ 1.2x | %.2fx | |"
           % results["small undo"])
     print("| history bytes per W2 row | ≤ 200 | %.0f | |"
