@@ -14,7 +14,7 @@ REGRESS = install tracking capture undo_redo types conflicts privileges \
           access history guarantees constraints partitions schema badinput \
           security batches usercode plans force_rls equal_keys inheritance \
           replay_triggers fk_actions attributes columns wide rolled_back_chunks \
-          maintenance detach savepoints error_fields upgrade
+          maintenance detach savepoints error_fields upgrade large_values
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
@@ -66,9 +66,10 @@ demo: deps
 demo-web: deps
 	@bash test/demo-web.sh
 
-# make bench [BENCH_ARGS=--quick]: capture and replay cost, as ratios
+# make bench [BENCH_ARGS=--quick] [PG_CONFIG=...]: capture and replay cost,
+# as ratios, on a throwaway server of PG_CONFIG's installation
 bench: deps all install
-	@bash bench/run.sh $(BENCH_ARGS)
+	@PG_CONFIG='$(PG_CONFIG)' bash bench/run.sh $(BENCH_ARGS)
 
 # make soak [SEEDS=200] [DURATION=600] [WORKERS=8] [FUZZ_RUN=60] [FUZZ_SEED=n]:
 # the concurrency fuzz for half of DURATION seconds, the randomized model

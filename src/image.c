@@ -53,7 +53,11 @@
  * the database that recorded them.
  *
  * Either way the value is detoasted, so an out-of-line original may be
- * vacuumed away afterwards.
+ * vacuumed away afterwards.  A value stored out of line uncompressed is
+ * read from its TOAST table in slices of 1 MB, straight into the image
+ * (the bytes are those of the detoasted value), and an update compares
+ * such a value with the other by length first, then slice by slice: no
+ * detoasted copy of it is made.  A compressed one is detoasted whole.
  *
  * Columns are identified by attnum, which stays put across ADD, DROP and
  * RENAME COLUMN; the type oid lets replay refuse a column whose type
@@ -83,7 +87,9 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/toast_compression.h"
 #include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "libpq/pqformat.h"
@@ -659,6 +665,99 @@ map_nested(char *data, int len, char format, const TypeMap *map)
 	}
 }
 
+/*
+ * Large values are read in slices of this many bytes where they are stored
+ * out of line and uncompressed: the whole value is then never detoasted
+ * into memory of its own.
+ */
+#define VALUE_SLICE (1024 * 1024)
+
+/*
+ * A varlena value read slice by slice: straight from the TOAST table when
+ * it is stored out of line uncompressed, else from its detoasted form (a
+ * copy only when it is compressed or stored out of line compressed).
+ */
+typedef struct ValueReader
+{
+	struct varlena *attr;		/* the value as given */
+	struct varlena *whole;		/* detoasted, or NULL: read by slices */
+	int32		len;			/* of the data, header excluded */
+	struct varlena *slice;		/* the last slice read, freed by the next */
+} ValueReader;
+
+static bool
+by_slices(struct varlena *attr)
+{
+	return VARATT_IS_EXTERNAL_ONDISK(attr) &&
+		toast_get_compression_id(attr) == TOAST_INVALID_COMPRESSION_ID;
+}
+
+static void
+reader_init(ValueReader *r, Datum value)
+{
+	r->attr = (struct varlena *) DatumGetPointer(value);
+	r->len = (int32) (toast_raw_datum_size(value) - VARHDRSZ);
+	r->whole = by_slices(r->attr) ? NULL : pg_detoast_datum_packed(r->attr);
+	r->slice = NULL;
+}
+
+/* len bytes of the value's data from offset; valid until the next call */
+static const char *
+reader_read(ValueReader *r, int32 offset, int32 len)
+{
+	if (r->slice != NULL)
+	{
+		pfree(r->slice);
+		r->slice = NULL;
+	}
+	if (r->whole != NULL)
+		return VARDATA_ANY(r->whole) + offset;
+	r->slice = detoast_attr_slice(r->attr, offset, len);
+	if (VARSIZE_ANY_EXHDR(r->slice) != (Size) len)
+		elog(ERROR, "undoredo: read %zu bytes of a stored value, not %d",
+			 VARSIZE_ANY_EXHDR(r->slice), len);
+	return VARDATA_ANY(r->slice);
+}
+
+static void
+reader_end(ValueReader *r)
+{
+	if (r->slice != NULL)
+		pfree(r->slice);
+	if (r->whole != NULL && r->whole != r->attr)
+		pfree(r->whole);
+}
+
+/*
+ * A value stored out of line uncompressed, appended to buf as it would be
+ * detoasted (a 4-byte header, then the data), slice by slice.
+ */
+static void
+append_by_slices(StringInfo buf, Datum value)
+{
+	ValueReader r;
+	union
+	{
+		uint64		align;		/* as large as a varattrib_4b */
+		char		bytes[sizeof(uint64)];
+	}			header;
+	int32		offset;
+
+	reader_init(&r, value);
+	Assert(r.whole == NULL);
+	SET_VARSIZE(&header, r.len + VARHDRSZ);
+	pq_sendint32(buf, r.len + VARHDRSZ);
+	enlargeStringInfo(buf, r.len + VARHDRSZ);
+	appendBinaryStringInfo(buf, header.bytes, VARHDRSZ);
+	for (offset = 0; offset < r.len; offset += VALUE_SLICE)
+	{
+		int32		n = Min(VALUE_SLICE, r.len - offset);
+
+		appendBinaryStringInfo(buf, reader_read(&r, offset, n), n);
+	}
+	reader_end(&r);
+}
+
 static void
 append_value(StringInfo buf, TypeSet *types, ColumnInfo *col,
 			 AttrNumber attnum, Datum value, bool isnull)
@@ -686,6 +785,11 @@ append_value(StringInfo buf, TypeSet *types, ColumnInfo *col,
 		pq_sendbyte(buf, FORMAT_RAW);
 		pq_sendint32(buf, col->typlen);
 		pq_sendbytes(buf, DatumGetPointer(value), col->typlen);
+	}
+	else if (col->format == 'r' && by_slices((struct varlena *) DatumGetPointer(value)))
+	{
+		pq_sendbyte(buf, FORMAT_RAW);
+		append_by_slices(buf, value);
 	}
 	else if (col->format == 'r')
 	{
@@ -771,6 +875,36 @@ undoredo_image_append_full(StringInfo buf, TypeSet *types, TableInfo *ti,
 	pfree(include);
 }
 
+/*
+ * Do two varlena values have the same data, one of them stored out of
+ * line?  Values of other lengths differ without being read; the others
+ * are compared slice by slice, so that neither is detoasted whole unless
+ * it is compressed.
+ */
+static bool
+same_data_by_slices(Datum a, Datum b)
+{
+	ValueReader ra;
+	ValueReader rb;
+	int32		offset;
+	bool		same = true;
+
+	if (toast_raw_datum_size(a) != toast_raw_datum_size(b))
+		return false;
+	reader_init(&ra, a);
+	reader_init(&rb, b);
+	for (offset = 0; same && offset < ra.len; offset += VALUE_SLICE)
+	{
+		int32		n = Min(VALUE_SLICE, ra.len - offset);
+
+		same = memcmp(reader_read(&ra, offset, n),
+					  reader_read(&rb, offset, n), n) == 0;
+	}
+	reader_end(&ra);
+	reader_end(&rb);
+	return same;
+}
+
 /* Do two values of a column have the same stored form? */
 static bool
 same_stored_form(ColumnInfo *col, Datum a, bool anull, Datum b, bool bnull)
@@ -787,6 +921,9 @@ same_stored_form(ColumnInfo *col, Datum a, bool anull, Datum b, bool bnull)
 		memcmp(DatumGetPointer(a), DatumGetPointer(b),
 			   VARSIZE_ANY(DatumGetPointer(a))) == 0)
 		return true;
+	if (VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(a)) ||
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(b)))
+		return same_data_by_slices(a, b);
 
 	da = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(a));
 	db = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(b));
