@@ -263,6 +263,34 @@ SET undoredo.max_steps = -1;
 \echo :LAST_ERROR_SQLSTATE
 SET undoredo.replaying = on;
 \echo :LAST_ERROR_SQLSTATE
+-- no SET of undoredo.replaying is accepted, not even of its value
+SET undoredo.replaying = off;
+\echo :LAST_ERROR_SQLSTATE
+SELECT set_config('undoredo.replaying', 'off', true);
+\echo :LAST_ERROR_SQLSTATE
+RESET undoredo.replaying;
+\echo :LAST_ERROR_SQLSTATE
+ALTER ROLE CURRENT_USER SET undoredo.replaying = off;
+\echo :LAST_ERROR_SQLSTATE
+-- RESET, which PostgreSQL applies without asking, changes nothing of the
+-- library's state: a trigger that resets it during an undo still reads on
+CREATE TABLE rs (id int PRIMARY KEY, v text);
+SELECT undoredo_track('rs');
+SET undoredo.scope = 'rs:1';
+INSERT INTO rs VALUES (1, 'a');
+RESET undoredo.scope;
+CREATE FUNCTION rs_reset() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RESET undoredo.replaying;
+    RAISE NOTICE 'replaying after RESET: %', current_setting('undoredo.replaying');
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER rs_reset BEFORE DELETE ON rs FOR EACH ROW EXECUTE FUNCTION rs_reset();
+SELECT * FROM undoredo_undo('rs', 1);
+SELECT count(*) AS rows_left FROM rs;
+DROP TABLE rs;
+DROP FUNCTION rs_reset();
 SELECT current_setting('undoredo.on_conflict') AS on_conflict,
        current_setting('undoredo.max_steps') AS max_steps,
        current_setting('undoredo.replaying') AS replaying;

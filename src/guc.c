@@ -6,13 +6,14 @@
  * undoredo.scope names the object a transaction edits, as
  * "<object_type>:<object_id>" split at the first colon.  Its check hook
  * rejects a malformed value when it is set.  A value set before this library
- * was loaded in the session was only a placeholder: when the real variable
- * is defined PostgreSQL warns about a bad value and drops it.  _PG_init
- * remembers such a value, and the first captured write reports it as an
- * error, so a session that set a scope never silently captures nothing.
+ * was loaded in the session was only a placeholder, which the check hook
+ * sees when the real variable is defined: it takes no scope instead (where
+ * PostgreSQL would warn and drop the value), and the first captured write
+ * reports the value as an error, once, so a session that set a scope never
+ * silently captures nothing.
  *
- * undoredo.replaying is on only while undoredo_undo/undoredo_redo run; its
- * check hook refuses any attempt to set it to another value.
+ * undoredo.replaying is on only while undoredo_undo/undoredo_redo run; the
+ * library assigns it, and its check hook refuses every SET of it.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,8 +30,19 @@ int			undoredo_max_steps = 0;
 int			undoredo_on_conflict = UNDOREDO_CONFLICT_ERROR;
 bool		undoredo_replaying = false;
 
+/*
+ * The variable behind the undoredo.replaying setting.  The library's state
+ * is undoredo_replaying, which replay.c assigns and the show hook reports:
+ * a RESET, which PostgreSQL applies without asking the check hook, changes
+ * only this copy, never what capture and replay go by.
+ */
+static bool replaying_setting = false;
+
 /* a malformed scope that was set before the library was loaded */
 static char *rejected_scope = NULL;
+
+/* the library is defining its variables (undoredo_define_settings) */
+static bool defining = false;
 
 static const struct config_enum_entry on_conflict_options[] = {
 	{"error", UNDOREDO_CONFLICT_ERROR, false},
@@ -54,6 +66,26 @@ check_scope(char **newval, void **extra pg_attribute_unused(),
 {
 	if (*newval == NULL || (*newval)[0] == '\0' || scope_is_valid(*newval))
 		return true;
+	if (defining)
+	{
+		/*
+		 * A value set before the library was loaded, which PostgreSQL would
+		 * warn of and drop: take no scope instead, silently.  The first
+		 * captured write reports it as an error, once (rejected_scope).
+		 */
+#if PG_VERSION_NUM >= 160000
+		guc_free(*newval);
+		*newval = guc_strdup(ERROR, "");
+#else
+		free(*newval);
+		*newval = strdup("");
+		if (*newval == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+#endif
+		return true;
+	}
 	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
 	GUC_check_errmsg("invalid value for parameter \"undoredo.scope\": \"%s\"",
 					 *newval);
@@ -73,17 +105,31 @@ assign_scope(const char *newval pg_attribute_unused(),
 	}
 }
 
+/*
+ * Only the library sets undoredo.replaying, by assigning the variable.
+ * Every SET, set_config, RESET or ALTER ... SET of it is refused, whatever
+ * the value; the definition's own default is accepted, and so, silently,
+ * is the "off" that databases set up before 1.1.2 still have as a
+ * placeholder, so that loading the library there warns of nothing.
+ */
 static bool
 /* cppcheck-suppress constParameter ; the hook signature is fixed */
 check_replaying(bool *newval, void **extra pg_attribute_unused(),
-				GucSource source pg_attribute_unused())
+				GucSource source)
 {
-	if (*newval == undoredo_replaying)
+	if (source == PGC_S_DEFAULT ||
+		(source < PGC_S_CLIENT && source != PGC_S_TEST && !*newval))
 		return true;
 	GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
 	GUC_check_errmsg("parameter \"undoredo.replaying\" cannot be set");
 	GUC_check_errdetail("It is on only while undoredo_undo or undoredo_redo runs.");
 	return false;
+}
+
+static const char *
+show_replaying(void)
+{
+	return undoredo_replaying ? "on" : "off";
 }
 
 /*
@@ -116,6 +162,7 @@ undoredo_define_settings(void)
 		!scope_is_valid(placeholder))
 		rejected = MemoryContextStrdup(TopMemoryContext, placeholder);
 
+	defining = true;
 	DefineCustomStringVariable("undoredo.scope",
 							   "Object whose undo history captures this transaction's changes.",
 							   "\"<object_type>:<object_id>\"; empty captures nothing.",
@@ -124,6 +171,7 @@ undoredo_define_settings(void)
 							   PGC_USERSET,
 							   0,
 							   check_scope, assign_scope, NULL);
+	defining = false;
 	DefineCustomStringVariable("undoredo.label",
 							   "Label recorded on the undo step this transaction creates.",
 							   NULL,
@@ -152,11 +200,11 @@ undoredo_define_settings(void)
 	DefineCustomBoolVariable("undoredo.replaying",
 							 "Shows whether undoredo_undo or undoredo_redo is running.",
 							 NULL,
-							 &undoredo_replaying,
+							 &replaying_setting,
 							 false,
 							 PGC_USERSET,
 							 GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
-							 check_replaying, NULL, NULL);
+							 check_replaying, NULL, show_replaying);
 
 	MarkGUCPrefixReserved("undoredo");
 
