@@ -270,7 +270,7 @@ SELECT set_config('undoredo.replaying', 'off', true);
 \echo :LAST_ERROR_SQLSTATE
 RESET undoredo.replaying;
 \echo :LAST_ERROR_SQLSTATE
-ALTER ROLE CURRENT_USER SET undoredo.replaying = off;
+ALTER ROLE CURRENT_USER SET undoredo.replaying = on;
 \echo :LAST_ERROR_SQLSTATE
 -- RESET, which PostgreSQL applies without asking, changes nothing of the
 -- library's state: a trigger that resets it during an undo still reads on

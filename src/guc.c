@@ -107,10 +107,10 @@ assign_scope(const char *newval pg_attribute_unused(),
 
 /*
  * Only the library sets undoredo.replaying, by assigning the variable.
- * Every SET, set_config, RESET or ALTER ... SET of it is refused, whatever
- * the value; the definition's own default is accepted, and so, silently,
- * is the "off" that databases set up before 1.1.2 still have as a
- * placeholder, so that loading the library there warns of nothing.
+ * Every SET or set_config of it is refused, whatever the value, and so is
+ * any "on".  The definition's default is accepted, and so is an "off" on a
+ * database or role (ALTER ... SET): the install scripts before 1.1.2 set
+ * it, and databases set up by them still have it.
  */
 static bool
 /* cppcheck-suppress constParameter ; the hook signature is fixed */
@@ -118,7 +118,7 @@ check_replaying(bool *newval, void **extra pg_attribute_unused(),
 				GucSource source)
 {
 	if (source == PGC_S_DEFAULT ||
-		(source < PGC_S_CLIENT && source != PGC_S_TEST && !*newval))
+		((source < PGC_S_CLIENT || source == PGC_S_TEST) && !*newval))
 		return true;
 	GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
 	GUC_check_errmsg("parameter \"undoredo.replaying\" cannot be set");
