@@ -328,7 +328,36 @@ INSERT INTO inner_undo VALUES (1);
 RESET undoredo.scope;
 -- the insert itself was captured, as one step
 SELECT * FROM undoredo_status('doc', 12);
-DROP TABLE inner_undo;
+-- the same, whatever the order of the triggers: from one that fires before
+-- undoredo_capture (by name), and from a BEFORE ROW trigger, neither of
+-- which sees a captured change yet; the step of inner_undo stays as it is
+CREATE TABLE inner_undo2 (id int PRIMARY KEY);
+SELECT undoredo_track('inner_undo2');
+CREATE TRIGGER aa_undo_inside AFTER INSERT ON inner_undo2
+    FOR EACH ROW EXECUTE FUNCTION undo_inside();
+CREATE FUNCTION undo_inside_before() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM undoredo_undo('doc', 12);
+    EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        RAISE NOTICE 'before: %: %', SQLSTATE, SQLERRM;
+    END;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER undo_inside_before BEFORE INSERT ON inner_undo2
+    FOR EACH ROW EXECUTE FUNCTION undo_inside_before();
+SET undoredo.scope = 'doc:12';
+INSERT INTO inner_undo2 VALUES (1);
+RESET undoredo.scope;
+SELECT * FROM undoredo_status('doc', 12);
+SELECT (SELECT count(*) FROM inner_undo) AS inner_undo,
+       (SELECT count(*) FROM inner_undo2) AS inner_undo2;
+-- once the statement is over, undo works again
+SELECT * FROM undoredo_undo('doc', 12, 2);
+SELECT * FROM undoredo_redo('doc', 12, 2);
+DROP TABLE inner_undo, inner_undo2;
+DROP FUNCTION undo_inside_before();
 
 -------------------------------------------------------------------------
 -- 13. DROP EXTENSION while histories exist.

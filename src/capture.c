@@ -309,7 +309,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 			/* a writer the scope refuses does not wait for its lock */
 			if (undoredo_find_scope_state(undoredo_scope) == NULL)
 				undoredo_access_before_lock(undoredo_scope, RelationGetRelid(rel));
-			undoredo_lock_scope(undoredo_scope);
+			undoredo_scope_writes(undoredo_lock_scope(undoredo_scope));
 		}
 		return PointerGetDatum(NULL);
 	}

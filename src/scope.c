@@ -93,6 +93,10 @@ typedef struct ScopeLevel
 
 static ScopeLevel *levels = NULL;
 
+/* how deeply statements nest now, and the scopes being written (below) */
+static int	statement_depth = 0;
+static List *writing_scopes = NIL;	/* of ScopeState, writing_depth set */
+
 /* see undoredo.h */
 UndoRedoReplayFiring undoredo_replay_firing;
 
@@ -612,6 +616,7 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			/* their memory goes with the transaction */
 			scope_table = NULL;
 			levels = NULL;
+			writing_scopes = NIL;
 			undoredo_plans_at_xact_end();
 			break;
 		default:
@@ -874,7 +879,8 @@ undoredo_flush_for_reading(ScopeState *ss)
 {
 	Assert(undoredo_scope_locked(ss));
 	flush_pending(ss, false);
-	if (ss->pending != NIL)
+	if (ss->pending != NIL ||
+		(ss->writing_depth != 0 && ss->writing_depth < statement_depth))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot read the history of \"%s\" while a statement is capturing into it",
@@ -922,17 +928,102 @@ flush_statement(void)
 	list_free(dirty);
 }
 
+/*
+ * Statements writing under a scope.  The executor and utility hooks below
+ * count how deeply statements nest (statement_depth); the guard of a
+ * tracked table marks the scope with the depth of the statement that
+ * writes (undoredo_scope_writes), and the mark goes when that statement
+ * ends, its AFTER triggers fired.  A reader (undo, redo, clear, history)
+ * called at a deeper level, from any trigger or function of that
+ * statement, before or after the capture trigger fired for its rows, is
+ * refused (undoredo_flush_for_reading).
+ */
+
+void
+undoredo_scope_writes(ScopeState *ss)
+{
+	Assert(undoredo_scope_locked(ss));
+	if (ss->writing_depth == 0)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		writing_scopes = lappend(writing_scopes, ss);
+		MemoryContextSwitchTo(oldcxt);
+		ss->writing_depth = statement_depth;
+	}
+}
+
+/* The statement at the current depth ended: its marks go. */
+static void
+statement_ends(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, writing_scopes)
+	{
+		ScopeState *ss = (ScopeState *) lfirst(lc);
+
+		if (ss->writing_depth >= statement_depth)
+		{
+			ss->writing_depth = 0;
+			writing_scopes = foreach_delete_current(writing_scopes, lc);
+		}
+	}
+}
+
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* PostgreSQL 18 dropped ExecutorRun's execute_once */
+#if PG_VERSION_NUM >= 180000
+#define RUN_PARAMS QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define RUN_ARGS queryDesc, direction, count
+#else
+#define RUN_PARAMS QueryDesc *queryDesc, ScanDirection direction, uint64 count, \
+	bool execute_once
+#define RUN_ARGS queryDesc, direction, count, execute_once
+#endif
+
+static void
+scope_ExecutorRun(RUN_PARAMS)
+{
+	statement_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(RUN_ARGS);
+		else
+			standard_ExecutorRun(RUN_ARGS);
+	}
+	PG_CATCH();
+	{
+		statement_ends();
+		statement_depth--;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	statement_depth--;
+}
 
 static void
 scope_ExecutorFinish(QueryDesc *queryDesc)
 {
-	if (prev_ExecutorFinish)
-		prev_ExecutorFinish(queryDesc);
-	else
-		standard_ExecutorFinish(queryDesc);
-	flush_statement();
+	statement_depth++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		flush_statement();
+	}
+	PG_FINALLY();
+	{
+		statement_ends();
+		statement_depth--;
+	}
+	PG_END_TRY();
 }
 
 /* COPY and other utility statements fire AFTER triggers without ExecutorFinish */
@@ -942,13 +1033,23 @@ scope_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					   ParamListInfo params, QueryEnvironment *queryEnv,
 					   DestReceiver *dest, QueryCompletion *qc)
 {
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-	flush_statement();
+	statement_depth++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		flush_statement();
+	}
+	PG_FINALLY();
+	{
+		statement_ends();
+		statement_depth--;
+	}
+	PG_END_TRY();
 }
 
 void
@@ -956,6 +1057,8 @@ undoredo_scope_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = scope_ExecutorRun;
 	prev_ExecutorFinish = ExecutorFinish_hook;
 	ExecutorFinish_hook = scope_ExecutorFinish;
 	prev_ProcessUtility = ProcessUtility_hook;

@@ -346,6 +346,8 @@ typedef struct ScopeState
 	SubTransactionId touched_subid; /* listed as touched by this one */
 	SubTransactionId dirty_subid;	/* listed as having changes of this one */
 	bool		forgotten;		/* its lock was rolled back */
+	int			writing_depth;	/* nesting depth of a statement writing
+								 * under it now, or 0 */
 
 
 	/* access.c: the scope's owner and tables as this transaction knows them */
@@ -393,6 +395,7 @@ extern void undoredo_scope_set_owner(ScopeState *ss, Oid owner);
 extern void undoredo_scope_cleared(ScopeState *ss);
 extern void undoredo_append_change(ScopeState *ss, TableInfo *ti,
 								   StringInfo record, const TypeSet *types);
+extern void undoredo_scope_writes(ScopeState *ss);
 extern void undoredo_flush_for_reading(ScopeState *ss);
 extern int64 undoredo_scope_pending_changes(ScopeState *ss);
 extern bool undoredo_scope_pending_refers_to(ScopeState *ss, Oid relid);
