@@ -959,6 +959,7 @@ result_int64(void)
 bool
 undoredo_store_newer_than_snapshot(int64 scope_id)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	char	   *seen[2];
 	int			i;
 
@@ -970,7 +971,9 @@ undoredo_store_newer_than_snapshot(int64 scope_id)
 		run(HS_STEP_STATES, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
 			i == 0 ? InvalidSnapshot : GetLatestSnapshot(), true, 1);
 		d = result(0, 1, &isnull);
-		seen[i] = isnull ? NULL : text_to_cstring(DatumGetTextPP(d));
+		/* out of the SPI connection's memory, which its end frees */
+		seen[i] = isnull ? NULL :
+			MemoryContextStrdup(cxt, TextDatumGetCString(d));
 		undoredo_spi_finish();
 	}
 	if (seen[0] == NULL || seen[1] == NULL)
