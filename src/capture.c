@@ -87,7 +87,8 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	ScopeState *ss;
 
 	initStringInfo(&record);
-	pq_sendint32(&record, 0);	/* the table's position, set below */
+	appendStringInfoSpaces(&record, VARHDRSZ);	/* room: scope.c */
+	pq_sendint32(&record, 0);	/* the table's position, set by scope.c */
 	pq_sendbyte(&record, op);
 	if (op == 'i')
 		undoredo_image_append_full(&record, &types, ti, newtup);

@@ -798,6 +798,14 @@ undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno)
  * of a very wide table are more, and such a row is compressed anyway.
  */
 #define RELS_BYTES(chunk) Min((chunk)->relbytes, CHUNK_SIZE / 2)
+
+/*
+ * A chunk's data, and an encoded change, begin with VARHDRSZ bytes of room
+ * for a varlena header: store.c makes the history row's bytea in place,
+ * and a change too large to share a chunk becomes the chunk's data as it
+ * is, without a copy of a large value.
+ */
+#define DATA_BYTES(buf) ((buf)->len - VARHDRSZ)
 #define TABLE_BYTES(names) (strlen(names) + 12)
 #define ORIGIN_BYTES 40
 
@@ -815,6 +823,7 @@ new_chunk(ScopeState *ss)
 	chunk->types.ntypes = chunk->types.maxtypes = 0;
 	chunk->types.types = NULL;
 	initStringInfo(&chunk->data);
+	appendStringInfoSpaces(&chunk->data, VARHDRSZ);
 	ss->pending = lappend(ss->pending, chunk);
 	MemoryContextSwitchTo(oldcxt);
 	scope_pending(ss);
@@ -828,7 +837,8 @@ free_chunk(PendingChunk *chunk)
 
 	for (i = 0; i < chunk->nrelids; i++)
 		pfree(chunk->relcolumns[i]);
-	pfree(chunk->data.data);
+	if (chunk->data.data != NULL)
+		pfree(chunk->data.data);	/* store.c may have taken it */
 	if (chunk->types.types != NULL)
 		pfree(chunk->types.types);
 	pfree(chunk);
@@ -1099,10 +1109,13 @@ chunk_relation(PendingChunk *chunk, TableInfo *ti)
 }
 
 /*
- * Append one encoded row change (capture.c) to the step's pending chunk:
- * its first four bytes are set to the position of the tracked table in the
- * chunk's list of tables; the user-defined types its images name join the
- * chunk's type dictionary.
+ * Append one encoded row change (capture.c) to the step's pending chunk.
+ * The record begins with VARHDRSZ bytes of room, then four bytes that are
+ * set here to the position of the tracked table in the chunk's list of
+ * tables; the user-defined types its images name join the chunk's type
+ * dictionary.  A change too large to share a chunk is written at once as a
+ * chunk of its own, its buffer taken as the chunk's data: a large value is
+ * not copied again.
  */
 void
 undoredo_append_change(ScopeState *ss, TableInfo *ti, StringInfo record,
@@ -1110,6 +1123,7 @@ undoredo_append_change(ScopeState *ss, TableInfo *ti, StringInfo record,
 {
 	PendingChunk *chunk;
 	bool		continues;
+	bool		alone;
 	int			relation;
 	uint32		n32;
 	int			i;
@@ -1119,7 +1133,9 @@ undoredo_append_change(ScopeState *ss, TableInfo *ti, StringInfo record,
 	continues = chunk != NULL &&
 		chunk->subid == GetCurrentSubTransactionId() &&
 		chunk->first_seq + chunk->count == ss->next_seq;
-	if (continues && chunk->data.len + record->len +
+	alone = DATA_BYTES(record) + TYPES_BYTES(types->ntypes) +
+		Min(ORIGIN_BYTES + TABLE_BYTES(ti->relcolumns), CHUNK_SIZE / 2) > CHUNK_SIZE;
+	if (continues && !alone && DATA_BYTES(&chunk->data) + DATA_BYTES(record) +
 		TYPES_BYTES(chunk->types.ntypes + types->ntypes) + RELS_BYTES(chunk) <= CHUNK_SIZE)
 		relation = chunk_relation(chunk, ti);
 	else
@@ -1139,15 +1155,25 @@ undoredo_append_change(ScopeState *ss, TableInfo *ti, StringInfo record,
 		relation = chunk_relation(chunk, ti);
 	}
 	n32 = pg_hton32(relation);
-	memcpy(record->data, &n32, 4);
-	appendBinaryStringInfo(&chunk->data, record->data, record->len);
+	memcpy(record->data + VARHDRSZ, &n32, 4);
+	if (alone)
+	{
+		/* the chunk is new and empty: its data becomes the record */
+		pfree(chunk->data.data);
+		chunk->data = *record;
+		record->data = NULL;
+	}
+	else
+		appendBinaryStringInfo(&chunk->data, record->data + VARHDRSZ,
+							   DATA_BYTES(record));
 	for (i = 0; i < types->ntypes; i++)
 		undoredo_typeset_add(&chunk->types, types->types[i], TopTransactionContext);
 	chunk->count++;
 	ss->next_seq++;
-	if (chunk->data.len + TYPES_BYTES(chunk->types.ntypes) + RELS_BYTES(chunk) > CHUNK_SIZE)
+	if (alone || DATA_BYTES(&chunk->data) + TYPES_BYTES(chunk->types.ntypes) +
+		RELS_BYTES(chunk) > CHUNK_SIZE)
 	{
-		/* one large change */
+		/* one large change (its buffer is not ours to keep past this call) */
 		ss->pending = list_delete_last(ss->pending);
 		write_chunk(ss, chunk);
 	}

@@ -606,7 +606,9 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 
 /*
  * Insert a chunk of row changes: count changes numbered from seq, which
- * refer to the tables relids by their position in it.  A regclass[] is
+ * refer to the tables relids by their position in it.  data holds the
+ * changes after VARHDRSZ bytes of room for the bytea's header; this takes
+ * it (data->data is freed and set to NULL).  A regclass[] is
  * dumped by name, so a dump restored elsewhere still finds the tables.
  * The user-defined types whose oids the images hold are stored twice, as
  * those oids (oid[]) and as regtype[], which pg_dump writes by name: replay
@@ -629,7 +631,7 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 	false, false, false};
 	Datum	   *elems = palloc(sizeof(Datum) * Max(Max(nrelids, types->ntypes), 1));
 	Datum	   *texts = palloc(sizeof(Datum) * Max(nrelids, 1));
-	bytea	   *changes = palloc(VARHDRSZ + data->len);
+	HeapTuple	tuple;
 	int			i;
 
 	for (i = 0; i < nrelids; i++)
@@ -643,14 +645,14 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 												-1, false, TYPALIGN_INT));
 	values[9] = CStringGetTextDatum(undoredo_origin());
 
-	SET_VARSIZE(changes, VARHDRSZ + data->len);
-	memcpy(VARDATA(changes), data->data, data->len);
+	/* the bytea, made in place: data begins with room for its header */
+	SET_VARSIZE(data->data, data->len);
 	values[0] = Int64GetDatum(step);
 	values[1] = Int32GetDatum(seq);
 	values[2] = Int32GetDatum(count);
 	values[3] = PointerGetDatum(construct_array(elems, nrelids, REGCLASSOID,
 												sizeof(Oid), true, TYPALIGN_INT));
-	values[4] = PointerGetDatum(changes);
+	values[4] = PointerGetDatum(data->data);
 	if (types->ntypes > 0)
 	{
 		for (i = 0; i < types->ntypes; i++)
@@ -661,9 +663,12 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 													sizeof(Oid), true, TYPALIGN_INT));
 		nulls[5] = nulls[6] = false;
 	}
-	insert_row(rel, form_row(rel, 10, names, values, nulls));
+	tuple = form_row(rel, 10, names, values, nulls);
+	/* taken: freed before the row is stored, which may toast a copy */
+	pfree(data->data);
+	data->data = NULL;
+	insert_row(rel, tuple);
 	table_close(rel, NoLock);
-	pfree(changes);
 }
 
 /*
