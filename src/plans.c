@@ -222,6 +222,25 @@ undoredo_plan(Oid relid, const char *sql, int nargs, const Oid *argtypes)
 }
 
 /*
+ * A generic plan of a statement, not kept: for statements whose parameters
+ * hold large values (replay.c), which a custom plan would copy into itself
+ * as constants.  It lives in the SPI connection's memory.
+ */
+SPIPlanPtr
+undoredo_plan_once(const char *sql, int nargs, const Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+
+	Assert(spi_depth > 0);
+	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "undoredo: SPI_prepare_cursor failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
  * The kept plan of one of the history's statements (store.c), by purpose:
  * a small number that names the statement, and the generation of the
  * extension's location, so that its schema renamed or the extension

@@ -88,6 +88,12 @@ PG_FUNCTION_INFO_V1(undoredo_redo);
 
 
 /* A statement's SQL text and parameters, built up piece by piece. */
+/*
+ * A value of more bytes than this is replayed one row at a time, by a
+ * statement with a generic plan of its own.
+ */
+#define LARGE_VALUE (1024 * 1024)
+
 typedef struct Statement
 {
 	StringInfoData sql;
@@ -96,6 +102,7 @@ typedef struct Statement
 	Oid		   *argtypes;
 	Datum	   *values;
 	char	   *nulls;
+	bool		large;			/* a parameter holds a large value */
 } Statement;
 
 struct Batch;
@@ -175,6 +182,9 @@ add_param(Statement *st, Oid type, Datum value, bool isnull)
 	st->argtypes[st->nargs] = type;
 	st->values[st->nargs] = value;
 	st->nulls[st->nargs] = isnull ? 'n' : ' ';
+	if (!isnull && !st->large && get_typlen(type) == -1 &&
+		VARSIZE_ANY(DatumGetPointer(value)) > LARGE_VALUE)
+		st->large = true;
 	return ++st->nargs;
 }
 
@@ -869,6 +879,7 @@ statement_init(Statement *st)
 	st->argtypes = palloc(sizeof(Oid) * st->maxargs);
 	st->values = palloc(sizeof(Datum) * st->maxargs);
 	st->nulls = palloc(st->maxargs);
+	st->large = false;
 }
 
 /*
@@ -892,8 +903,15 @@ execute(const ReplayContext *rc, Statement *st, bool as_table_owner)
 		SetUserIdAndSecContext(rc->ti->owner,
 							   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_NOFORCE_RLS);
-	/* planned in the context it runs in (see undoredo_plan) */
-	ret = undoredo_execute_plan(undoredo_plan(rc->ti->rootid, st->sql.data,
+	/*
+	 * Planned in the context it runs in (see undoredo_plan).  A statement
+	 * with a large value gets a generic plan of its own: a custom plan
+	 * would copy each parameter into the plan as a constant, twice.
+	 */
+	ret = undoredo_execute_plan(st->large ?
+								undoredo_plan_once(st->sql.data, st->nargs,
+												   st->argtypes) :
+								undoredo_plan(rc->ti->rootid, st->sql.data,
 											  st->nargs, st->argtypes),
 								st->values, st->nulls, InvalidSnapshot,
 								false, 0);
@@ -1584,6 +1602,13 @@ batchable(const ReplayContext *rc, BatchKind kind, RowImage *from,
 
 	if (ti->key_deferrable)
 		return false;
+	/* a change with a large value goes alone: a batch copies its rows more */
+	for (i = 0; from != NULL && i < from->nvalues; i++)
+		if (from->values[i].len > LARGE_VALUE)
+			return false;
+	for (i = 0; to != NULL && i < to->nvalues; i++)
+		if (to->values[i].len > LARGE_VALUE)
+			return false;
 	*cols = usable_columns(rc, kind == BATCH_INSERT ? to : from);
 	for (i = 0; i < ti->nkeys; i++)
 		if (!bms_is_member(ti->keys[i], *cols))

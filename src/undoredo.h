@@ -99,6 +99,8 @@ extern SPIPlanPtr undoredo_plan(Oid relid, const char *sql, int nargs,
 extern int	undoredo_execute_plan(SPIPlanPtr plan, Datum *values,
 								  const char *nulls, Snapshot snapshot,
 								  bool read_only, long count);
+extern SPIPlanPtr undoredo_plan_once(const char *sql, int nargs,
+									const Oid *argtypes);
 extern SPIPlanPtr undoredo_plan_for(uint32 purpose, char *(*build) (void *arg),
 								   void *arg, int nargs, const Oid *argtypes);
 extern int	undoredo_kept_plans(void);
