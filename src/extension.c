@@ -165,10 +165,39 @@ undoredo_restore_user(const UserContext *saved)
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
+/*
+ * PostgreSQL keeps room for ten relcache callbacks per backend, for every
+ * library loaded together (Citus registers five, PostgreSQL some of its
+ * own): this library registers one, which calls each of its caches'.
+ */
+#define RELCACHE_CALLBACKS 8
+
+static RelcacheCallbackFunction relcache_callbacks[RELCACHE_CALLBACKS];
+static int	nrelcache_callbacks = 0;
+
+static void
+relcache_changed(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < nrelcache_callbacks; i++)
+		relcache_callbacks[i] (arg, relid);
+}
+
+/* Call fn for every relcache invalidation, as CacheRegisterRelcacheCallback. */
+void
+undoredo_on_relcache_change(RelcacheCallbackFunction fn)
+{
+	if (nrelcache_callbacks == RELCACHE_CALLBACKS)
+		elog(FATAL, "undoredo: out of relcache callback slots");
+	relcache_callbacks[nrelcache_callbacks++] = fn;
+}
+
 void
 undoredo_extension_init(void)
 {
-	CacheRegisterRelcacheCallback(forget_extension_rel, (Datum) 0);
+	CacheRegisterRelcacheCallback(relcache_changed, (Datum) 0);
+	undoredo_on_relcache_change(forget_extension_rel);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, forget_extension, (Datum) 0);
 }
 

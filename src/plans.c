@@ -157,7 +157,7 @@ lookup(PlanKey *key, const char *sql, char *(*build) (void *arg), void *arg,
 		ctl.entrysize = sizeof(PlanEntry);
 		plan_cache = hash_create("undoredo plans", PLAN_CACHE_SIZE * 2, &ctl,
 								 HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(forget_table_plans, (Datum) 0);
+		undoredo_on_relcache_change(forget_table_plans);
 	}
 	trim_plans();
 

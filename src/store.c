@@ -335,7 +335,7 @@ check_scope_ids(void)
 	ReleaseSysCache(tuple);
 	if (!scope_ids_callback)
 	{
-		CacheRegisterRelcacheCallback(forget_scope_ids, (Datum) 0);
+		undoredo_on_relcache_change(forget_scope_ids);
 		scope_ids_callback = true;
 	}
 	if (scope_ids == NULL || filenode != scope_ids_filenode ||

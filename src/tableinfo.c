@@ -446,7 +446,7 @@ undoredo_table_info(Relation rel, Oid rootid)
 		ctl.entrysize = sizeof(TableInfo);
 		table_cache = hash_create("undoredo tables", 32, &ctl,
 								  HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(invalidate_table_info, (Datum) 0);
+		undoredo_on_relcache_change(invalidate_table_info);
 	}
 
 	ti = hash_search(table_cache, &relid, HASH_ENTER, &found);

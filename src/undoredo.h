@@ -34,6 +34,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/inval.h"
 #include "utils/relcache.h"
 
 /* SQLSTATE of a conflict: a row changed outside the history */
@@ -91,6 +92,7 @@ extern Oid	undoredo_history_relid(const char *name);
 extern void undoredo_become_owner(UserContext *saved);
 extern void undoredo_restore_user(const UserContext *saved);
 extern const char *undoredo_origin(void);
+extern void undoredo_on_relcache_change(RelcacheCallbackFunction fn);
 extern void undoredo_extension_init(void);
 
 /* plans.c */
