@@ -12,16 +12,19 @@
 #   dist     the PGXN zip built, unpacked elsewhere, built and tested there
 #   deb      the Debian package built and installed onto Debian's
 #            PostgreSQL 15, CREATE EXTENSION and installcheck, purged
+#   citus    make test-citus: Citus 13.2.2 built from ../shared/vendor into
+#            the cache, a coordinator and two workers of a private copy of
+#            PostgreSQL 15 (test/citus/run.sh)
 # Caches (PostgreSQL builds, downloaded packages) live in UNDOREDO_CACHE
 # (default /var/cache/undoredo-build); nothing is installed into the
 # system's PostgreSQL but the package of the deb part, purged again.
-# Ports: UNDOREDO_PORT (default 5610) and the three above it.
+# Ports: UNDOREDO_PORT (default 5610) and the six above it.
 # TEST_ALL_PARTS="pg15 pg18 ..." runs a subset.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export UNDOREDO_CACHE=${UNDOREDO_CACHE:-/var/cache/undoredo-build}
 base=${UNDOREDO_PORT:-5610}
-parts=${TEST_ALL_PARTS:-pg15 pg18 pg17 pg19 dist deb}
+parts=${TEST_ALL_PARTS:-pg15 pg18 pg17 pg19 dist deb citus}
 mkdir -p "$UNDOREDO_CACHE"
 
 extra=(unzip dpkg-dev debhelper postgresql-server-dev-all build-essential
@@ -96,6 +99,7 @@ for p in $parts; do
         pg19) part pg19 bash test/matrix/link-check.sh 19 experimental ;;
         dist) part dist dist ;;
         deb)  part deb deb ;;
+        citus) part citus bash test/citus/run.sh 15 $((base + 4)) ;;
         *) echo "unknown part $p" >&2; status=1 ;;
     esac
 done
