@@ -52,9 +52,10 @@ test-all: deps
 	@bash test/test-all.sh
 
 # undoredo on Citus: a coordinator and two workers on this machine, Citus
-# built once from the tarballs in ../shared/vendor (cached in UNDOREDO_CACHE)
+# built once from the tarballs in ../shared/vendor (cached in UNDOREDO_CACHE);
+# CITUS_PG=18 for PostgreSQL 18 (built by test/matrix/build-pg.sh) and Citus 14
 test-citus: deps
-	@bash test/citus/run.sh
+	@bash test/citus/run.sh $(or $(CITUS_PG),15)
 
 # build/deb/postgresql-NN-undoredo_*.deb (pg_buildext, one per major)
 deb:
