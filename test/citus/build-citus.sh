@@ -42,11 +42,13 @@ if [ -z "$want" ] || [ "$want" != "$have" ]; then
 fi
 
 # the PostgreSQL build it is for: its directory in the cache
-rel=$(cd "$("$PG_CONFIG" --bindir)" && pwd)
-rel=${rel#"$UNDOREDO_CACHE/pg/"}
+bindir=$(cd "$("$PG_CONFIG" --bindir)" && pwd)
+case $bindir in
+    "$UNDOREDO_CACHE/pg/"*) ;;
+    *) log "$PG_CONFIG is not a PostgreSQL in $UNDOREDO_CACHE/pg"; exit 1 ;;
+esac
+rel=${bindir#"$UNDOREDO_CACHE/pg/"}
 root="$UNDOREDO_CACHE/pg/${rel%%/*}"
-[ -d "$root" ] && [ "$rel" != "$(cd "$("$PG_CONFIG" --bindir)" && pwd)" ] \
-    || { log "$PG_CONFIG is not a PostgreSQL in $UNDOREDO_CACHE/pg"; exit 1; }
 key="citus-$citus-${have:0:16}-${root##*/}"
 dir="$UNDOREDO_CACHE/citus/$key"
 if [ -f "$dir/.done" ]; then
