@@ -36,7 +36,7 @@ endif
 .DEFAULT_GOAL := all
 
 
-.PHONY: test test-all deb dist demo demo-web deps lint bench soak
+.PHONY: test test-all test-citus deb dist demo demo-web deps lint bench soak
 deps:
 	@bash test/deps.sh
 
@@ -51,6 +51,12 @@ test: deps
 # UNDOREDO_CACHE (default /var/cache/undoredo-build)
 test-all: deps
 	@bash test/test-all.sh
+
+# undoredo on Citus: a coordinator and two workers on this machine, Citus
+# built once from the tarballs in ../shared/vendor (cached in UNDOREDO_CACHE);
+# CITUS_PG=18 for PostgreSQL 18 (built by test/matrix/build-pg.sh) and Citus 14
+test-citus: deps
+	@bash test/citus/run.sh $(or $(CITUS_PG),15)
 
 # build/deb/postgresql-NN-undoredo_*.deb (pg_buildext, one per major)
 deb:

@@ -12,16 +12,20 @@
 #   dist     the PGXN zip built, unpacked elsewhere, built and tested there
 #   deb      the Debian package built and installed onto Debian's
 #            PostgreSQL 15, CREATE EXTENSION and installcheck, purged
+#   citus    make test-citus: Citus 13.2.2 built from ../shared/vendor into
+#            the cache, a coordinator and two workers of a private copy of
+#            PostgreSQL 15 (test/citus/run.sh)
+#   citus18  the same with Citus 14.0.1 on the PostgreSQL 18 of pg18
 # Caches (PostgreSQL builds, downloaded packages) live in UNDOREDO_CACHE
 # (default /var/cache/undoredo-build); nothing is installed into the
 # system's PostgreSQL but the package of the deb part, purged again.
-# Ports: UNDOREDO_PORT (default 5610) and the three above it.
+# Ports: UNDOREDO_PORT (default 5610) and the nine above it.
 # TEST_ALL_PARTS="pg15 pg18 ..." runs a subset.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export UNDOREDO_CACHE=${UNDOREDO_CACHE:-/var/cache/undoredo-build}
 base=${UNDOREDO_PORT:-5610}
-parts=${TEST_ALL_PARTS:-pg15 pg18 pg17 pg19 dist deb}
+parts=${TEST_ALL_PARTS:-pg15 pg18 pg17 pg19 dist deb citus citus18}
 mkdir -p "$UNDOREDO_CACHE"
 
 extra=(unzip dpkg-dev debhelper postgresql-server-dev-all build-essential
@@ -62,7 +66,7 @@ part() {   # NAME COMMAND...: run, count, time
     fi
     if [ "$rc" -ne 0 ]; then status=1; [ "$f" -eq 0 ] && f=1; fi
     total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
-    timings+=("$(printf '%-6s %5d s  %4d passed, %d failed' "$name" $((SECONDS - start)) "$p" "$f")")
+    timings+=("$(printf '%-7s %5d s  %4d passed, %d failed' "$name" $((SECONDS - start)) "$p" "$f")")
 }
 
 bash test/lint.sh || status=1
@@ -96,6 +100,8 @@ for p in $parts; do
         pg19) part pg19 bash test/matrix/link-check.sh 19 experimental ;;
         dist) part dist dist ;;
         deb)  part deb deb ;;
+        citus) part citus bash test/citus/run.sh 15 $((base + 4)) ;;
+        citus18) part citus18 bash test/citus/run.sh 18 $((base + 7)) ;;
         *) echo "unknown part $p" >&2; status=1 ;;
     esac
 done
