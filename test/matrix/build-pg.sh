@@ -1,7 +1,8 @@
 #!/bin/bash
 # build-pg.sh MAJOR SUITE: build a minimal PostgreSQL server of that major
 # from Debian's source package in SUITE (e.g. 18 sid), with --with-libxml
-# (the types test needs xml), into $UNDOREDO_CACHE/pg/VERSION, keyed by the
+# (the types test needs xml) and --enable-cassert (the extension's Asserts
+# and PostgreSQL's memory checks then run in the suites), into $UNDOREDO_CACHE/pg/VERSION, keyed by the
 # Debian version, and print that directory's bin/pg_config.  A finished
 # build is reused; when the archive cannot be reached the newest finished
 # build of the major is used.
@@ -13,7 +14,7 @@ major=$1 suite=$2
 log() { echo "build-pg $major: $*" >&2; }
 
 newest_cached() {
-    ls -d "$UNDOREDO_CACHE/pg/postgresql-$major".*/.done 2>/dev/null | sort -V | tail -1 | xargs -r dirname
+    ls -d "$UNDOREDO_CACHE/pg/postgresql-$major".*-cassert/.done 2>/dev/null | sort -V | tail -1 | xargs -r dirname
 }
 
 version=
@@ -28,7 +29,7 @@ if [ -z "$version" ]; then
     echo "$prefix/bin/pg_config"; exit 0
 fi
 # "postgresql" in the prefix: configure then adds no /postgresql to its dirs
-prefix="$UNDOREDO_CACHE/pg/postgresql-$(echo "$version" | tr '~' '_')"
+prefix="$UNDOREDO_CACHE/pg/postgresql-$(echo "$version" | tr '~' '_')-cassert"
 # contrib modules the suites use (citext: equal keys and types, amcheck:
 # maintenance); a build made before they were added is made again
 contrib=(citext amcheck)
@@ -70,7 +71,8 @@ step() {   # NAME COMMAND...: run with its log kept in $src; stop on failure
 # PostgreSQL's build skip generating its headers (it does so at level 0)
 unset MAKELEVEL MAKEFLAGS MFLAGS
 step configure ./configure --prefix="$prefix" --with-libxml --without-icu \
-    --without-readline --without-zstd --without-lz4 --disable-nls CFLAGS="-O2"
+    --without-readline --without-zstd --without-lz4 --disable-nls \
+    --enable-cassert CFLAGS="-O2"
 step make make -s -j"$(nproc)"
 # install nowhere but into the prefix
 if grep -E '^(prefix|exec_prefix|bindir|libdir|pkglibdir|datadir|includedir.*) *=' \
