@@ -409,13 +409,14 @@ def shard_triggers(s, table):
 # --------------------------------------------------------------------------
 # Item 0: undoredo in a server that preloads Citus
 
-@xfail(0, r"out of relcache_callback_list slots")
 def undo_where_citus_is_loaded(s):
-    """undoredo must work in a backend of a server that preloads Citus, on
-    a plain local table: capture, then status, history and undo in a new
-    session.  Today undo and history end the session with FATAL: out of
+    """undoredo works in a backend of a server that preloads Citus, on a
+    plain local table: capture, then status, history and undo in a new
+    session.  Before the library registered a single relcache callback,
+    undo and history ended the session with FATAL: out of
     relcache_callback_list slots (Citus's five relcache callbacks and
-    undoredo's four do not fit in PostgreSQL's ten with the server's own)."""
+    undoredo's four did not fit in PostgreSQL's ten with the server's
+    own)."""
     c = s.conn(s.coord)
     q(c, "CREATE TABLE lo_t (id int PRIMARY KEY, v text)")
     q(c, "SELECT undoredo_track('lo_t')")
