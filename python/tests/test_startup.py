@@ -164,13 +164,15 @@ class StartupTest(unittest.TestCase):
         # role, without TRIGGER, checks them at start-up and captures.
         with self.engine.begin() as conn:
             conn.execute(text("DROP ROLE IF EXISTS pyst_app"))
-            conn.execute(text("CREATE ROLE pyst_app LOGIN"))
+            # with a password: make test's server authenticates TCP
+            # connections by password
+            conn.execute(text("CREATE ROLE pyst_app LOGIN PASSWORD 'pyst_app'"))
             conn.execute(text("GRANT SELECT, INSERT, UPDATE, DELETE ON %s, pyst_label TO pyst_app"
                               % ", ".join(EVERY)))
         self.addCleanup(self.drop_role)
         with self.engine.begin() as conn:
             ur.track_tables(conn, Doc)          # as op.get_bind() in a migration
-        app = support.make_engine(user="pyst_app")
+        app = support.make_engine(user="pyst_app", password="pyst_app")
         self.addCleanup(app.dispose)
         self.assertEqual(ur.track_tables(app, Doc), EVERY)
         with self.assertRaisesRegex(ProgrammingError, "permission denied for table pyst_label"):
