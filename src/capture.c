@@ -250,6 +250,22 @@ has_trigger(Relation rel, const char *name)
 	return false;
 }
 
+/* Does the table have a row trigger that calls the function (ours)? */
+static bool
+has_capture_trigger(Relation rel, Oid fnoid)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	int			i;
+
+	if (trigdesc == NULL)
+		return false;
+	for (i = 0; i < trigdesc->numtriggers; i++)
+		if (trigdesc->triggers[i].tgfoid == fnoid &&
+			TRIGGER_FOR_ROW(trigdesc->triggers[i].tgtype))
+			return true;
+	return false;
+}
+
 /* Is this write to be captured (or TRUNCATE refused)? */
 static bool
 capturing(void)
@@ -277,9 +293,12 @@ undoredo_capture(PG_FUNCTION_ARGS)
 	 * A guard left on a table that is no longer part of a tracked tree (a
 	 * partition detached while event triggers did not fire, or before they
 	 * removed guards) does nothing: no scope lock, no TRUNCATE refusal.
+	 * The capture trigger is found by its function, not by its name: a
+	 * copy of the table's triggers may be named otherwise (Citus names the
+	 * triggers of a shard after the shard).
 	 */
 	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) &&
-		!has_trigger(rel, CAPTURE_TRIGGER))
+		!has_capture_trigger(rel, fcinfo->flinfo->fn_oid))
 		return PointerGetDatum(NULL);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))

@@ -409,6 +409,7 @@ def shard_triggers(s, table):
 # --------------------------------------------------------------------------
 # Item 0: undoredo in a server that preloads Citus
 
+@test
 def undo_where_citus_is_loaded(s):
     """undoredo works in a backend of a server that preloads Citus, on a
     plain local table: capture, then status, history and undo in a new
@@ -944,15 +945,15 @@ def triggers_survive_moves(s):
     assert not bad, "shards without both triggers after moves: %r" % bad
 
 
-@xfail(3, r"was truncated under its scope")
+@test
 def truncate_refused_under_scope(s):
     """Item 3: TRUNCATE of a tracked table while a scope is set must be
     refused (it cannot be captured), through the coordinator and on a
     worker's shard.  On a shard the guard is named undoredo_guard_<shard
-    id> and looks for a capture trigger named undoredo_capture, which a
-    shard does not have (its copy is undoredo_capture_<shard id>): the
-    guard does nothing there, neither this refusal nor taking the scope
-    lock before the statement's row locks."""
+    id> and its capture trigger undoredo_capture_<shard id>: the guard
+    finds the capture trigger by its function since 1.1.2 (before, by the
+    name undoredo_capture, and did nothing on shards: neither this refusal
+    nor taking the scope lock before the statement's row locks)."""
     d, = fresh_docs(s, 1)
     make_doc_tables(s, "tr", [d])
     holder = placement(s, "tr_paragraph", d)
