@@ -58,11 +58,14 @@ undoredo_status(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
+	int64		scope_id;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
-	undoredo_store_counts(find_scope(object_type, object_id), &counts[0], &counts[1]);
+	scope_id = find_scope(object_type, object_id);
+	undoredo_citus_check_here(object_type, object_id, scope_id);
+	undoredo_store_counts(scope_id, &counts[0], &counts[1]);
 	/* a step committed meanwhile may have brought another table */
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 
@@ -84,6 +87,7 @@ undoredo_history(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 	scope_id = find_scope(object_type, object_id);
+	undoredo_citus_check_here(object_type, object_id, scope_id);
 	ss = undoredo_find_scope_state(psprintf("%s:%s", object_type, object_id));
 	if (scope_id != 0)
 	{
@@ -128,6 +132,8 @@ undoredo_clear(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot clear a history while an undo or redo is replaying"),
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
+	undoredo_citus_check_here(object_type, object_id,
+							  find_scope(object_type, object_id));
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_CLEAR);
 	undoredo_flush_for_reading(ss);
 	undoredo_store_discard_steps(undoredo_scope_id(ss), true);

@@ -11,6 +11,7 @@
  * replay.c    undoredo_undo/undoredo_redo
  * history.c   undoredo_status/undoredo_history/undoredo_clear
  * access.c    who may read, clear, undo and redo a scope, and write into it
+ * citus.c     where a scope's history is not, on a Citus coordinator
  * scope.c     the scope lock, the current step, pending changes: the only
  *             file that knows transaction state
  * store.c     the history tables: the only file that reads or writes them
@@ -407,6 +408,10 @@ extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_scope_init(void);
 
+
+/* citus.c */
+extern void undoredo_citus_check_here(const char *object_type,
+									  const char *object_id, int64 scope_id);
 
 /* access.c */
 typedef enum UndoRedoAccess

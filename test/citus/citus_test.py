@@ -596,7 +596,7 @@ def answer_or_refusal(c, sql, args, correct, what, problems):
                         % (what, got, correct))
 
 
-@xfail(1, r"returned \[\(0, 0\)\]|returned \[\]")
+@test
 def coordinator_calls_not_routed(s):
     """Item 1: status, history, clear and undo called on the coordinator
     without Citus routing them (the text-id overloads, which are not
@@ -622,11 +622,12 @@ def coordinator_calls_not_routed(s):
         assert not problems, "; ".join(problems)
 
 
-@xfail(1, r"the worker still holds")
+@test
 def clear_on_coordinator(s):
     """Item 1: undoredo_clear (not a distributed function) on the
     coordinator must clear the document's history on its worker, or fail;
-    today it clears the coordinator's empty history and returns."""
+    before 1.1.2 it cleared the coordinator's empty history and returned,
+    now it refuses: the history is not on this node."""
     d, = fresh_docs(s, 1)
     make_doc_tables(s, "cl", [d])
     edit(s, "cl", d, "v1")
