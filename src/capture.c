@@ -370,6 +370,9 @@ undoredo_capture(PG_FUNCTION_ARGS)
 		oldtup = trigdata->tg_trigtuple;
 		newtup = trigdata->tg_newtuple;
 	}
+	/* on a Citus shard, the rows of the scope's object only */
+	undoredo_citus_check_row(ti, rel, oldtup, undoredo_scope);
+	undoredo_citus_check_row(ti, rel, newtup, undoredo_scope);
 	if (ti->map != NULL)
 	{
 		if (oldtup)

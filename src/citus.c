@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * citus.c
- *	  What undoredo knows of Citus: where a scope's history is not.
+ *	  What undoredo knows of Citus: where a scope's history is not, and
+ *	  which object's rows a shard holds.
  *
  * Until undoredo has a Citus mode (docs/citus.md), a history of rows of a
  * distributed table is kept on the worker that holds their shard, where
@@ -13,12 +14,26 @@
  * distributed.  Without Citus installed this costs one catalog lookup per
  * call, and nothing on the capture path.
  *
+ * A step is kept on one node, so it may change the rows of its own object
+ * only: capture on a shard of a table distributed by the object's key
+ * refuses a row of another object (which may live on another node, and
+ * would be recorded there as a step apart), and capture on a shard of a
+ * reference table (a copy on every node, each of which would record it)
+ * refuses every row.  Which column a shard is distributed by is looked up
+ * once per relcache entry (tableinfo.c); a table that is not a shard costs
+ * nothing per row.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "undoredo.h"
 
@@ -63,4 +78,109 @@ undoredo_citus_check_here(const char *object_type, const char *object_id,
 					object_type, object_id),
 			 errdetail("This is a Citus coordinator: histories of distributed tables are kept on the workers that hold their shards."),
 			 errhint("Call the function through a distributed function routed by the object id (docs/citus.md).")));
+}
+
+/*
+ * If rel is a shard of a Citus table (named "<table>_<shard id>", in the
+ * table's schema), the attnum of the column its table is distributed by,
+ * or -1 when the table is not distributed by a column (a reference
+ * table); 0 when rel is not a shard.
+ */
+AttrNumber
+undoredo_citus_shard_key(Relation rel)
+{
+	const char *relname = RelationGetRelationName(rel);
+	const char *underscore = strrchr(relname, '_');
+	char	   *end;
+	int64		shardid;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
+	Datum		values[3];
+	AttrNumber	attnum = 0;
+
+	if (underscore == NULL || !OidIsValid(get_extension_oid("citus", true)))
+		return 0;
+	shardid = strtoi64(underscore + 1, &end, 10);
+	if (*end != '\0' || end == underscore + 1 || shardid <= 0)
+		return 0;
+	values[0] = Int64GetDatum(shardid);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(RelationGetNamespace(rel));
+	undoredo_spi_connect();
+	if (SPI_execute_with_args("SELECT p.partmethod OPERATOR(pg_catalog.=) 'h',"
+							  " pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)"
+							  " FROM pg_catalog.pg_dist_shard s"
+							  " JOIN pg_catalog.pg_dist_partition p"
+							  " ON p.logicalrelid OPERATOR(pg_catalog.=) s.logicalrelid"
+							  " JOIN pg_catalog.pg_class c"
+							  " ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
+							  " WHERE s.shardid OPERATOR(pg_catalog.=) $1"
+							  " AND c.relname::pg_catalog.text OPERATOR(pg_catalog.||) '_'"
+							  " OPERATOR(pg_catalog.||) $1::pg_catalog.text"
+							  " OPERATOR(pg_catalog.=) $2"
+							  " AND c.relnamespace OPERATOR(pg_catalog.=) $3",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		bool		hashed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc,
+														1, &isnull));
+		char	   *column = SPI_getvalue(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2);
+
+		attnum = -1;
+		if (hashed && column != NULL)
+		{
+			attnum = get_attnum(RelationGetRelid(rel), column);
+			if (attnum == InvalidAttrNumber)
+				attnum = -1;
+		}
+	}
+	undoredo_spi_finish();
+	return attnum;
+}
+
+/*
+ * A captured row of a Citus shard must belong to the scope's object: its
+ * distribution column holds the object id.  Rows of a reference table are
+ * refused.  Nothing to check for a table that is not a shard.
+ */
+void
+undoredo_citus_check_row(TableInfo *ti, Relation rel, HeapTuple tuple,
+						 const char *scope)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum		value;
+	bool		isnull;
+	char	   *have;
+	Oid			outfn;
+	bool		varlena;
+
+	if (ti->citus_key == 0 || tuple == NULL)
+		return;
+	if (ti->citus_key < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot capture a change of \"%s\" under undoredo.scope \"%s\"",
+						RelationGetRelationName(rel), scope),
+				 errdetail("The table is a Citus table not distributed by an object's key, such as a reference table, with a copy on each node; a step is kept on one node."),
+				 errtable(rel)));
+	value = heap_getattr(tuple, ti->citus_key, desc, &isnull);
+	if (isnull)
+		have = NULL;
+	else
+	{
+		getTypeOutputInfo(TupleDescAttr(desc, ti->citus_key - 1)->atttypid,
+						  &outfn, &varlena);
+		have = OidOutputFunctionCall(outfn, value);
+	}
+	if (have == NULL || strcmp(have, strchr(scope, ':') + 1) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot capture a change of object %s of table \"%s\" under undoredo.scope \"%s\"",
+						have != NULL ? have : "null", RelationGetRelationName(rel),
+						scope),
+				 errdetail("On Citus a step is kept on the node that holds its object's rows, so it may change the rows of its own object only."),
+				 errtable(rel)));
 }

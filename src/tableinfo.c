@@ -415,6 +415,8 @@ build_table_info(TableInfo *ti, Relation rel, Oid rootid)
 	}
 
 	MemoryContextSwitchTo(oldcxt);
+	/* which object's rows a Citus shard holds (outside ti->mcxt: SPI) */
+	ti->citus_key = undoredo_citus_shard_key(rel);
 	ti->valid = true;
 }
 

@@ -11,12 +11,13 @@
  * replay.c    undoredo_undo/undoredo_redo
  * history.c   undoredo_status/undoredo_history/undoredo_clear
  * access.c    who may read, clear, undo and redo a scope, and write into it
- * citus.c     where a scope's history is not, on a Citus coordinator
  * scope.c     the scope lock, the current step, pending changes: the only
  *             file that knows transaction state
  * store.c     the history tables: the only file that reads or writes them
  * image.c     binary row images
  * tableinfo.c what capture and replay need to know about a tracked table
+ * citus.c     on Citus: where a scope's history is not, whose rows a shard
+ *             holds
  * plans.c     kept SPI plans
  * extension.c the extension's own objects: schema, version, owner
  * guc.c       settings, scope parsing
@@ -164,7 +165,17 @@ typedef struct TableInfo
 	char	   *relcolumns;		/* rootid's column names by attnum, as a
 								 * text[] literal, NULL for dropped ones */
 	uint32		layout;			/* a number of this build of the entry */
+	AttrNumber	citus_key;		/* relid is a Citus shard: the attnum of its
+								 * distribution column, -1 for a table not
+								 * distributed by an object's key; else 0 */
 } TableInfo;
+
+/* citus.c */
+extern AttrNumber undoredo_citus_shard_key(Relation rel);
+extern void undoredo_citus_check_row(TableInfo *ti, Relation rel,
+									 HeapTuple tuple, const char *scope);
+extern void undoredo_citus_check_here(const char *object_type,
+									  const char *object_id, int64 scope_id);
 
 extern TableInfo *undoredo_table_info(Relation rel, Oid rootid);
 extern TableInfo *undoredo_cached_table_info(Oid relid);
@@ -409,9 +420,6 @@ extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_scope_init(void);
 
 
-/* citus.c */
-extern void undoredo_citus_check_here(const char *object_type,
-									  const char *object_id, int64 scope_id);
 
 /* access.c */
 typedef enum UndoRedoAccess

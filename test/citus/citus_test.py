@@ -758,12 +758,12 @@ def untrack_distributed(s):
         q(c, "RESET citus.enable_unsafe_triggers")
 
 
-@xfail(4, r"separate histories")
+@test
 def reference_table_refused(s):
     """Item 4: a write to a tracked reference table under a scope must be
     refused (its copies are on every node, the step could not be one
-    history); today each copy records its own step, and a routed undo
-    changes one copy only."""
+    history); before 1.1.2 each copy recorded its own step, and a routed
+    undo changed one copy only."""
     d, = fresh_docs(s, 1)
     c = s.conn(s.coord)
     q(c, "SET citus.enable_unsafe_triggers = on")
@@ -801,12 +801,12 @@ def reference_table_refused(s):
                              % (len(recorded), recorded, copies))
 
 
-@xfail(5, r"separate steps")
+@test
 def multi_worker_step_refused(s):
     """Item 5: one transaction under scope document:A that also writes
-    document B, whose shard is on the other worker, must be refused; today
-    it becomes two unrelated steps, one per worker, and undo reverts half
-    of it."""
+    document B, whose shard is on the other worker, must be refused; before
+    1.1.2 it became two unrelated steps, one per worker, and undo reverted
+    half of it."""
     d1, d2 = fresh_docs(s, split=True)
     make_doc_tables(s, "ms", [d1, d2])
     with should():
