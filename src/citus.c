@@ -184,3 +184,45 @@ undoredo_citus_check_row(TableInfo *ti, Relation rel, HeapTuple tuple,
 				 errdetail("On Citus a step is kept on the node that holds its object's rows, so it may change the rows of its own object only."),
 				 errtable(rel)));
 }
+
+/*
+ * Is relid a Citus table (distributed or reference)?  Called for tracked
+ * tables a statement writes while a scope is set, on a node with Citus.
+ */
+bool
+undoredo_citus_table(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	bool		found;
+
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return false;
+	values[0] = ObjectIdGetDatum(relid);
+	undoredo_spi_connect();
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_dist_partition"
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	found = SPI_processed > 0;
+	undoredo_spi_finish();
+	return found;
+}
+
+/*
+ * A statement writes the Citus table relname under a scope that Citus
+ * will not send to the workers where the rows are captured: refuse it
+ * rather than capture nothing.  Citus sends SET LOCAL statements only
+ * (with citus.propagate_set_commands = 'local'), not set_config() calls
+ * and not session SETs.
+ */
+void
+undoredo_citus_refuse_untravelled(const char *relname, const char *scope)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("undoredo.scope \"%s\" does not reach the Citus workers that hold table \"%s\"",
+					scope, relname),
+			 errdetail("Citus sends only SET LOCAL statements to the workers, and only while citus.propagate_set_commands is 'local'; nothing would be captured."),
+			 errhint("Set the scope with SET LOCAL undoredo.scope in the transaction, with citus.propagate_set_commands set to 'local'.")));
+}

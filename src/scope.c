@@ -35,6 +35,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "libpq/pqformat.h"
@@ -43,8 +45,10 @@
 #include "storage/lock.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "undoredo.h"
@@ -92,6 +96,16 @@ typedef struct ScopeLevel
 } ScopeLevel;
 
 static ScopeLevel *levels = NULL;
+
+/*
+ * Citus: was the scope in effect set by a SET LOCAL of this transaction
+ * (the only way Citus sends it to the workers)?  The value it set, kept
+ * to the end of the transaction; NULL when none.
+ */
+static char *scope_set_local = NULL;
+
+/* Is Citus installed?  -1: not looked up in this transaction yet */
+static int	citus_installed = -1;
 
 /* how deeply statements nest now, and the scopes being written (below) */
 static int	statement_depth = 0;
@@ -617,6 +631,8 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			scope_table = NULL;
 			levels = NULL;
 			writing_scopes = NIL;
+			scope_set_local = NULL;
+			citus_installed = -1;
 			undoredo_plans_at_xact_end();
 			break;
 		default:
@@ -981,6 +997,56 @@ statement_ends(void)
 	}
 }
 
+
+/*
+ * Before a statement that writes a tracked Citus table under a scope runs
+ * on this node, refuse it when Citus will not send the scope to the
+ * workers that capture its rows (citus.c).  Nothing to do without a scope
+ * or without Citus.
+ */
+static void
+check_scope_travels(QueryDesc *queryDesc)
+{
+	const char *propagate;
+	ListCell   *lc;
+
+	if (queryDesc->operation == CMD_SELECT &&
+		!queryDesc->plannedstmt->hasModifyingCTE)
+		return;
+	if (undoredo_replaying || !undoredo_scope_active())
+		return;
+	if (citus_installed < 0)
+		citus_installed = OidIsValid(get_extension_oid("citus", true)) ? 1 : 0;
+	if (citus_installed == 0)
+		return;
+	propagate = GetConfigOption("citus.propagate_set_commands", true, false);
+	if (propagate != NULL && strcmp(propagate, "local") == 0 &&
+		scope_set_local != NULL && strcmp(scope_set_local, undoredo_scope) == 0)
+		return;
+	foreach(lc, queryDesc->plannedstmt->rtable)
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
+
+		if (rte->rtekind == RTE_RELATION && rte->rellockmode >= RowExclusiveLock &&
+			OidIsValid(get_trigger_oid(rte->relid, "undoredo_capture", true)) &&
+			undoredo_citus_table(rte->relid))
+			undoredo_citus_refuse_untravelled(get_rel_name(rte->relid),
+											  undoredo_scope);
+	}
+}
+
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+
+static void
+scope_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	check_scope_travels(queryDesc);
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -1036,6 +1102,25 @@ scope_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
+/* A SET of undoredo.scope: remember whether it was a SET LOCAL (Citus). */
+static void
+note_scope_set(Node *parsetree)
+{
+	VariableSetStmt *vs;
+
+	if (parsetree == NULL || !IsA(parsetree, VariableSetStmt))
+		return;
+	vs = (VariableSetStmt *) parsetree;
+	if (vs->name == NULL || strcmp(vs->name, "undoredo.scope") != 0)
+		return;
+	if (scope_set_local != NULL)
+		pfree(scope_set_local);
+	scope_set_local = NULL;
+	if (vs->is_local && vs->kind == VAR_SET_VALUE && undoredo_scope != NULL)
+		scope_set_local = MemoryContextStrdup(TopTransactionContext,
+											  undoredo_scope);
+}
+
 /* COPY and other utility statements fire AFTER triggers without ExecutorFinish */
 static void
 scope_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -1053,6 +1138,7 @@ scope_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
 		flush_statement();
+		note_scope_set(pstmt->utilityStmt);
 	}
 	PG_FINALLY();
 	{
@@ -1067,6 +1153,8 @@ undoredo_scope_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = scope_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = scope_ExecutorRun;
 	prev_ExecutorFinish = ExecutorFinish_hook;

@@ -176,6 +176,9 @@ extern void undoredo_citus_check_row(TableInfo *ti, Relation rel,
 									 HeapTuple tuple, const char *scope);
 extern void undoredo_citus_check_here(const char *object_type,
 									  const char *object_id, int64 scope_id);
+extern bool undoredo_citus_table(Oid relid);
+extern void undoredo_citus_refuse_untravelled(const char *relname,
+											  const char *scope);
 
 extern TableInfo *undoredo_table_info(Relation rel, Oid rootid);
 extern TableInfo *undoredo_cached_table_info(Oid relid);

@@ -658,11 +658,13 @@ def scope_reaches_worker_or_refused(s, p, d, write):
         "the write committed and nothing was captured: histories %r" % got
 
 
-@xfail(2, r"nothing was captured: histories \{\}")
+@test
 def scope_by_set_config_reaches_worker(s):
     """Item 2: set_config('undoredo.scope', ..., true) (what the Python
     package and the demo editor use) is not propagated by Citus even with
-    citus.propagate_set_commands = 'local'."""
+    citus.propagate_set_commands = 'local': since 1.1.2 the coordinator
+    refuses the write (undoredo preloaded there) instead of capturing
+    nothing."""
     d, = fresh_docs(s, 1)
     make_doc_tables(s, "sc", [d])
     with should():
@@ -670,7 +672,7 @@ def scope_by_set_config_reaches_worker(s):
                                                                  how="set_config"))
 
 
-@xfail(2, r"nothing was captured: histories \{\}")
+@test
 def scope_by_session_set_reaches_worker(s):
     """Item 2: a plain session SET undoredo.scope is not propagated (only
     SET LOCAL is, with citus.propagate_set_commands = 'local')."""
@@ -689,7 +691,7 @@ def scope_by_session_set_reaches_worker(s):
         scope_reaches_worker_or_refused(s, "ss", d, write)
 
 
-@xfail(2, r"nothing was captured: histories \{\}")
+@test
 def scope_without_propagation_reaches_worker(s):
     """Item 2: SET LOCAL undoredo.scope with citus.propagate_set_commands
     at its default ('none') never reaches the worker."""
