@@ -1015,12 +1015,15 @@ check_scope_travels(QueryDesc *queryDesc)
 		return;
 	if (undoredo_replaying || !undoredo_scope_active())
 		return;
+	/* a setting lookup: without Citus loaded, no catalog is read */
+	propagate = GetConfigOption("citus.propagate_set_commands", true, false);
+	if (propagate == NULL)
+		return;
 	if (citus_installed < 0)
 		citus_installed = OidIsValid(get_extension_oid("citus", true)) ? 1 : 0;
 	if (citus_installed == 0)
 		return;
-	propagate = GetConfigOption("citus.propagate_set_commands", true, false);
-	if (propagate != NULL && strcmp(propagate, "local") == 0 &&
+	if (strcmp(propagate, "local") == 0 &&
 		scope_set_local != NULL && strcmp(scope_set_local, undoredo_scope) == 0)
 		return;
 	foreach(lc, queryDesc->plannedstmt->rtable)
