@@ -11,8 +11,8 @@
  * would answer for an empty history, (0,0) or nothing, or start one.  The
  * SQL-callable functions refuse it instead, when this node is a Citus
  * coordinator, has no history of the scope, and some tracked table is
- * distributed.  Without Citus installed this costs one catalog lookup per
- * call, and nothing on the capture path.
+ * distributed.  Without Citus loaded this costs a setting lookup per call
+ * (undoredo_citus_loaded), and nothing on the capture path.
  *
  * A step is kept on one node, so it may change the rows of its own object
  * only: capture on a shard of a table distributed by the object's key
@@ -32,10 +32,23 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "undoredo.h"
+
+/*
+ * Is Citus loaded and installed in this database?  Citus is always
+ * preloaded where it is installed, so its setting exists exactly there: a
+ * server without Citus answers with a setting lookup, reading no catalog.
+ */
+bool
+undoredo_citus_loaded(void)
+{
+	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL &&
+		OidIsValid(get_extension_oid("citus", true));
+}
 
 /*
  * Is this a Citus coordinator on which tracked tables are distributed?
@@ -46,7 +59,7 @@ histories_on_workers(void)
 {
 	bool		found;
 
-	if (!OidIsValid(get_extension_oid("citus", true)))
+	if (!undoredo_citus_loaded())
 		return false;
 	undoredo_spi_connect();
 	if (SPI_execute("SELECT FROM pg_catalog.pg_dist_local_group g"
@@ -64,13 +77,21 @@ histories_on_workers(void)
 
 /*
  * Refuse a call on a scope that has no history on this node (scope_id 0)
- * when its history may be on a Citus worker.
+ * when its history may be on a Citus worker.  scope_id -1: not looked up
+ * yet; it is looked up (as last committed) only on such a coordinator.
  */
 void
 undoredo_citus_check_here(const char *object_type, const char *object_id,
 						  int64 scope_id)
 {
-	if (scope_id != 0 || !histories_on_workers())
+	int			ntables;
+	Oid		   *tables;
+
+	if (scope_id > 0 || !histories_on_workers())
+		return;
+	if (scope_id < 0 &&
+		undoredo_store_scope_tables(object_type, object_id, true,
+									&ntables, &tables) != 0)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -97,7 +118,7 @@ undoredo_citus_shard_key(Relation rel)
 	Datum		values[3];
 	AttrNumber	attnum = 0;
 
-	if (underscore == NULL || !OidIsValid(get_extension_oid("citus", true)))
+	if (underscore == NULL || !undoredo_citus_loaded())
 		return 0;
 	shardid = strtoi64(underscore + 1, &end, 10);
 	if (*end != '\0' || end == underscore + 1 || shardid <= 0)
@@ -187,7 +208,8 @@ undoredo_citus_check_row(TableInfo *ti, Relation rel, HeapTuple tuple,
 
 /*
  * Is relid a Citus table (distributed or reference)?  Called for tracked
- * tables a statement writes while a scope is set, on a node with Citus.
+ * tables a statement writes while a scope is set, where Citus is loaded
+ * (undoredo_citus_loaded).
  */
 bool
 undoredo_citus_table(Oid relid)
@@ -196,8 +218,6 @@ undoredo_citus_table(Oid relid)
 	Datum		values[1];
 	bool		found;
 
-	if (!OidIsValid(get_extension_oid("citus", true)))
-		return false;
 	values[0] = ObjectIdGetDatum(relid);
 	undoredo_spi_connect();
 	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_dist_partition"

@@ -2293,8 +2293,6 @@ replay(FunctionCallInfo fcinfo, bool undo)
 	TupleDesc	desc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
-	int			ntables;
-	Oid		   *tables;
 
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -2315,9 +2313,7 @@ replay(FunctionCallInfo fcinfo, bool undo)
 				 errmsg("cannot redo while an undo or redo is replaying"),
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 
-	undoredo_citus_check_here(object_type, object_id,
-							  undoredo_store_scope_tables(object_type, object_id,
-														  true, &ntables, &tables));
+	undoredo_citus_check_here(object_type, object_id, -1);
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
 	/* the scope is locked to the end of the transaction (scope.c) */
 	Assert(undoredo_find_scope_state(ss->scope) == ss);

@@ -35,7 +35,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -103,9 +102,6 @@ static ScopeLevel *levels = NULL;
  * to the end of the transaction; NULL when none.
  */
 static char *scope_set_local = NULL;
-
-/* Is Citus installed?  -1: not looked up in this transaction yet */
-static int	citus_installed = -1;
 
 /* how deeply statements nest now, and the scopes being written (below) */
 static int	statement_depth = 0;
@@ -632,7 +628,6 @@ xact_callback(XactEvent event, void *arg pg_attribute_unused())
 			levels = NULL;
 			writing_scopes = NIL;
 			scope_set_local = NULL;
-			citus_installed = -1;
 			undoredo_plans_at_xact_end();
 			break;
 		default:
@@ -1015,14 +1010,9 @@ check_scope_travels(QueryDesc *queryDesc)
 		return;
 	if (undoredo_replaying || !undoredo_scope_active())
 		return;
-	/* a setting lookup: without Citus loaded, no catalog is read */
-	propagate = GetConfigOption("citus.propagate_set_commands", true, false);
-	if (propagate == NULL)
+	if (!undoredo_citus_loaded())
 		return;
-	if (citus_installed < 0)
-		citus_installed = OidIsValid(get_extension_oid("citus", true)) ? 1 : 0;
-	if (citus_installed == 0)
-		return;
+	propagate = GetConfigOption("citus.propagate_set_commands", false, false);
 	if (strcmp(propagate, "local") == 0 &&
 		scope_set_local != NULL && strcmp(scope_set_local, undoredo_scope) == 0)
 		return;

@@ -171,6 +171,7 @@ typedef struct TableInfo
 } TableInfo;
 
 /* citus.c */
+extern bool undoredo_citus_loaded(void);
 extern AttrNumber undoredo_citus_shard_key(Relation rel);
 extern void undoredo_citus_check_row(TableInfo *ti, Relation rel,
 									 HeapTuple tuple, const char *scope);
