@@ -26,6 +26,21 @@ SELECT * FROM doc;
 SELECT * FROM "Undo Redo".undoredo_redo('doc', 1, 2);
 SELECT * FROM doc;
 SELECT "Undo Redo".undoredo_clear('doc', 1);
+
+-- in one session, with the history's statements run before and after each:
+-- the extension made again in the same schema, then its schema renamed
+DROP EXTENSION undoredo CASCADE;
+CREATE EXTENSION undoredo SCHEMA "Undo Redo";
+SELECT "Undo Redo".undoredo_track('app.doc');
+SET undoredo.scope = 'doc:2';
+INSERT INTO doc VALUES (2, 'two');
+RESET undoredo.scope;
+SELECT * FROM "Undo Redo".undoredo_undo('doc', 2);
+ALTER SCHEMA "Undo Redo" RENAME TO "Undo Redo 2";
+SELECT * FROM "Undo Redo 2".undoredo_redo('doc', 2);
+SELECT state, changes FROM "Undo Redo 2".undoredo_history('doc', 2);
+ALTER SCHEMA "Undo Redo 2" RENAME TO "Undo Redo";
+SELECT * FROM doc ORDER BY id;
 SELECT "Undo Redo".undoredo_untrack('app.doc');
 
 -- back to the default: the first schema in search_path

@@ -79,6 +79,7 @@ undoredo_extension(void)
 	HeapTuple	tuple;
 	Form_pg_extension form;
 	char	   *version;
+	const char *qschema;
 	bool		isnull;
 	int			i;
 
@@ -115,11 +116,20 @@ undoredo_extension(void)
 						version, UNDOREDO_VERSION),
 				 errhint("Run ALTER EXTENSION undoredo UPDATE.")));
 
-	if (extension.qschema)
-		pfree(extension.qschema);
-	extension.generation++;
-	extension.qschema = MemoryContextStrdup(TopMemoryContext,
-											quote_identifier(get_namespace_name(extension.schema)));
+	/*
+	 * The history's kept plans are found by this generation (plans.c): a
+	 * new one only when the schema's name, which their SQL text holds,
+	 * changed.  Re-created or altered relations of the same names are
+	 * re-planned by the plan cache itself.
+	 */
+	qschema = quote_identifier(get_namespace_name(extension.schema));
+	if (extension.qschema == NULL || strcmp(extension.qschema, qschema) != 0)
+	{
+		if (extension.qschema)
+			pfree(extension.qschema);
+		extension.qschema = MemoryContextStrdup(TopMemoryContext, qschema);
+		extension.generation++;
+	}
 	extension_valid = true;
 	for (i = 0; i < (int) lengthof(history_relations); i++)
 	{

@@ -243,8 +243,9 @@ undoredo_plan_once(const char *sql, int nargs, const Oid *argtypes)
 /*
  * The kept plan of one of the history's statements (store.c), by purpose:
  * a small number that names the statement, and the generation of the
- * extension's location, so that its schema renamed or the extension
- * re-created gives new plans.  build(arg) makes the text on a miss.  The
+ * extension's schema name, so that a schema renamed, or the extension
+ * made again in another schema, gives new plans (the plan cache re-plans
+ * them when their relations change).  build(arg) makes the text on a miss.  The
  * same conditions as undoredo_plan.
  */
 SPIPlanPtr

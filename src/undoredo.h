@@ -80,7 +80,7 @@ typedef struct UndoRedoExtension
 	Oid			schema;			/* namespace of the extension's objects */
 	Oid			owner;			/* role the history is read and written as */
 	char	   *qschema;		/* quoted schema name, for SQL text */
-	uint64		generation;		/* counts the lookups of all this */
+	uint64		generation;		/* counts the names qschema has had */
 } UndoRedoExtension;
 
 typedef struct UserContext
