@@ -3,11 +3,12 @@
 MODULE_big = undoredo
 OBJS = src/undoredo.o src/guc.o src/extension.o src/plans.o src/scope.o src/tableinfo.o src/image.o src/capture.o \
        src/access.o src/citus.o \
-       src/replay.o src/history.o src/store.o
+       src/replay.o src/history.o src/store.o src/changes.o src/verify.o
 EXTENSION = undoredo
 DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \
        sql/undoredo--1.1.1.sql sql/undoredo--1.1--1.1.1.sql \
-       sql/undoredo--1.1.2.sql sql/undoredo--1.1.1--1.1.2.sql
+       sql/undoredo--1.1.2.sql sql/undoredo--1.1.1--1.1.2.sql \
+       sql/undoredo--1.2.sql sql/undoredo--1.1.2--1.2.sql
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \

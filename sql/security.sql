@@ -278,7 +278,7 @@ SELECT f.in_spec, f.rettype, f.executable,
        CASE WHEN f.in_spec THEN f.outcome ELSE split_part(f.outcome, ':', 1) END
            AS outcome,
        count(*)
-FROM (SELECT p.proname ~ '^undoredo_(track|untrack|undo|redo|status|history|clear)$'
+FROM (SELECT p.proname ~ '^undoredo_(track|untrack|undo|redo|status|history|clear|changes|revert|verify)$'
                  AS in_spec,
              CASE WHEN p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype)
                   THEN p.prorettype::regtype::text ELSE 'other' END AS rettype,

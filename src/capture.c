@@ -80,7 +80,8 @@ PG_FUNCTION_INFO_V1(undoredo_forget_detached);
  * that changed nothing starts no step.
  */
 static void
-record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
+record_change(const char *scope, TableInfo *ti, char op, HeapTuple oldtup,
+			  HeapTuple newtup)
 {
 	StringInfoData record;
 	TypeSet		types = {0, 0, NULL};
@@ -97,7 +98,7 @@ record_change(TableInfo *ti, char op, HeapTuple oldtup, HeapTuple newtup)
 	else if (!undoredo_image_append_update(&record, &types, ti, oldtup, newtup))
 		return;					/* no column changed: nothing to record */
 
-	ss = undoredo_lock_scope(undoredo_scope);
+	ss = undoredo_lock_scope(scope);
 	/* the scope's id, its owner, the writer's membership, its tables */
 	undoredo_access_write(ss, ti->rootid);
 	(void) undoredo_current_step(ss);
@@ -282,6 +283,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 	HeapTuple	oldtup = NULL;
 	HeapTuple	newtup = NULL;
 	char		op;
+	const char *scope;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -340,13 +342,21 @@ undoredo_capture(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("undoredo_capture must be installed by undoredo_track")));
 
+	/*
+	 * A replay captures nothing, except a revert's: its rows make the new
+	 * step of the reverting scope, whatever undoredo.scope says.
+	 */
 	if (undoredo_replaying)
 	{
 		if (undoredo_replay_firing.active)
 			check_replay_row(trigdata);
-		return PointerGetDatum(NULL);
+		if (undoredo_reverting() == NULL)
+			return PointerGetDatum(NULL);
+		scope = undoredo_reverting()->scope;
 	}
-	if (!capturing())
+	else if (capturing())
+		scope = undoredo_scope;
+	else
 		return PointerGetDatum(NULL);
 
 	ti = undoredo_cached_table_info(RelationGetRelid(rel));
@@ -371,8 +381,8 @@ undoredo_capture(PG_FUNCTION_ARGS)
 		newtup = trigdata->tg_newtuple;
 	}
 	/* on a Citus shard, the rows of the scope's object only */
-	undoredo_citus_check_row(ti, rel, oldtup, undoredo_scope);
-	undoredo_citus_check_row(ti, rel, newtup, undoredo_scope);
+	undoredo_citus_check_row(ti, rel, oldtup, scope);
+	undoredo_citus_check_row(ti, rel, newtup, scope);
 	if (ti->map != NULL)
 	{
 		if (oldtup)
@@ -380,7 +390,7 @@ undoredo_capture(PG_FUNCTION_ARGS)
 		if (newtup)
 			newtup = execute_attr_map_tuple(newtup, ti->map);
 	}
-	record_change(ti, op, oldtup, newtup);
+	record_change(scope, ti, op, oldtup, newtup);
 	return PointerGetDatum(NULL);
 }
 

@@ -26,6 +26,7 @@
 
 char	   *undoredo_scope = NULL;
 char	   *undoredo_label = NULL;
+char	   *undoredo_actor = NULL;
 int			undoredo_max_steps = 0;
 int			undoredo_on_conflict = UNDOREDO_CONFLICT_ERROR;
 bool		undoredo_replaying = false;
@@ -176,6 +177,14 @@ undoredo_define_settings(void)
 							   "Label recorded on the undo step this transaction creates.",
 							   NULL,
 							   &undoredo_label,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("undoredo.actor",
+							   "Who makes the changes this transaction captures, as the application names them.",
+							   "Recorded on the undo step this transaction creates; empty records none.",
+							   &undoredo_actor,
 							   "",
 							   PGC_USERSET,
 							   0,

@@ -65,7 +65,10 @@ undoredo_status(PG_FUNCTION_ARGS)
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 	scope_id = find_scope(object_type, object_id);
 	undoredo_citus_check_here(object_type, object_id, scope_id);
-	undoredo_store_counts(scope_id, &counts[0], &counts[1]);
+	undoredo_store_counts(scope_id,
+						  PG_NARGS() > 2 && !PG_ARGISNULL(2) ?
+						  text_to_cstring(PG_GETARG_TEXT_PP(2)) : NULL,
+						  &counts[0], &counts[1]);
 	/* a step committed meanwhile may have brought another table */
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 
@@ -97,8 +100,8 @@ undoredo_history(PG_FUNCTION_ARGS)
 
 		for (i = 0; i < nsteps; i++)
 		{
-			Datum		values[5];
-			bool		nulls[5] = {false, false, false, false, false};
+			Datum		values[7];
+			bool		nulls[7] = {false, false, false, false, false, false, false};
 			int64		changes = steps[i].changes;
 
 			if (ss != NULL && steps[i].step == ss->step)
@@ -111,6 +114,12 @@ undoredo_history(PG_FUNCTION_ARGS)
 				nulls[2] = true;
 			values[3] = TimestampTzGetDatum(steps[i].created_at);
 			values[4] = Int64GetDatum(changes);
+			if (steps[i].actor != NULL)
+				values[5] = CStringGetTextDatum(steps[i].actor);
+			else
+				nulls[5] = true;
+			values[6] = Int64GetDatum(steps[i].reverts);
+			nulls[6] = steps[i].reverts == 0;
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 								 values, nulls);
 		}

@@ -85,6 +85,7 @@
 
 PG_FUNCTION_INFO_V1(undoredo_undo);
 PG_FUNCTION_INFO_V1(undoredo_redo);
+PG_FUNCTION_INFO_V1(undoredo_revert);
 
 
 /* A statement's SQL text and parameters, built up piece by piece. */
@@ -107,11 +108,23 @@ typedef struct Statement
 
 struct Batch;
 
+/* One recorded change, as read from a chunk (capture.c's record_change). */
+typedef struct Change
+{
+	Oid			relid;
+	char		op;
+	RowImage	before;			/* 'u' and 'd' */
+	RowImage	after;			/* 'u' and 'i' */
+} Change;
+
+
 typedef struct ReplayContext
 {
 	bool		undo;
 	bool		overwrite;		/* undoredo.on_conflict when the call began */
+	int64		scope_id;
 	int64		step;
+	int64		nchanges;		/* changes of the step replayed so far */
 	TableInfo  *ti;
 	struct Batch *batch;		/* the run of changes being collected */
 	HTAB	   *removed_keys;	/* of uint64: keys this step's replay removed
@@ -168,6 +181,10 @@ typedef struct UntrackedAction
 } UntrackedAction;
 
 static List *untracked_actions(Oid relid);
+static bool same_value(const ImageValue *a, const ImageValue *b);
+struct ReplayContext;
+static int32 read_chunk(const struct ReplayContext *rc, const HistoryChunk *chunk,
+						Change **changes);
 
 static int
 add_param(Statement *st, Oid type, Datum value, bool isnull)
@@ -965,11 +982,97 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 			   rc->step, key, table);
 }
 
+/* Does a change of the key's table hold the key in one of its images? */
+static bool
+change_has_key(const ReplayContext *rc, const Change *change, RowImage *key)
+{
+	int			i;
+	int			side;
+
+	if (change->relid != rc->ti->rootid)
+		return false;
+	for (side = 0; side < 2; side++)
+	{
+		const RowImage *image = side == 0 ? &change->before : &change->after;
+		bool		same = image->nvalues > 0;
+
+		if ((side == 0 && change->op == 'i') || (side == 1 && change->op == 'd'))
+			continue;
+		for (i = 0; same && i < rc->ti->nkeys; i++)
+		{
+			ImageValue *a = undoredo_image_find(key, rc->ti->keys[i]);
+			ImageValue *b = undoredo_image_find((RowImage *) image, rc->ti->keys[i]);
+
+			same = a != NULL && b != NULL && same_value(a, b);
+		}
+		if (same)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The first undoable step of the scope after the replayed one that changed
+ * the row with this key, or 0: a conflict names it.  Only on the way to an
+ * error, so it may read the later steps' changes one by one.
+ */
+static int64
+later_step(const ReplayContext *rc, RowImage *key)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "undoredo later steps",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	int64		found = 0;
+	int64	   *steps;
+	int			nsteps;
+	int			i;
+
+	if (rc->scope_id == 0 || rc->ti == NULL)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+		return 0;
+	}
+	steps = undoredo_store_later_steps(rc->scope_id, rc->step, &nsteps);
+	for (i = 0; i < nsteps && found == 0; i++)
+	{
+		UndoRedoChunkScan *scan = undoredo_store_begin_chunks(steps[i], false);
+		HistoryChunk chunk;
+
+		while (found == 0 && undoredo_store_next_chunk(scan, &chunk))
+		{
+			Change	   *changes;
+			int32		n;
+			int32		j;
+
+			n = read_chunk(rc, &chunk, &changes);
+			for (j = 0; j < n && found == 0; j++)
+				if (change_has_key(rc, &changes[j], key))
+					found = steps[i];
+		}
+		undoredo_store_end_chunks(scan);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	return found;
+}
+
 static void
 conflict(const ReplayContext *rc, RowImage *image, Conflict kind)
 {
 	const char *key = key_text(rc, image);
+	int64		later = later_step(rc, image);
 
+	if (later != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDOREDO_CONFLICT),
+				 conflict_errmsg(rc, kind, key),
+				 errdetail("Step " INT64_FORMAT " of this history changed the row after step " INT64_FORMAT ".",
+						   later, rc->step),
+				 errhint("Undo or revert step " INT64_FORMAT " first, or SET undoredo.on_conflict = 'overwrite' to force the recorded state.",
+						 later),
+				 errtable(rc->rel)));
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDOREDO_CONFLICT),
 			 conflict_errmsg(rc, kind, key),
@@ -2012,15 +2115,6 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 	return true;
 }
 
-/* One recorded change, as read from a chunk (capture.c's record_change). */
-typedef struct Change
-{
-	Oid			relid;
-	char		op;
-	RowImage	before;			/* 'u' and 'd' */
-	RowImage	after;			/* 'u' and 'i' */
-} Change;
-
 static void
 read_change(StringInfo msg, int nrelids, const Oid *relids,
 			const AttnumMap *attnums, const TypeMap *types, Change *change)
@@ -2108,13 +2202,10 @@ replay_change(ReplayContext *rc, Change *change)
 }
 
 /*
- * Replay the changes of one chunk: undo backwards, redo forwards.  Each
- * change runs in change_cxt, reset after it (SPI calls leave the current
- * context at SPI's procedure context, hence the switch every time).
+ * The changes of a chunk, decoded, in capture order; returns how many.
  */
-static void
-replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
-			 MemoryContext change_cxt)
+static int32
+read_chunk(const ReplayContext *rc, const HistoryChunk *chunk, Change **changes)
 {
 	int32		nchanges = chunk->nchanges;
 	Datum	   *reldatums;
@@ -2124,7 +2215,6 @@ replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
 	TypeMap		types;
 	StringInfoData msg;
 	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
-	MemoryContext oldcxt = CurrentMemoryContext;
 	int			i;
 
 	msg.data = VARDATA_ANY(chunk->changes);
@@ -2143,6 +2233,25 @@ replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
 		read_change(&msg, nrelids, relids, attnums, &types, &list[i]);
 	if (msg.cursor != msg.len)
 		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
+	*changes = list;
+	return nchanges;
+}
+
+/*
+ * Replay the changes of one chunk: undo backwards, redo forwards.  Each
+ * change runs in change_cxt, reset after it (SPI calls leave the current
+ * context at SPI's procedure context, hence the switch every time).
+ */
+static void
+replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
+			 MemoryContext change_cxt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Change	   *list;
+	int32		nchanges = read_chunk(rc, chunk, &list);
+	int			i;
+
+	rc->nchanges += nchanges;
 	for (i = 0; i < nchanges; i++)
 	{
 		MemoryContextSwitchTo(change_cxt);
@@ -2156,8 +2265,8 @@ replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
  * Replay one step's changes, streaming its chunks from the history with a
  * scan that user code running meanwhile cannot reach (store.c).
  */
-static void
-replay_step(bool undo, bool overwrite, int64 step)
+static int64
+replay_step(bool undo, bool overwrite, int64 scope_id, int64 step)
 {
 	ReplayContext rc;
 	UndoRedoChunkScan *scan;
@@ -2173,7 +2282,9 @@ replay_step(bool undo, bool overwrite, int64 step)
 	Assert(undoredo_replaying && !undoredo_replay_firing.active);
 	rc.undo = undo;
 	rc.overwrite = overwrite;
+	rc.scope_id = scope_id;
 	rc.step = step;
+	rc.nchanges = 0;
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(uint64);
 	ctl.hcxt = CurrentMemoryContext;
@@ -2217,21 +2328,57 @@ replay_step(bool undo, bool overwrite, int64 step)
 	MemoryContextDelete(change_cxt);
 	MemoryContextDelete(rc.batch->cxt);
 	hash_destroy(rc.removed_keys);
+	return rc.nchanges;
 }
 
 /*
- * Replay up to steps steps, one at a time.  Each step runs in an SPI
+ * Replay one step (undo: its inverse) and fire the AFTER triggers its
+ * statements queued, on the step's final state; returns how many changes
+ * it replayed.  Rows that foreign key actions or triggers change
+ * meanwhile have a later command id than the step's statements: the
+ * capture trigger refuses them (see undoredo_replay_firing).  Called
+ * connected to SPI.
+ */
+static int64
+replay_one(bool undo, bool overwrite, int64 scope_id, int64 step)
+{
+	EState	   *estate;
+	int64		nchanges;
+
+	AfterTriggerBeginQuery();
+	nchanges = replay_step(undo, overwrite, scope_id, step);
+	undoredo_replay_firing.undo = undo;
+	undoredo_replay_firing.overwrite = overwrite;
+	undoredo_replay_firing.step = step;
+	undoredo_replay_firing.last_cid = GetCurrentCommandId(true);
+	undoredo_replay_firing.active = true;
+	CommandCounterIncrement();
+	estate = CreateExecutorState();
+	AfterTriggerEndQuery(estate);
+	undoredo_replay_firing.active = false;
+	ExecCloseResultRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	return nchanges;
+}
+
+/*
+ * Replay up to steps steps, one at a time: of anyone, or of the actor when
+ * it is not NULL (undo: the newest undoable steps; redo: the most recently
+ * undone).  An undone step is numbered above every step to redo, so redo
+ * takes the steps back in the reverse order.  Each step runs in an SPI
  * connection of its own, so what it allocates (SQL text, batches, the
- * executor state of its triggers) is freed when it is done: memory does not
- * grow with the number of steps.
+ * executor state of its triggers) is freed when it is done: memory does
+ * not grow with the number of steps.
  */
 static void
-replay_steps(bool undo, int64 scope_id, int32 steps)
+replay_steps(bool undo, int64 scope_id, const char *actor, int32 steps)
 {
 	bool		was_replaying = undoredo_replaying;
 	/* user code running meanwhile may SET it: read it once */
 	bool		overwrite = undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE;
-	int64		step = undo ? PG_INT64_MAX : 0;
+	int64		bound = PG_INT64_MAX;
+	int64		undone = undo ? undoredo_store_last_undone(scope_id) : 0;
 	int32		i;
 
 	undoredo_replaying = true;
@@ -2239,37 +2386,17 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 	{
 		for (i = 0; i < steps; i++)
 		{
-			EState	   *estate;
+			int64		step;
 
 			undoredo_spi_connect();
-			step = undoredo_store_next_step(undo, scope_id, step);
+			step = undoredo_store_next_step(undo, scope_id, actor, bound, &bound);
 			if (step == 0)
 			{
 				undoredo_spi_finish();
 				break;
 			}
-			AfterTriggerBeginQuery();
-			replay_step(undo, overwrite, step);
-			undoredo_store_move_step(undo, scope_id, step);
-
-			/*
-			 * Fire the queued AFTER triggers on the step's final state.  Rows
-			 * that foreign key actions or triggers change meanwhile have a
-			 * later command id than the step's statements: the capture
-			 * trigger refuses them (see undoredo_replay_firing).
-			 */
-			undoredo_replay_firing.undo = undo;
-			undoredo_replay_firing.overwrite = overwrite;
-			undoredo_replay_firing.step = step;
-			undoredo_replay_firing.last_cid = GetCurrentCommandId(true);
-			undoredo_replay_firing.active = true;
-			CommandCounterIncrement();
-			estate = CreateExecutorState();
-			AfterTriggerEndQuery(estate);
-			undoredo_replay_firing.active = false;
-			ExecCloseResultRelations(estate);
-			ExecResetTupleTable(estate->es_tupleTable, false);
-			FreeExecutorState(estate);
+			(void) replay_one(undo, overwrite, scope_id, step);
+			undoredo_store_move_step(undo, scope_id, step, ++undone);
 			undoredo_spi_finish();
 			CHECK_FOR_INTERRUPTS();
 		}
@@ -2282,17 +2409,40 @@ replay_steps(bool undo, int64 scope_id, int32 steps)
 	PG_END_TRY();
 }
 
+/* The optional actor argument at argno: NULL when absent or null. */
+static char *
+actor_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static Datum
+counts_result(FunctionCallInfo fcinfo, int64 scope_id, const char *actor)
+{
+	int32		counts[2];
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	undoredo_store_counts(scope_id, actor, &counts[0], &counts[1]);
+	values[0] = Int32GetDatum(counts[0]);
+	values[1] = Int32GetDatum(counts[1]);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
+													  values, nulls)));
+}
+
 static Datum
 replay(FunctionCallInfo fcinfo, bool undo)
 {
 	char	   *object_type = undoredo_object_type_arg(fcinfo, 0);
 	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
+	char	   *actor = actor_arg(fcinfo, 3);
 	int32		steps;
 	ScopeState *ss;
-	int32		counts[2];
-	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -2303,8 +2453,6 @@ replay(FunctionCallInfo fcinfo, bool undo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("steps must be at least 1, not %d", steps)));
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
 	if (undoredo_replaying)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -2318,14 +2466,9 @@ replay(FunctionCallInfo fcinfo, bool undo)
 	/* the scope is locked to the end of the transaction (scope.c) */
 	Assert(undoredo_find_scope_state(ss->scope) == ss);
 	undoredo_flush_for_reading(ss);
-	replay_steps(undo, undoredo_scope_id(ss), steps);
+	replay_steps(undo, undoredo_scope_id(ss), actor, steps);
 	undoredo_close_step(ss);
-	undoredo_store_counts(ss->scope_id, &counts[0], &counts[1]);
-
-	values[0] = Int32GetDatum(counts[0]);
-	values[1] = Int32GetDatum(counts[1]);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
-													  values, nulls)));
+	return counts_result(fcinfo, ss->scope_id, actor);
 }
 
 Datum
@@ -2338,4 +2481,93 @@ Datum
 undoredo_redo(PG_FUNCTION_ARGS)
 {
 	return replay(fcinfo, false);
+}
+
+/*
+ * undoredo_revert: the inverse of one undoable step, applied to the data as
+ * it is now and captured as a new step of the scope (scope.c's revert
+ * state makes the capture trigger record the replay's rows into it, with
+ * the label and the reverted step).  The reverted step stays as it is.
+ * Every change of the step must come back as one captured change: a
+ * tracked table whose capture trigger no longer fires (untracked since,
+ * disabled, session_replication_role = replica) would make a revert step
+ * that undoes only part of it, and is refused.
+ */
+Datum
+undoredo_revert(PG_FUNCTION_ARGS)
+{
+	char	   *object_type = undoredo_object_type_arg(fcinfo, 0);
+	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
+	int64		step;
+	ScopeState *ss;
+	int64		scope_id;
+	bool		undoable;
+	char	   *label;
+	char	   *new_label;
+	bool		was_replaying = undoredo_replaying;
+	bool		overwrite = undoredo_on_conflict == UNDOREDO_CONFLICT_OVERWRITE;
+	int64		replayed = 0;
+	int64		captured;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("step must not be null")));
+	step = PG_GETARG_INT64(2);
+	if (undoredo_replaying)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot revert while an undo or redo is replaying"),
+				 errdetail("The function was called from a trigger or function that runs during undoredo_undo, undoredo_redo or undoredo_revert.")));
+
+	undoredo_citus_check_here(object_type, object_id, -1);
+	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
+	Assert(undoredo_find_scope_state(ss->scope) == ss);
+	undoredo_flush_for_reading(ss);
+	scope_id = undoredo_scope_id(ss);
+	if (!undoredo_store_step_info(scope_id, step, &undoable, &label))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("step " INT64_FORMAT " is not in the history of \"%s\"",
+						step, ss->scope)));
+	if (!undoable)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot revert step " INT64_FORMAT " of \"%s\": it has been undone",
+						step, ss->scope),
+				 errhint("Redo it first, or leave it undone.")));
+	if (undoredo_label != NULL && undoredo_label[0] != '\0')
+		new_label = pstrdup(undoredo_label);
+	else if (label != NULL)
+		new_label = psprintf("Revert: %s", label);
+	else
+		new_label = psprintf("Revert step " INT64_FORMAT, step);
+
+	/* what the transaction captured before is a step of its own */
+	undoredo_close_step(ss);
+	undoredo_revert_begin(ss, step, new_label);
+	undoredo_replaying = true;
+	PG_TRY();
+	{
+		undoredo_spi_connect();
+		replayed = replay_one(true, overwrite, scope_id, step);
+		undoredo_spi_finish();
+	}
+	PG_FINALLY();
+	{
+		undoredo_replaying = was_replaying;
+		undoredo_replay_firing.active = false;
+		undoredo_revert_end();
+	}
+	PG_END_TRY();
+	captured = ss->step != 0 ? ss->next_seq - 1 : 0;
+	if (!overwrite && captured != replayed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot revert step " INT64_FORMAT " of \"%s\": " INT64_FORMAT " of its " INT64_FORMAT " changes were not captured",
+						step, ss->scope, replayed - captured, replayed),
+				 errdetail("A table the step changed is no longer tracked, or its capture trigger did not fire."),
+				 errhint("SELECT * FROM undoredo_verify() lists the reasons.")));
+	undoredo_close_step(ss);
+	return counts_result(fcinfo, scope_id, NULL);
 }

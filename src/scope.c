@@ -453,17 +453,57 @@ undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid)
 }
 
 /*
- * Start a step of a locked scope: discard its redo history, insert the step
- * and forget the oldest undoable steps beyond undoredo.max_steps.  The
- * common case (nothing to redo, no limit) makes no query.
+ * A revert running (replay.c): the scope whose new step its replay's rows
+ * go to, the step it reverts and the new step's label.
+ */
+static struct
+{
+	ScopeState *ss;
+	int64		reverts;
+	char	   *label;
+} revert;
+
+void
+undoredo_revert_begin(ScopeState *ss, int64 reverts, char *label)
+{
+	Assert(undoredo_scope_locked(ss) && ss->step == 0);
+	revert.ss = ss;
+	revert.reverts = reverts;
+	revert.label = label;
+}
+
+void
+undoredo_revert_end(void)
+{
+	revert.ss = NULL;
+}
+
+/* The scope a running revert captures into, or NULL. */
+ScopeState *
+undoredo_reverting(void)
+{
+	return revert.ss;
+}
+
+/*
+ * Start a step of a locked scope: discard the redo history of its actor
+ * (undoredo.actor; steps without one are one actor), insert the step and
+ * forget the oldest undoable steps beyond undoredo.max_steps.  The common
+ * case (nothing to redo, no limit) makes no query.
  */
 static void
 begin_step(ScopeState *cs)
 {
-	if (undoredo_store_has_redo(cs->scope_id))
-		undoredo_store_discard_steps(cs->scope_id, false);
+	const char *actor = undoredo_actor != NULL && undoredo_actor[0] != '\0' ?
+		undoredo_actor : NULL;
+	bool		reverting = revert.ss == cs;
 
-	cs->step = undoredo_store_step(cs->scope_id, undoredo_label,
+	if (undoredo_store_has_redo(cs->scope_id, actor))
+		undoredo_store_discard_redo(cs->scope_id, actor);
+
+	cs->step = undoredo_store_step(cs->scope_id,
+								   reverting ? revert.label : undoredo_label,
+								   actor, reverting ? revert.reverts : 0,
 								   GetCurrentTransactionStartTimestamp());
 	cs->next_seq = 1;
 

@@ -560,35 +560,59 @@ undoredo_store_read_owner(const char *scope)
 	return owner;
 }
 
-/* Does the scope have steps to redo?  Called with the scope lock held. */
+/*
+ * Does the scope have steps to redo of this actor (NULL: of no actor)?
+ * Called with the scope lock held.
+ */
 bool
-undoredo_store_has_redo(int64 scope_id)
+undoredo_store_has_redo(int64 scope_id, const char *actor)
 {
 	Relation	rel = table_open(undoredo_history_relid("redo_action"), AccessShareLock);
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	AttrNumber	actor_att = attnameAttNum(rel, "actor", false);
 	ScanKeyData key;
 	SysScanDesc scan;
-	bool		found;
+	HeapTuple	tuple;
+	bool		found = false;
 
 	ScanKeyInit(&key, attnameAttNum(rel, "scope_id", false),
 				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(scope_id));
 	scan = systable_beginscan(rel, undoredo_history_relid("redo_action_scope_idx"), true,
 							  snapshot, 1, &key);
-	found = HeapTupleIsValid(systable_getnext(scan));
+	while (!found && HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, actor_att, RelationGetDescr(rel), &isnull);
+
+		if (isnull || actor == NULL)
+			found = isnull && actor == NULL;
+		else
+		{
+			char	   *a = TextDatumGetCString(d);
+
+			found = strcmp(a, actor) == 0;
+			pfree(a);
+		}
+	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return found;
 }
 
-/* Insert a new undoable step of the scope; returns its id. */
+/*
+ * Insert a new undoable step of the scope; returns its id.  label and
+ * actor: NULL or empty for none; reverts: the step it reverts, or 0.
+ */
 int64
-undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
+undoredo_store_step(int64 scope_id, const char *label, const char *actor,
+					int64 reverts, TimestampTz created_at)
 {
 	Relation	rel = table_open(undoredo_history_relid("undo_action"), RowExclusiveLock);
-	static const char *const names[] = {"step", "scope_id", "label", "created_at"};
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	static const char *const names[] = {"step", "scope_id", "label",
+	"created_at", "actor", "reverts"};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, true, true};
 	int64		step = new_id("undoredo_step_seq", "undoredo_change",
 							  "undoredo_change_pkey", 2);
 
@@ -599,7 +623,17 @@ undoredo_store_step(int64 scope_id, const char *label, TimestampTz created_at)
 	else
 		nulls[2] = true;
 	values[3] = TimestampTzGetDatum(created_at);
-	insert_row(rel, form_row(rel, 4, names, values, nulls));
+	if (actor != NULL && actor[0] != '\0')
+	{
+		values[4] = CStringGetTextDatum(actor);
+		nulls[4] = false;
+	}
+	if (reverts != 0)
+	{
+		values[5] = Int64GetDatum(reverts);
+		nulls[5] = false;
+	}
+	insert_row(rel, form_row(rel, 6, names, values, nulls));
 	table_close(rel, NoLock);
 	return step;
 }
@@ -786,7 +820,14 @@ typedef enum HistoryStatement
 	HS_TO_REDO,					/* $1 step, $2 scope: undone */
 	HS_TO_UNDO,					/* $1 step, $2 scope: redone */
 	HS_NEXT_UNDO,				/* $1 scope, $2 bound: newest undoable */
-	HS_NEXT_REDO				/* $1 scope, $2 bound: last undone */
+	HS_NEXT_REDO,				/* $1 scope, $2 bound: last undone */
+	HS_COUNTS_ACTOR,			/* $1 scope, $2 actor: the actor's counts */
+	HS_DISCARD_REDO_ACTOR,		/* $1 scope, $2 actor: forget its redoable */
+	HS_NEXT_UNDO_ACTOR,			/* $1 scope, $2 bound, $3 actor */
+	HS_NEXT_REDO_ACTOR,			/* $1 scope, $2 bound, $3 actor */
+	HS_LAST_UNDONE,				/* $1 scope: highest undone */
+	HS_STEP_INFO,				/* $1 scope, $2 step: undoable?, label */
+	HS_LATER_STEPS				/* $1 scope, $2 step: undoable ones after */
 } HistoryStatement;
 
 static char *
@@ -821,15 +862,30 @@ statement_sql(void *arg)
 							q, which == HS_DISCARD_UNDO ? "undo_action" : "redo_action",
 							q);
 		case HS_PRUNE:
+			/*
+			 * The newest $2 undoable steps are kept; older ones go, and so
+			 * do steps to redo older than the oldest kept (another actor's
+			 * undone steps that fell out of the window).
+			 */
 			return psprintf("WITH old AS (SELECT step FROM %s.undo_action"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							"  ORDER BY step DESC OFFSET $2),"
-							" gone AS (DELETE FROM %s.undo_action a USING old"
+							" kept AS (SELECT pg_catalog.min(step) AS step FROM"
+							"  (SELECT step FROM %s.undo_action"
+							"   WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"   ORDER BY step DESC LIMIT $2) k),"
+							" gone_undo AS (DELETE FROM %s.undo_action a USING old"
 							"  WHERE a.scope_id OPERATOR(pg_catalog.=) $1"
-							"  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step)"
-							" DELETE FROM %s.undoredo_change c USING gone"
-							" WHERE c.step OPERATOR(pg_catalog.=) gone.step",
-							q, q, q);
+							"  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step),"
+							" gone_redo AS (DELETE FROM %s.redo_action r USING kept"
+							"  WHERE r.scope_id OPERATOR(pg_catalog.=) $1"
+							"  AND EXISTS (SELECT FROM old)"
+							"  AND r.step OPERATOR(pg_catalog.<) kept.step RETURNING r.step)"
+							" DELETE FROM %s.undoredo_change c"
+							" WHERE c.step OPERATOR(pg_catalog.=) ANY"
+							" (ARRAY(SELECT step FROM gone_undo UNION ALL"
+							"        SELECT step FROM gone_redo))",
+							q, q, q, q, q);
 		case HS_SCOPE_TABLES:
 			return psprintf("SELECT scope_id, relids::pg_catalog.oid[]"
 							" FROM %s.undoredo_scope"
@@ -870,35 +926,95 @@ statement_sql(void *arg)
 			return psprintf("SELECT a.step, a.undoable, a.label, a.created_at,"
 							" (SELECT COALESCE(pg_catalog.sum(c.nchanges), 0)"
 							"  FROM %s.undoredo_change c"
-							"  WHERE c.step OPERATOR(pg_catalog.=) a.step)::pg_catalog.int8"
-							" FROM (SELECT step, true AS undoable, label, created_at"
+							"  WHERE c.step OPERATOR(pg_catalog.=) a.step)::pg_catalog.int8,"
+							" a.actor, a.reverts"
+							" FROM (SELECT step, true AS undoable, label, created_at,"
+							"       actor, reverts"
 							"       FROM %s.undo_action WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							"       UNION ALL"
-							"       SELECT step, false, label, created_at"
+							"       SELECT step, false, label, created_at, actor, reverts"
 							"       FROM %s.redo_action WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
 							" ORDER BY a.step",
 							q, q, q);
 		case HS_TO_REDO:
-		case HS_TO_UNDO:
-			return psprintf("WITH m AS (DELETE FROM %s.%s"
+			return psprintf("WITH m AS (DELETE FROM %s.undo_action"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $2"
 							" AND step OPERATOR(pg_catalog.=) $1"
-							" RETURNING step, scope_id, label, created_at)"
-							" INSERT INTO %s.%s (step, scope_id, label, created_at)"
-							" SELECT step, scope_id, label, created_at FROM m",
-							q, which == HS_TO_REDO ? "undo_action" : "redo_action",
-							q, which == HS_TO_REDO ? "redo_action" : "undo_action");
+							" RETURNING step, scope_id, label, created_at, actor, reverts)"
+							" INSERT INTO %s.redo_action (step, scope_id, label, created_at,"
+							" actor, reverts, undone)"
+							" SELECT step, scope_id, label, created_at, actor, reverts, $3"
+							" FROM m",
+							q, q);
+		case HS_TO_UNDO:
+			return psprintf("WITH m AS (DELETE FROM %s.redo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $2"
+							" AND step OPERATOR(pg_catalog.=) $1"
+							" RETURNING step, scope_id, label, created_at, actor, reverts)"
+							" INSERT INTO %s.undo_action (step, scope_id, label, created_at,"
+							" actor, reverts)"
+							" SELECT step, scope_id, label, created_at, actor, reverts FROM m",
+							q, q);
 		case HS_NEXT_UNDO:
-			return psprintf("SELECT step FROM %s.undo_action"
+			return psprintf("SELECT step, step FROM %s.undo_action"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.<) $2"
 							" ORDER BY step DESC LIMIT 1",
 							q);
 		case HS_NEXT_REDO:
-			return psprintf("SELECT step FROM %s.redo_action"
+			return psprintf("SELECT step, undone FROM %s.redo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND undone OPERATOR(pg_catalog.<) $2"
+							" ORDER BY undone DESC LIMIT 1",
+							q);
+		case HS_COUNTS_ACTOR:
+			return psprintf("SELECT"
+							" (SELECT pg_catalog.count(*) FROM %s.undo_action"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"  AND actor OPERATOR(pg_catalog.=) $2)::pg_catalog.int4,"
+							" (SELECT pg_catalog.count(*) FROM %s.redo_action"
+							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"  AND actor OPERATOR(pg_catalog.=) $2)::pg_catalog.int4",
+							q, q);
+		case HS_DISCARD_REDO_ACTOR:
+			return psprintf("WITH gone AS (DELETE FROM %s.redo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND actor IS NOT DISTINCT FROM $2 RETURNING step)"
+							" DELETE FROM %s.undoredo_change c USING gone"
+							" WHERE c.step OPERATOR(pg_catalog.=) gone.step",
+							q, q);
+		case HS_NEXT_UNDO_ACTOR:
+			return psprintf("SELECT step, step FROM %s.undo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND step OPERATOR(pg_catalog.<) $2"
+							" AND actor OPERATOR(pg_catalog.=) $3"
+							" ORDER BY step DESC LIMIT 1",
+							q);
+		case HS_NEXT_REDO_ACTOR:
+			return psprintf("SELECT step, undone FROM %s.redo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND undone OPERATOR(pg_catalog.<) $2"
+							" AND actor OPERATOR(pg_catalog.=) $3"
+							" ORDER BY undone DESC LIMIT 1",
+							q);
+		case HS_LAST_UNDONE:
+			return psprintf("SELECT undone FROM %s.redo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" ORDER BY undone DESC LIMIT 1",
+							q);
+		case HS_STEP_INFO:
+			return psprintf("SELECT true, label FROM %s.undo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND step OPERATOR(pg_catalog.=) $2"
+							" UNION ALL SELECT false, label FROM %s.redo_action"
+							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							" AND step OPERATOR(pg_catalog.=) $2",
+							q, q);
+		case HS_LATER_STEPS:
+			return psprintf("SELECT step FROM %s.undo_action"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.>) $2"
-							" ORDER BY step ASC LIMIT 1",
+							" ORDER BY step",
 							q);
 	}
 	elog(ERROR, "undoredo: unknown history statement %d", (int) which);
@@ -909,32 +1025,44 @@ statement_sql(void *arg)
  * Run a statement on the history as the extension owner, connected to SPI
  * (the caller finishes), with the given snapshot (InvalidSnapshot: the
  * transaction's).  Its plan is kept by purpose, prepared in the user
- * context it runs in.  Two arguments at most: $1 (and $2) of argtypes.
+ * context it runs in.  Three arguments at most: $1 (to $3) of argtypes;
+ * nulls as SPI_execute_plan takes them (NULL: none is null).
  */
 static void
-run(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
-	Snapshot snapshot, bool read_only, long count)
+run3(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
+	 Oid type3, Datum arg3, const char *nulls,
+	 Snapshot snapshot, bool read_only, long count)
 {
-	Oid			argtypes[2];
-	Datum		values[2];
-	int			nargs = OidIsValid(type2) ? 2 : 1;
+	Oid			argtypes[3];
+	Datum		values[3];
+	int			nargs = OidIsValid(type3) ? 3 : OidIsValid(type2) ? 2 : 1;
 	UserContext saved;
 	int			rc;
 
 	argtypes[0] = type1;
 	argtypes[1] = type2;
+	argtypes[2] = type3;
 	values[0] = arg1;
 	values[1] = arg2;
+	values[2] = arg3;
 	undoredo_spi_connect();
 	undoredo_become_owner(&saved);
 	rc = undoredo_execute_plan(undoredo_plan_for((uint32) which, statement_sql,
 												 (void *) (intptr_t) which,
 												 nargs, argtypes),
-							   values, NULL, snapshot, read_only, count);
+							   values, nulls, snapshot, read_only, count);
 	undoredo_restore_user(&saved);
 	if (rc < 0)
 		elog(ERROR, "undoredo: history statement %d failed: %s",
 			 (int) which, SPI_result_code_string(rc));
+}
+
+static void
+run(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
+	Snapshot snapshot, bool read_only, long count)
+{
+	run3(which, type1, arg1, type2, arg2, InvalidOid, 0, NULL,
+		 snapshot, read_only, count);
 }
 
 static Datum
@@ -986,17 +1114,25 @@ undoredo_store_newer_than_snapshot(int64 scope_id)
 	return strcmp(seen[0], seen[1]) != 0;
 }
 
-/* How many steps of the scope can be undone and redone. */
+/*
+ * How many steps of the scope can be undone and redone: of anyone, or of
+ * the actor when it is not NULL.
+ */
 void
-undoredo_store_counts(int64 scope_id, int32 *undo_count, int32 *redo_count)
+undoredo_store_counts(int64 scope_id, const char *actor, int32 *undo_count,
+					  int32 *redo_count)
 {
 	bool		isnull;
 
 	*undo_count = *redo_count = 0;
 	if (scope_id == 0)
 		return;
-	run(HS_COUNTS, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
-		InvalidSnapshot, false, 1);
+	if (actor != NULL)
+		run(HS_COUNTS_ACTOR, INT8OID, Int64GetDatum(scope_id),
+			TEXTOID, CStringGetTextDatum(actor), InvalidSnapshot, false, 1);
+	else
+		run(HS_COUNTS, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+			InvalidSnapshot, false, 1);
 	*undo_count = DatumGetInt32(result(0, 1, &isnull));
 	*redo_count = DatumGetInt32(result(0, 2, &isnull));
 	undoredo_spi_finish();
@@ -1012,7 +1148,24 @@ undoredo_store_discard_steps(int64 scope_id, bool undoable)
 	undoredo_spi_finish();
 }
 
-/* Forget the oldest undoable steps of a scope beyond the newest keep. */
+/*
+ * Forget the steps to redo of one actor (NULL: those of no actor), as a
+ * new step of that actor does.
+ */
+void
+undoredo_store_discard_redo(int64 scope_id, const char *actor)
+{
+	run3(HS_DISCARD_REDO_ACTOR, INT8OID, Int64GetDatum(scope_id),
+		 TEXTOID, actor != NULL ? CStringGetTextDatum(actor) : (Datum) 0,
+		 InvalidOid, 0, actor != NULL ? NULL : " n",
+		 InvalidSnapshot, false, 0);
+	undoredo_spi_finish();
+}
+
+/*
+ * Forget the oldest undoable steps of a scope beyond the newest keep, and
+ * the steps to redo older than the oldest kept.
+ */
 void
 undoredo_store_prune(int64 scope_id, int32 keep)
 {
@@ -1142,35 +1295,127 @@ undoredo_store_history(int64 scope_id, int *nsteps)
 			MemoryContextStrdup(cxt, TextDatumGetCString(d));
 		steps[i].created_at = DatumGetTimestampTz(result(i, 4, &isnull));
 		steps[i].changes = DatumGetInt64(result(i, 5, &isnull));
+		d = result(i, 6, &isnull);
+		steps[i].actor = isnull ? NULL :
+			MemoryContextStrdup(cxt, TextDatumGetCString(d));
+		d = result(i, 7, &isnull);
+		steps[i].reverts = isnull ? 0 : DatumGetInt64(d);
 	}
 	undoredo_spi_finish();
 	return steps;
 }
 
-/* Move a step from undo_action to redo_action (undo) or back (redo). */
+/*
+ * Move a step from undo_action to redo_action (undo: undone orders it
+ * among the steps to redo) or back (redo).
+ */
 void
-undoredo_store_move_step(bool undo, int64 scope_id, int64 step)
+undoredo_store_move_step(bool undo, int64 scope_id, int64 step, int64 undone)
 {
-	run(undo ? HS_TO_REDO : HS_TO_UNDO, INT8OID, Int64GetDatum(step),
-		INT8OID, Int64GetDatum(scope_id), InvalidSnapshot, false, 0);
+	run3(undo ? HS_TO_REDO : HS_TO_UNDO, INT8OID, Int64GetDatum(step),
+		 INT8OID, Int64GetDatum(scope_id),
+		 undo ? INT8OID : InvalidOid, Int64GetDatum(undone), NULL,
+		 InvalidSnapshot, false, 0);
 	undoredo_spi_finish();
 }
 
 /*
- * The scope's newest undoable step older than the step "from", or its most
- * recently undone step newer than it; 0 if there is none.  The bound lets
- * the index scan start past the steps this call already moved, whose
- * entries stay in the index until the transaction ends: without it, every
- * lookup would walk over all of them.
+ * The highest undone of the scope's steps to redo (0 when it has none):
+ * an undo numbers the steps it moves above it.
  */
 int64
-undoredo_store_next_step(bool undo, int64 scope_id, int64 from)
+undoredo_store_last_undone(int64 scope_id)
 {
-	int64		step;
+	int64		undone;
 
-	run(undo ? HS_NEXT_UNDO : HS_NEXT_REDO, INT8OID, Int64GetDatum(scope_id),
-		INT8OID, Int64GetDatum(from), InvalidSnapshot, false, 1);
-	step = result_int64();
+	run(HS_LAST_UNDONE, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+		InvalidSnapshot, false, 1);
+	undone = Max(result_int64(), 0);
+	undoredo_spi_finish();
+	return undone;
+}
+
+/*
+ * The scope's newest undoable step below the bound "from" (a step id), or
+ * its most recently undone step below it (an undone number), of anyone or
+ * of the actor when it is not NULL; 0 if there is none.  *order is the
+ * step's own bound for the next call.  The bound lets the index scan start
+ * past the steps this call already moved, whose entries stay in the index
+ * until the transaction ends: without it, every lookup would walk over all
+ * of them.
+ */
+int64
+undoredo_store_next_step(bool undo, int64 scope_id, const char *actor,
+						 int64 from, int64 *order)
+{
+	int64		step = 0;
+	bool		isnull;
+
+	if (actor != NULL)
+		run3(undo ? HS_NEXT_UNDO_ACTOR : HS_NEXT_REDO_ACTOR,
+			 INT8OID, Int64GetDatum(scope_id), INT8OID, Int64GetDatum(from),
+			 TEXTOID, CStringGetTextDatum(actor), NULL,
+			 InvalidSnapshot, false, 1);
+	else
+		run(undo ? HS_NEXT_UNDO : HS_NEXT_REDO, INT8OID, Int64GetDatum(scope_id),
+			INT8OID, Int64GetDatum(from), InvalidSnapshot, false, 1);
+	if (SPI_processed > 0)
+	{
+		step = DatumGetInt64(result(0, 1, &isnull));
+		*order = DatumGetInt64(result(0, 2, &isnull));
+	}
 	undoredo_spi_finish();
 	return step;
+}
+
+/*
+ * Is the step in the scope's history, and can it be undone?  Its label
+ * (NULL: none) in the caller's memory context.
+ */
+bool
+undoredo_store_step_info(int64 scope_id, int64 step, bool *undoable,
+						 char **label)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		found = false;
+	bool		isnull;
+
+	run(HS_STEP_INFO, INT8OID, Int64GetDatum(scope_id), INT8OID,
+		Int64GetDatum(step), InvalidSnapshot, false, 1);
+	if (SPI_processed > 0)
+	{
+		Datum		d;
+
+		found = true;
+		*undoable = DatumGetBool(result(0, 1, &isnull));
+		d = result(0, 2, &isnull);
+		*label = isnull ? NULL : MemoryContextStrdup(cxt, TextDatumGetCString(d));
+	}
+	undoredo_spi_finish();
+	return found;
+}
+
+/*
+ * The scope's undoable steps after the step, oldest first, in the
+ * caller's memory context (for naming the step that changed a row later).
+ */
+int64 *
+undoredo_store_later_steps(int64 scope_id, int64 step, int *nsteps)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64	   *steps;
+	uint64		i;
+
+	run(HS_LATER_STEPS, INT8OID, Int64GetDatum(scope_id), INT8OID,
+		Int64GetDatum(step), InvalidSnapshot, false, 0);
+	*nsteps = (int) SPI_processed;
+	steps = MemoryContextAlloc(cxt, sizeof(int64) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		steps[i] = DatumGetInt64(result(i, 1, &isnull));
+	}
+	undoredo_spi_finish();
+	return steps;
 }

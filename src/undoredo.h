@@ -43,7 +43,7 @@
 #define ERRCODE_UNDOREDO_CONFLICT MAKE_SQLSTATE('U','R','0','0','1')
 
 /* the version of the SQL objects this library works with */
-#define UNDOREDO_VERSION "1.1.2"
+#define UNDOREDO_VERSION "1.2"
 
 /*
  * An intended fall-through between case labels.  PostgreSQL 19 builds with
@@ -67,6 +67,7 @@ typedef enum UndoRedoConflictMode
 
 extern char *undoredo_scope;
 extern char *undoredo_label;
+extern char *undoredo_actor;
 extern int	undoredo_max_steps;
 extern int	undoredo_on_conflict;
 extern bool undoredo_replaying;
@@ -292,6 +293,8 @@ typedef struct HistoryStep
 	char	   *label;			/* or NULL */
 	TimestampTz created_at;
 	int64		changes;
+	char	   *actor;			/* or NULL */
+	int64		reverts;		/* the step it reverted, or 0 */
 } HistoryStep;
 
 typedef struct UndoRedoChunkScan UndoRedoChunkScan;
@@ -302,8 +305,9 @@ extern void undoredo_store_remember_scope(const char *scope, int64 scope_id,
 										  const ScopeRow *row);
 extern bool undoredo_store_cached_owner(const char *scope, Oid *owner);
 extern Oid	undoredo_store_read_owner(const char *scope);
-extern bool undoredo_store_has_redo(int64 scope_id);
+extern bool undoredo_store_has_redo(int64 scope_id, const char *actor);
 extern int64 undoredo_store_step(int64 scope_id, const char *label,
+								 const char *actor, int64 reverts,
 								 TimestampTz created_at);
 extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
 								 int nrelids, const Oid *relids,
@@ -313,9 +317,10 @@ extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward)
 extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk);
 extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
 extern bool undoredo_store_newer_than_snapshot(int64 scope_id);
-extern void undoredo_store_counts(int64 scope_id, int32 *undo_count,
-								  int32 *redo_count);
+extern void undoredo_store_counts(int64 scope_id, const char *actor,
+								  int32 *undo_count, int32 *redo_count);
 extern void undoredo_store_discard_steps(int64 scope_id, bool undoable);
+extern void undoredo_store_discard_redo(int64 scope_id, const char *actor);
 extern void undoredo_store_prune(int64 scope_id, int32 keep);
 extern int64 undoredo_store_scope_tables(const char *object_type,
 										 const char *object_id, bool latest,
@@ -325,8 +330,16 @@ extern Oid	undoredo_store_claim(int64 scope_id, Oid writer);
 extern void undoredo_store_add_table(int64 scope_id, Oid relid);
 extern void undoredo_store_clear_scope(int64 scope_id);
 extern HistoryStep *undoredo_store_history(int64 scope_id, int *nsteps);
-extern void undoredo_store_move_step(bool undo, int64 scope_id, int64 step);
-extern int64 undoredo_store_next_step(bool undo, int64 scope_id, int64 from);
+extern void undoredo_store_move_step(bool undo, int64 scope_id, int64 step,
+									 int64 undone);
+extern int64 undoredo_store_last_undone(int64 scope_id);
+extern int64 undoredo_store_next_step(bool undo, int64 scope_id,
+									  const char *actor, int64 from,
+									  int64 *order);
+extern bool undoredo_store_step_info(int64 scope_id, int64 step,
+									 bool *undoable, char **label);
+extern int64 *undoredo_store_later_steps(int64 scope_id, int64 step,
+										 int *nsteps);
 
 /* scope.c */
 /*
@@ -419,6 +432,9 @@ extern void undoredo_scope_writes(ScopeState *ss);
 extern void undoredo_flush_for_reading(ScopeState *ss);
 extern int64 undoredo_scope_pending_changes(ScopeState *ss);
 extern bool undoredo_scope_pending_refers_to(ScopeState *ss, Oid relid);
+extern void undoredo_revert_begin(ScopeState *ss, int64 reverts, char *label);
+extern void undoredo_revert_end(void);
+extern ScopeState *undoredo_reverting(void);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_scope_init(void);

@@ -2,7 +2,8 @@
 # make dist: the PGXN release zip, build/undoredo-VERSION.zip (git archive
 # of HEAD, every file under undoredo-VERSION/), after validating META.json:
 # the fields PGXN requires, its version and the provided extension's version
-# equal to undoredo.control's default_version, the provided file present.
+# equal to undoredo.control's default_version (as a semantic version: 1.2
+# is 1.2.0), the provided file present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" undoredo.control)
@@ -18,7 +19,9 @@ for field in ("name", "abstract", "version", "maintainer", "license", "provides"
     if not meta.get(field):
         errors.append("required field %s missing" % field)
 semver = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z-]+)?$")
-if meta.get("version") != version:
+# PGXN wants three numbers; an extension version of two (1.2) is x.y.0
+semantic = version if version.count(".") >= 2 else version + ".0"
+if meta.get("version") != semantic:
     errors.append("version %s, undoredo.control has %s" % (meta.get("version"), version))
 if not semver.match(str(meta.get("version", ""))):
     errors.append("version %s is not a semantic version" % meta.get("version"))
@@ -30,7 +33,7 @@ ext = meta.get("provides", {}).get("undoredo")
 if not ext:
     errors.append("provides has no undoredo")
 else:
-    if ext.get("version") != version:
+    if ext.get("version") != semantic:
         errors.append("provides.undoredo.version %s, undoredo.control has %s" % (ext.get("version"), version))
     for key in ("file", "docfile"):
         if ext.get(key) and not os.path.exists(ext[key]):
