@@ -458,10 +458,13 @@ def _unsaved(session):
 
 def _position(connection, schema, object_type, object_id, step_id):
     """(position, label) of a step in the object's history, or (None, None)."""
+    # No column aliases: undoredo_history gained columns in 1.2 (actor,
+    # reverts), and an alias list would rename them; the WITH ORDINALITY
+    # column is called ordinality whatever the function returns.
     row = connection.execute(
-        text("SELECT h.position, h.label FROM %s.undoredo_history("
+        text("SELECT h.ordinality AS position, h.label FROM %s.undoredo_history("
              "CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text))"
-             " WITH ORDINALITY AS h(step, state, label, created_at, changes, position)"
+             " WITH ORDINALITY AS h"
              " WHERE h.step OPERATOR(pg_catalog.=) :s" % schema),
         {"t": object_type, "i": _id(object_id), "s": step_id}).first()
     return (row.position, row.label) if row else (None, None)
@@ -563,11 +566,11 @@ def history(session, object_type, object_id):
     how errors name a step)."""
     connection = _session(session).connection()
     return connection.execute(
-        text("SELECT h.step, h.state, h.label, h.created_at, h.changes, h.position"
+        text("SELECT h.step, h.state, h.label, h.created_at, h.changes,"
+             " h.ordinality AS position"
              " FROM %s.undoredo_history(CAST(:t AS pg_catalog.text),"
-             " CAST(:i AS pg_catalog.text))"
-             " WITH ORDINALITY AS h(step, state, label, created_at, changes, position)"
-             " ORDER BY h.position" % _schema(connection)),
+             " CAST(:i AS pg_catalog.text)) WITH ORDINALITY AS h"
+             " ORDER BY h.ordinality" % _schema(connection)),
         {"t": object_type, "i": _id(object_id)}).all()
 
 
