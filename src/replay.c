@@ -121,6 +121,7 @@ typedef struct Change
 typedef struct ReplayContext
 {
 	bool		undo;
+	bool		revert;			/* an undo for undoredo_revert */
 	bool		overwrite;		/* undoredo.on_conflict when the call began */
 	int64		scope_id;
 	int64		step;
@@ -958,6 +959,22 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 {
 	const char *table = rc->ti->relname;
 
+	if (rc->revert)
+	{
+		switch (kind)
+		{
+			case ROW_GONE:
+				return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+							  rc->step, key, table);
+			case ROW_CHANGED:
+				return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+							  rc->step, key, table);
+			case ROW_EXISTS:
+				break;
+		}
+		return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+					  rc->step, key, table);
+	}
 	switch (kind)
 	{
 		case ROW_GONE:
@@ -982,76 +999,140 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 			   rc->step, key, table);
 }
 
-/* Does a change of the key's table hold the key in one of its images? */
+/* Does the image hold the key of the row expected? */
 static bool
-change_has_key(const ReplayContext *rc, const Change *change, RowImage *key)
+same_key(const ReplayContext *rc, RowImage *image, RowImage *expected)
 {
 	int			i;
-	int			side;
 
-	if (change->relid != rc->ti->rootid)
+	if (image->nvalues == 0)
 		return false;
-	for (side = 0; side < 2; side++)
+	for (i = 0; i < rc->ti->nkeys; i++)
 	{
-		const RowImage *image = side == 0 ? &change->before : &change->after;
-		bool		same = image->nvalues > 0;
+		ImageValue *a = undoredo_image_find(expected, rc->ti->keys[i]);
+		ImageValue *b = undoredo_image_find(image, rc->ti->keys[i]);
 
-		if ((side == 0 && change->op == 'i') || (side == 1 && change->op == 'd'))
-			continue;
-		for (i = 0; same && i < rc->ti->nkeys; i++)
-		{
-			ImageValue *a = undoredo_image_find(key, rc->ti->keys[i]);
-			ImageValue *b = undoredo_image_find((RowImage *) image, rc->ti->keys[i]);
-
-			same = a != NULL && b != NULL && same_value(a, b);
-		}
-		if (same)
-			return true;
+		if (a == NULL || b == NULL || !same_value(a, b))
+			return false;
 	}
-	return false;
+	return true;
 }
 
 /*
- * The first undoable step of the scope after the replayed one that changed
- * the row with this key, or 0: a conflict names it.  Only on the way to an
- * error, so it may read the later steps' changes one by one.
+ * The row a conflict is about, as the scope's later steps left it: whether
+ * it exists and the values of the columns the replay expected, with the
+ * step that last made each so.
+ */
+typedef struct PredictedRow
+{
+	bool		exists;
+	int64		exists_by;		/* step that made or removed it, or 0 */
+	int			ncols;
+	ImageValue *values;			/* [ncols]: of the expected image's columns */
+	int64	   *by;				/* [ncols]: step that wrote each, or 0 */
+} PredictedRow;
+
+/* A later step's change of the row: apply it to the prediction. */
+static void
+predict_change(const ReplayContext *rc, PredictedRow *row, RowImage *expected,
+			   const Change *change, int64 step)
+{
+	bool		before = (change->op == 'u' || change->op == 'd') &&
+		same_key(rc, (RowImage *) &change->before, expected);
+	bool		after = (change->op == 'u' || change->op == 'i') &&
+		same_key(rc, (RowImage *) &change->after, expected);
+	int			i;
+
+	if (change->relid != rc->ti->rootid || (!before && !after))
+		return;
+	if (!after)
+	{
+		/* deleted, or re-keyed away */
+		row->exists = false;
+		row->exists_by = step;
+		return;
+	}
+	if (!before)
+	{
+		row->exists = true;
+		row->exists_by = step;
+	}
+	for (i = 0; i < row->ncols; i++)
+	{
+		ImageValue *v = undoredo_image_find((RowImage *) &change->after,
+											expected->values[i].attnum);
+
+		if (v == NULL)
+			continue;
+		row->values[i] = *v;
+		row->values[i].data = v->len > 0 ? memcpy(palloc(v->len), v->data, v->len) : NULL;
+		row->by[i] = step;
+	}
+}
+
+/*
+ * The undoable step of the scope, later than the replayed one, whose
+ * change is why the row is not as the replay expects, or 0 when no step
+ * explains it (a write outside the history did it): the scope's later
+ * steps are followed from the state the replayed step expects, and the
+ * newest step that made the row's existence or one of the expected values
+ * differ is named.  A conflict names it.  Only on the way to an error, so
+ * it may read the later steps' changes one by one.
  */
 static int64
-later_step(const ReplayContext *rc, RowImage *key)
+later_step(const ReplayContext *rc, RowImage *expected, bool expect_row)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "undoredo later steps",
 											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext chunk_cxt = AllocSetContextCreate(cxt, "undoredo later chunk",
+													ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	PredictedRow row;
 	int64		found = 0;
 	int64	   *steps;
 	int			nsteps;
 	int			i;
 
-	if (rc->scope_id == 0 || rc->ti == NULL)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
-		return 0;
-	}
-	steps = undoredo_store_later_steps(rc->scope_id, rc->step, &nsteps);
-	for (i = 0; i < nsteps && found == 0; i++)
+	row.exists = expect_row;
+	row.exists_by = 0;
+	row.ncols = expected->nvalues;
+	row.values = palloc(sizeof(ImageValue) * Max(row.ncols, 1));
+	row.by = palloc0(sizeof(int64) * Max(row.ncols, 1));
+	for (i = 0; i < row.ncols; i++)
+		row.values[i] = expected->values[i];
+	steps = rc->scope_id == 0 || rc->ti == NULL ? NULL :
+		undoredo_store_later_steps(rc->scope_id, rc->step, &nsteps);
+	for (i = 0; steps != NULL && i < nsteps; i++)
 	{
 		UndoRedoChunkScan *scan = undoredo_store_begin_chunks(steps[i], false);
 		HistoryChunk chunk;
 
-		while (found == 0 && undoredo_store_next_chunk(scan, &chunk))
+		for (;;)
 		{
 			Change	   *changes;
 			int32		n;
 			int32		j;
 
+			MemoryContextSwitchTo(chunk_cxt);
+			if (!undoredo_store_next_chunk(scan, &chunk))
+				break;
 			n = read_chunk(rc, &chunk, &changes);
-			for (j = 0; j < n && found == 0; j++)
-				if (change_has_key(rc, &changes[j], key))
-					found = steps[i];
+			MemoryContextSwitchTo(cxt);
+			for (j = 0; j < n; j++)
+				predict_change(rc, &row, expected, &changes[j], steps[i]);
+			MemoryContextReset(chunk_cxt);
 		}
+		MemoryContextSwitchTo(cxt);
 		undoredo_store_end_chunks(scan);
+	}
+	if (row.exists != expect_row)
+		found = row.exists_by;
+	else if (row.exists)
+	{
+		for (i = 0; i < row.ncols; i++)
+			if (row.by[i] > found && !same_value(&row.values[i], &expected->values[i]))
+				found = row.by[i];
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
@@ -1062,7 +1143,7 @@ static void
 conflict(const ReplayContext *rc, RowImage *image, Conflict kind)
 {
 	const char *key = key_text(rc, image);
-	int64		later = later_step(rc, image);
+	int64		later = later_step(rc, image, kind != ROW_EXISTS);
 
 	if (later != 0)
 		ereport(ERROR,
@@ -2281,6 +2362,7 @@ replay_step(bool undo, bool overwrite, int64 scope_id, int64 step)
 	/* the step's statements run before its AFTER triggers fire */
 	Assert(undoredo_replaying && !undoredo_replay_firing.active);
 	rc.undo = undo;
+	rc.revert = undoredo_reverting() != NULL;
 	rc.overwrite = overwrite;
 	rc.scope_id = scope_id;
 	rc.step = step;
@@ -2568,6 +2650,8 @@ undoredo_revert(PG_FUNCTION_ARGS)
 						step, ss->scope, replayed - captured, replayed),
 				 errdetail("A table the step changed is no longer tracked, or its capture trigger did not fire."),
 				 errhint("SELECT * FROM undoredo_verify() lists the reasons.")));
+	/* the new step's changes go to the history before it is closed */
+	undoredo_flush_for_reading(ss);
 	undoredo_close_step(ss);
 	return counts_result(fcinfo, scope_id, NULL);
 }
