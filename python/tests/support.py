@@ -21,7 +21,10 @@ try:
 except ImportError:
     sys.path.insert(0, os.path.dirname(_here))
 
+import unittest  # noqa: E402
+
 from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 URL = "postgresql+psycopg2://"
 
@@ -48,3 +51,33 @@ def clean_up(engine, metadata, scopes):
             conn.execute(text("SELECT undoredo_clear(:t, CAST(:i AS text))"),
                          {"t": object_type, "i": str(object_id)})
         metadata.drop_all(conn)
+
+
+class SessionTest(unittest.TestCase):
+    """A test with an engine of its class, a Session of its own, and the
+    tables of ``metadata`` created before and dropped after it, with the
+    histories of ``scopes`` cleared."""
+    metadata = None
+    scopes = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.engine = make_engine()
+        cls.Session = sessionmaker(bind=cls.engine, future=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.engine.dispose()
+
+    def setUp(self):
+        clean_up(self.engine, self.metadata, self.scopes)
+        self.metadata.create_all(self.engine)
+        self.session = self.Session()
+        self.addCleanup(self.clean_up)
+
+    def clean_up(self):
+        self.session.close()
+        clean_up(self.engine, self.metadata, self.scopes)
+
+    def sql(self, query, **params):
+        return scalar(self.session, query, **params)

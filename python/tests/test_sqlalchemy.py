@@ -20,7 +20,7 @@ from sqlalchemy import (JSON, Column, DateTime, ForeignKey, Integer, LargeBinary
                         Numeric, String, Table, delete, insert, select, text, update)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import declarative_base, relationship, sessionmaker
+from sqlalchemy.orm import declarative_base, relationship
 
 import undoredo
 from undoredo import sqlalchemy as ur
@@ -101,28 +101,9 @@ VALUES = dict(name="n", data=b"\x00\xffbytes", price=decimal.Decimal("1.50"),
               doc={"a": [1, 2.5, None], "b": "\u00e9"}, raw={"z": 1, "a": 2})
 
 
-class SQLAlchemyTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.engine = support.make_engine()
-        cls.Session = sessionmaker(bind=cls.engine, future=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.engine.dispose()
-
-    def setUp(self):
-        support.clean_up(self.engine, Base.metadata, SCOPES)
-        Base.metadata.create_all(self.engine)
-        self.session = self.Session()
-        self.addCleanup(self.clean_up)
-
-    def clean_up(self):
-        self.session.close()
-        support.clean_up(self.engine, Base.metadata, SCOPES)
-
-    def sql(self, query, **params):
-        return support.scalar(self.session, query, **params)
+class SQLAlchemyTest(support.SessionTest):
+    metadata = Base.metadata
+    scopes = SCOPES
 
     def scope(self):
         return self.sql("SELECT current_setting('undoredo.scope', true)")
