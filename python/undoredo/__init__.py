@@ -57,26 +57,34 @@ class UnsavedChanges(UndoRedoError):
 
 
 class ReplayError(UndoRedoError):
-    """undo or redo refused a step; nothing was changed, and the session's
-    transaction is still usable (the call ran in a savepoint).
+    """undo or redo refused a step; nothing was changed, and the
+    session's transaction is still usable (the call ran in a savepoint).
 
-    ``action`` ('undo' or 'redo'), ``object_type``, ``object_id``; ``step``:
-    the step's position in the object's history, oldest first, as
-    ``history()`` numbers it (``position``); ``label``: its label;
-    ``step_id``: the extension's id of the step (the ``step`` column of
-    ``undoredo_history``); ``table`` and ``key`` (``'(id)=(1)'``): the row
-    named, or None; ``pgcode``, ``detail``, ``hint`` and ``orig`` (the
-    driver's exception) as the server reported them."""
+    ``action`` ('undo' or 'redo'), ``object_type``,
+    ``object_id``; ``step``: the step's position in the object's history,
+    oldest first, as ``history()`` numbers it (``position``); ``label``:
+    its label; ``step_id``: the extension's id of the step (the ``step``
+    column of ``undoredo_history``); ``table`` and ``key`` (``'(id)=(1)'``):
+    the row named, or None; ``later_step``, ``later_label`` and
+    ``later_step_id``: the later step of the same history that changed
+    that row, when the server names one, else None; ``pgcode``,
+    ``detail``, ``hint`` and ``orig`` (the driver's exception) as the
+    server reported them."""
 
     def __init__(self, message, action, object_type, object_id, step, step_id, label,
-                 table, key, pgcode, detail, hint, orig):
+                 table, key, pgcode, detail, hint, orig, later_step=None,
+                 later_step_id=None, later_label=None):
         super().__init__(message)
         self.action, self.object_type, self.object_id = action, object_type, object_id
         self.step, self.step_id, self.label = step, step_id, label
         self.table, self.key = table, key
+        self.later_step, self.later_step_id = later_step, later_step_id
+        self.later_label = later_label
         self.pgcode, self.detail, self.hint, self.orig = pgcode, detail, hint, orig
 
 
 class Conflict(ReplayError):
-    """A row the step touched was changed outside the history since
-    (SQLSTATE UR001).  Retry with ``force=True`` to overwrite it."""
+    """A row the step touched was changed since (SQLSTATE UR001): outside
+    the history, or by a later step of the same history (``later_step``;
+    for a per-actor undo or redo).  Retry with ``force=True`` to overwrite
+    it."""

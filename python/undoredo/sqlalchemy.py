@@ -41,6 +41,15 @@ that scope at the right moments and make sure the tables are tracked:
   ``ReplayError`` naming the step by its position in the object's history
   and its label; ``force=True`` sets ``undoredo.on_conflict`` to
   ``overwrite`` for that call only.
+- Actors (1.2): ``capture(..., actor=)`` sets ``undoredo.actor`` with the
+  scope, in the same transactions, and only then: without an actor in the
+  block (or an enclosing one) the setting is not touched.  ``undo``,
+  ``redo`` and ``status`` pass ``actor`` to the extension only when given,
+  so that without one they make the 1.1 call.
+- Errors are recognised by SQLSTATE and the extension's English messages
+  (UR001); the later step of a conflict comes from its errdetail, the
+  table from the error's table_name field.  Errors they do not match pass
+  through as SQLAlchemy's.
 
 Nothing here commits, except ``track_tables`` given an Engine: the history
 is written in the application's transaction and is committed or rolled
@@ -175,16 +184,15 @@ def _schema(connection):
     return state.schema
 
 
-def _set_scope(connection, scope, label):
-    """SET LOCAL the scope, and the label unless it is None."""
+def _set_scope(connection, scope, label, actor=None):
+    """SET LOCAL the scope, and the label and the actor unless None."""
     _state(connection.engine)   # the engine's listeners, before any write
-    if label is None:
-        connection.execute(text("SELECT pg_catalog.set_config('undoredo.scope', :scope, true)"),
-                           {"scope": scope})
-    else:
-        connection.execute(text("SELECT pg_catalog.set_config('undoredo.scope', :scope, true),"
-                                " pg_catalog.set_config('undoredo.label', :label, true)"),
-                           {"scope": scope, "label": label})
+    sql = "SELECT pg_catalog.set_config('undoredo.scope', :scope, true)"
+    if label is not None:
+        sql += ", pg_catalog.set_config('undoredo.label', :label, true)"
+    if actor is not None:
+        sql += ", pg_catalog.set_config('undoredo.actor', :actor, true)"
+    connection.execute(text(sql), {"scope": scope, "label": label, "actor": actor})
     connection.info[_ACTIVE] = bool(scope)
 
 
@@ -294,19 +302,27 @@ class capture:
     """``with capture(session, 'document', 42):`` — every transaction the
     session runs inside the block records its changes to tracked tables as
     one undo step of document 42 (one step per transaction: a block that
-    commits twice makes two steps).  ``label`` is recorded on the steps.
+    commits twice makes two steps).  ``label`` is recorded on the steps,
+    and ``actor`` (who makes the change, as the application names them:
+    ``undoredo.actor``) too; a nested block without an actor keeps the
+    enclosing block's.  Without any, ``undoredo.actor`` is left alone.
     Pending changes are flushed when the block ends without an exception,
     so a commit after the block records them.  See the module
     documentation for how tables are checked or tracked."""
 
-    def __init__(self, session, object_type, object_id, label=None):
+    def __init__(self, session, object_type, object_id, label=None, actor=None):
+        if actor is not None and not isinstance(actor, str):
+            raise TypeError("actor must be a string or None, not %r" % (actor,))
         self.session = _session(session)
-        self.entry = (scope_of(object_type, object_id), label)
+        self.entry = (scope_of(object_type, object_id), label, actor)
 
     def __enter__(self):
         session = self.session
         _hook(session)
         scopes = session.info.setdefault(_SCOPES, [])
+        scope, label, actor = self.entry
+        if actor is None and scopes:
+            self.entry = (scope, label, scopes[-1][2])   # the enclosing block's
         scopes.append(self.entry)
         if session.in_transaction():
             try:
@@ -326,10 +342,11 @@ class capture:
             scopes.pop()
         if not session.in_transaction():
             return
-        scope, label = scopes[-1] if scopes else ("", "")
+        scope, label, actor = scopes[-1] if scopes else ("", "", "")
         try:
             _set_scope(session.connection(), scope,
-                       None if self.entry[1] is None else label or "")
+                       None if self.entry[1] is None else label or "",
+                       None if self.entry[2] is None else actor or "")
         except SQLAlchemyError:
             # A transaction that failed inside the block cannot capture
             # anything more and ends in a rollback, which resets the scope;
@@ -444,10 +461,13 @@ def track(session, model_or_table):
         connection.info.setdefault(_TXN, set()).update(names)
 
 
-# ---------------------------------------------------------------- undo, redo
+# ------------------------------------------------------ undo, redo, revert
 
+# The server's messages that name a step, as the extension writes them (in
+# English); an error they do not match passes through as the driver's.
 _STEP = re.compile(r"cannot (undo|redo) step (\d+): (.*)\Z", re.S)
 _ROW = re.compile(r'\brow (.+?) of table "((?:[^"]|"")+)"', re.S)
+_LATER = re.compile(r"Step (\d+) of this history changed the row after step (\d+)\.\Z")
 
 
 def _unsaved(session):
@@ -456,118 +476,161 @@ def _unsaved(session):
     return any(session.is_modified(obj) for obj in session.dirty)
 
 
-def _position(connection, schema, object_type, object_id, step_id):
-    """(position, label) of a step in the object's history, or (None, None)."""
+def _steps(connection, schema, object_type, object_id, step_ids):
+    """{step id: (position, label)} for those of the steps that are in the
+    object's history."""
     # No column aliases: undoredo_history gained columns in 1.2 (actor,
     # reverts), and an alias list would rename them; the WITH ORDINALITY
     # column is called ordinality whatever the function returns.
-    row = connection.execute(
-        text("SELECT h.ordinality AS position, h.label FROM %s.undoredo_history("
-             "CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text))"
-             " WITH ORDINALITY AS h"
-             " WHERE h.step OPERATOR(pg_catalog.=) :s" % schema),
-        {"t": object_type, "i": _id(object_id), "s": step_id}).first()
-    return (row.position, row.label) if row else (None, None)
+    rows = connection.execute(
+        text("SELECT h.step, h.ordinality AS position, h.label FROM %s.undoredo_history("
+             "CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text)) WITH ORDINALITY AS h"
+             " WHERE h.step OPERATOR(pg_catalog.=) ANY (CAST(:s AS pg_catalog.int8[]))"
+             % schema),
+        {"t": object_type, "i": _id(object_id), "s": list(step_ids)}).all()
+    return {r.step: (r.position, r.label) for r in rows}
 
 
-def _translate(connection, schema, error, object_type, object_id):
-    """A ReplayError (Conflict for UR001) for a refusal that names a step,
-    else None."""
+def _step_name(position, step_id, label):
+    name = "step %s" % (position if position is not None else "#%d" % step_id)
+    return name + (' ("%s")' % label if label else "")
+
+
+def _translate(connection, schema, error, action, object_type, object_id):
+    """The package's exception for a refusal that names a step, else None:
+    Conflict (UR001) or ReplayError.  The later step of a conflict is read
+    from the errdetail the extension writes for it ("Step <n> of this history changed the row
+    after step <m>."), checked against the step the message names; the
+    table from the error's structured table_name field."""
     orig = error.orig
     diag = getattr(orig, "diag", None)
     primary = getattr(diag, "message_primary", None) or str(orig).split("\n")[0]
-    m = _STEP.match(primary)
-    if m is None:
-        return None
-    action, step_id, rest = m.group(1), int(m.group(2)), m.group(3)
-    position, label = _position(connection, schema, object_type, object_id, step_id)
-    row = _ROW.search(rest)
-    key, table = (row.group(1), row.group(2).replace('""', '"')) if row else (None, None)
+    detail = getattr(diag, "message_detail", None)
     pgcode = getattr(orig, "pgcode", None)
-    name = "step %s" % (position if position is not None else "#%d" % step_id)
-    if label:
-        name += ' ("%s")' % label
-    message = "cannot %s %s of %s %s: %s" % (action, name, object_type, object_id, rest)
+    replay = _STEP.match(primary)
+    if replay is None:
+        return None
+    step_id, rest = int(replay.group(2)), replay.group(3)
+    later = _LATER.match(detail or "")
+    later_id = int(later.group(1)) if later and int(later.group(2)) == step_id else None
+    found = _steps(connection, schema, object_type, object_id,
+                   [step_id] if later_id is None else [step_id, later_id])
+    position, label = found.get(step_id, (None, None))
+    later_position, later_label = found.get(later_id, (None, None))
+    row = _ROW.search(rest)
+    key = row.group(1) if row else None
+    table = getattr(diag, "table_name", None)
+    if table is None and row:
+        table = row.group(2).replace('""', '"')
+    message = "cannot %s %s of %s %s: %s" % (action, _step_name(position, step_id, label),
+                                            object_type, object_id, rest)
+    if later_id is not None:
+        message += "; %s changed it later" % _step_name(later_position, later_id, later_label)
     cls = Conflict if pgcode == "UR001" else ReplayError
     return cls(message, action, object_type, object_id, position, step_id, label, table,
-               key, pgcode, getattr(diag, "message_detail", None),
-               getattr(diag, "message_hint", None), orig)
+               key, pgcode, detail, getattr(diag, "message_hint", None), orig,
+               later_step=later_position, later_step_id=later_id, later_label=later_label)
 
 
-def _replay(session, function, action, object_type, object_id, steps, force):
+def _replay(session, action, call, params, object_type, object_id, settings):
+    """Run ``call`` (a function of the extension returning the counts) in a
+    savepoint, with ``settings`` [(name, value, default)] SET LOCAL for this
+    call only; return the counts."""
     session = _session(session)
     if _unsaved(session):
         raise UnsavedChanges(action, object_type, object_id)
     connection = session.connection()
     schema = _schema(connection)
     # A savepoint: a refusal leaves the session's transaction usable, and
-    # the setting force changes is back as it was whatever happens.
+    # the settings are back as they were whatever happens.
     connection.execute(text("SAVEPOINT undoredo_replay"))
     try:
-        if force:
-            previous = connection.execute(text(
-                "SELECT pg_catalog.current_setting('undoredo.on_conflict', true),"
-                " pg_catalog.set_config('undoredo.on_conflict', 'overwrite', true)")).scalar()
+        previous = [connection.execute(
+            text("SELECT pg_catalog.current_setting(:n, true),"
+                 " pg_catalog.set_config(:n, :v, true)"), {"n": name, "v": value}).scalar()
+            for name, value, _ in settings]
         row = connection.execute(
-            text("SELECT undo_count, redo_count FROM %s.%s(CAST(:t AS pg_catalog.text),"
-                 " CAST(:i AS pg_catalog.text), CAST(:n AS pg_catalog.int4))"
-                 % (schema, function)),
-            {"t": object_type, "i": _id(object_id), "n": steps}).one()
+            text("SELECT undo_count, redo_count FROM %s.%s" % (schema, call)), params).one()
     except DBAPIError as error:
         try:
             connection.execute(text("ROLLBACK TO SAVEPOINT undoredo_replay"))
             connection.execute(text("RELEASE SAVEPOINT undoredo_replay"))
         except SQLAlchemyError:
             raise error
-        translated = _translate(connection, schema, error, object_type, object_id)
+        translated = _translate(connection, schema, error, action, object_type, object_id)
         if translated is None:
             raise
         raise translated from error
-    if force:
-        # A SET LOCAL outlives the savepoint's release: put back the value
-        # the transaction had (unset before the library loaded: the default).
-        connection.execute(text("SELECT pg_catalog.set_config('undoredo.on_conflict', :v, true)"),
-                           {"v": previous or "error"})
+    # A SET LOCAL outlives the savepoint's release: put back the value the
+    # transaction had (unset before the library loaded: the default).
+    for (name, _, default), value in zip(settings, previous):
+        connection.execute(text("SELECT pg_catalog.set_config(:n, :v, true)"),
+                           {"n": name, "v": value or default})
     connection.execute(text("RELEASE SAVEPOINT undoredo_replay"))
     session.expire_all()
     return (row.undo_count, row.redo_count)
 
 
-def undo(session, object_type, object_id, steps=1, force=False):
+def _force(force):
+    return [("undoredo.on_conflict", "overwrite", "error")] if force else []
+
+
+def _counts_call(function, actor, steps=True):
+    """The call of undoredo_undo/redo/status, with the actor only if given
+    (the 1.1 signature otherwise)."""
+    args = "CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text)"
+    if steps:
+        args += ", CAST(:n AS pg_catalog.int4)"
+    if actor is not None:
+        args += ", CAST(:a AS pg_catalog.text)"
+    return "%s(%s)" % (function, args)
+
+
+def undo(session, object_type, object_id, steps=1, force=False, actor=None):
     """Undo the newest ``steps`` steps of the object in the session's
     transaction; returns ``(undo_count, redo_count)``, counted in steps.
-    Raises UnsavedChanges if the session has unflushed changes, and
-    Conflict if a row the step touched was changed outside the history
-    since (the session stays usable).  ``force=True`` overwrites such rows
-    (``undoredo.on_conflict = 'overwrite'`` for this call only).  Every
-    loaded object is expired afterwards (the rows changed under it)."""
-    return _replay(session, "undoredo_undo", "undo", object_type, object_id, steps, force)
+    With ``actor``: that actor's newest steps, even if other actors' steps
+    are newer, and that actor's counts.  Raises UnsavedChanges if the
+    session has unflushed changes, and Conflict if a row the step touched
+    was changed since, outside the history or (with an actor) by a newer
+    step, ``later_step`` (the session stays usable).  ``force=True``
+    overwrites such rows (``undoredo.on_conflict = 'overwrite'`` for this
+    call only).  Every loaded object is expired afterwards (the rows
+    changed under it)."""
+    return _replay(session, "undo", _counts_call("undoredo_undo", actor),
+                   {"t": object_type, "i": _id(object_id), "n": steps, "a": actor},
+                   object_type, object_id, _force(force))
 
 
-def redo(session, object_type, object_id, steps=1, force=False):
-    """Redo the ``steps`` most recently undone steps; see ``undo``."""
-    return _replay(session, "undoredo_redo", "redo", object_type, object_id, steps, force)
+def redo(session, object_type, object_id, steps=1, force=False, actor=None):
+    """Redo the ``steps`` most recently undone steps (with ``actor``: that
+    actor's); see ``undo``."""
+    return _replay(session, "redo", _counts_call("undoredo_redo", actor),
+                   {"t": object_type, "i": _id(object_id), "n": steps, "a": actor},
+                   object_type, object_id, _force(force))
 
 
-def status(session, object_type, object_id):
-    """``(undo_count, redo_count)`` of the object, changing nothing."""
+def status(session, object_type, object_id, actor=None):
+    """``(undo_count, redo_count)`` of the object (with ``actor``: of that
+    actor's steps), changing nothing."""
     connection = _session(session).connection()
     row = connection.execute(
-        text("SELECT undo_count, redo_count FROM %s.undoredo_status("
-             "CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text))" % _schema(connection)),
-        {"t": object_type, "i": _id(object_id)}).one()
+        text("SELECT undo_count, redo_count FROM %s.%s"
+             % (_schema(connection), _counts_call("undoredo_status", actor, steps=False))),
+        {"t": object_type, "i": _id(object_id), "a": actor}).one()
     return (row.undo_count, row.redo_count)
 
 
 def history(session, object_type, object_id):
     """The object's steps, oldest first: rows with ``step`` (the extension's
     step id), ``state`` (``'undo'`` or ``'redo'``), ``label``,
-    ``created_at``, ``changes`` and ``position`` (1 for the oldest step:
-    how errors name a step)."""
+    ``created_at``, ``changes``, ``position`` (1 for the oldest step: how
+    errors name a step), ``actor`` (None if none was set) and ``reverts``
+    (for a step made by ``revert``, the id of the step it reverted)."""
     connection = _session(session).connection()
     return connection.execute(
         text("SELECT h.step, h.state, h.label, h.created_at, h.changes,"
-             " h.ordinality AS position"
+             " h.ordinality AS position, h.actor, h.reverts"
              " FROM %s.undoredo_history(CAST(:t AS pg_catalog.text),"
              " CAST(:i AS pg_catalog.text)) WITH ORDINALITY AS h"
              " ORDER BY h.ordinality" % _schema(connection)),
