@@ -1,4 +1,5 @@
-"""The 1.2 API of undoredo.sqlalchemy: actors, per-actor undo and redo.
+"""The 1.2 API of undoredo.sqlalchemy: actors, per-actor undo and redo,
+revert.
 
 One document (scope doc:1) of paragraphs, edited by two actors in turn
 through capture(actor=...); every result is read back from the database.
@@ -130,6 +131,70 @@ class API12Test(support.SessionTest):
         with self.assertRaises(TypeError):
             ur.capture(self.session, "doc", 1, actor=7)
 
+    # ------------------------------------------------------------ revert
+
+    def test_revert(self):
+        self.step("alice", "Create", p1="x", p2="y")
+        self.step("bob", "Edit 1", p1="x2")
+        self.step("alice", "Edit 2", p2="y2")
+        edit1 = self.history()[1].step
+        self.assertEqual(ur.revert(self.session, "doc", 1, edit1, actor="carol"), (4, 0))
+        self.assertEqual(self.bodies(), [(1, "x"), (2, "y2")])
+        last = self.history()[-1]
+        self.assertEqual((last.position, last.label, last.actor, last.reverts, last.changes),
+                         (4, "Revert: Edit 1", "carol", edit1, 1))
+        # Set for that call only.
+        self.assertIn(self.actor(), ("", None))
+        # The revert is a step like any other: undoing it re-applies Edit 1.
+        self.assertEqual(ur.undo(self.session, "doc", 1), (3, 1))
+        self.assertEqual(self.bodies(), [(1, "x2"), (2, "y2")])
+        self.session.commit()
+        # A label of its own; inside a capture block its actor applies.
+        # Carol's undone revert stays redoable: a step discards the redo
+        # history of its own actor only.
+        with ur.capture(self.session, "doc", 1, actor="dave"):
+            self.assertEqual(ur.revert(self.session, "doc", 1, self.history()[2].step,
+                                       label="Undo Edit 2 only"), (4, 1))
+        self.assertEqual([(h.label, h.actor, h.state) for h in self.history()[3:]],
+                         [("Revert: Edit 1", "carol", "redo"),
+                          ("Undo Edit 2 only", "dave", "undo")])
+        self.assertEqual(self.bodies(), [(1, "x2"), (2, "y")])
+
+    def test_revert_conflict_names_the_later_step(self):
+        self.step("alice", "Create", p1="a")
+        self.step("bob", "Rename", p1="b")
+        create, rename = [h.step for h in self.history()]
+        with self.assertRaises(undoredo.Conflict) as raised:
+            ur.revert(self.session, "doc", 1, create)
+        c = raised.exception
+        self.assertEqual((c.action, c.object_type, c.object_id, c.step, c.step_id, c.label),
+                         ("revert", "doc", 1, 1, create, "Create"))
+        self.assertEqual((c.later_step, c.later_step_id, c.later_label),
+                         (2, rename, "Rename"))
+        self.assertEqual((c.table, c.key, c.pgcode), ("pyur12_para", "(id)=(1)", "UR001"))
+        self.assertEqual(str(c), 'cannot revert step 1 ("Create") of doc 1: row (id)=(1) of '
+                                 'table "pyur12_para" has been changed since; step 2 '
+                                 '("Rename") changed it later')
+        # Nothing changed, the transaction is usable; force overwrites.
+        self.assertEqual(self.bodies(), [(1, "b")])
+        self.assertEqual(ur.status(self.session, "doc", 1), (2, 0))
+        self.assertEqual(ur.revert(self.session, "doc", 1, create, force=True), (3, 0))
+        self.assertEqual(self.bodies(), [])
+        self.assertEqual(self.sql("SELECT current_setting('undoredo.on_conflict')"), "error")
+
+    def test_revert_conflict_outside_the_history(self):
+        self.step("alice", "Create", p1="a")
+        self.step("alice", "Rename", p1="b")
+        with self.engine.begin() as other:
+            other.execute(text("UPDATE pyur12_para SET body = 'elsewhere'"))
+        with self.assertRaises(undoredo.Conflict) as raised:
+            ur.revert(self.session, "doc", 1, self.history()[1].step)
+        c = raised.exception
+        self.assertEqual((c.step, c.later_step, c.later_step_id, c.later_label),
+                         (2, None, None, None))
+        self.assertEqual(str(c), 'cannot revert step 2 ("Rename") of doc 1: row (id)=(1) of '
+                                 'table "pyur12_para" has been changed since')
+
     def test_undo_by_actor_conflict_names_the_later_step(self):
         self.step("alice", "Write", p1="a")
         self.step("bob", "Overwrite", p1="b")
@@ -141,6 +206,40 @@ class API12Test(support.SessionTest):
         self.assertEqual(self.bodies(), [(1, "b")])
         self.assertEqual(ur.status(self.session, "doc", 1, actor="alice"), (1, 0))
 
+    def test_revert_of_an_undone_or_unknown_step(self):
+        self.step("alice", "Create", p1="a")
+        self.step("alice", "Rename", p1="b")
+        rename = self.history()[1].step
+        self.assertEqual(ur.undo(self.session, "doc", 1), (1, 1))
+        with self.assertRaises(undoredo.StepUndone) as raised:
+            ur.revert(self.session, "doc", 1, rename)
+        e = raised.exception
+        self.assertIsInstance(e, undoredo.ReplayError)
+        self.assertEqual((e.action, e.step, e.step_id, e.label, e.pgcode, e.table),
+                         ("revert", 2, rename, "Rename", "55000", None))
+        self.assertEqual(str(e), 'cannot revert step 2 ("Rename") of doc 1: it has been undone')
+        with self.assertRaises(undoredo.UnknownStep) as raised:
+            ur.revert(self.session, "doc", 1, rename + 1000)
+        e = raised.exception
+        self.assertIsInstance(e, ValueError)
+        self.assertEqual((e.action, e.step_id, e.pgcode), ("revert", rename + 1000, "22023"))
+        self.assertEqual(str(e), "step #%d is not in the history of doc 1" % (rename + 1000))
+        # The transaction is still usable after both.
+        self.assertEqual(self.bodies(), [(1, "a")])
+        self.assertEqual(ur.redo(self.session, "doc", 1), (2, 0))
+
+    def test_revert_not_captured(self):
+        # Refused rather than recorded in part: a ReplayError naming the step.
+        self.step("alice", "Create", p1="a")
+        self.session.execute(text("ALTER TABLE pyur12_para DISABLE TRIGGER USER"))
+        with self.assertRaises(undoredo.ReplayError) as raised:
+            ur.revert(self.session, "doc", 1, self.history()[0].step)
+        e = raised.exception
+        self.assertEqual((type(e), e.action, e.step, e.label, e.pgcode),
+                         (undoredo.ReplayError, "revert", 1, "Create", "55000"))
+        self.assertEqual(str(e), 'cannot revert step 1 ("Create") of doc 1: '
+                                 '1 of its 1 changes were not captured')
+        self.assertEqual(self.bodies(), [(1, "a")])
 
 
 if __name__ == "__main__":

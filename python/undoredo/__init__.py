@@ -15,7 +15,7 @@ except PackageNotFoundError:             # imported from a checkout
     __version__ = "unknown"
 
 __all__ = ["UndoRedoError", "NotTracked", "MissingPrimaryKey", "UnsavedChanges",
-           "ReplayError", "Conflict"]
+           "ReplayError", "Conflict", "StepUndone", "UnknownStep"]
 
 
 class UndoRedoError(Exception):
@@ -57,10 +57,10 @@ class UnsavedChanges(UndoRedoError):
 
 
 class ReplayError(UndoRedoError):
-    """undo or redo refused a step; nothing was changed, and the
+    """undo, redo or revert refused a step; nothing was changed, and the
     session's transaction is still usable (the call ran in a savepoint).
 
-    ``action`` ('undo' or 'redo'), ``object_type``,
+    ``action`` ('undo', 'redo' or 'revert'), ``object_type``,
     ``object_id``; ``step``: the step's position in the object's history,
     oldest first, as ``history()`` numbers it (``position``); ``label``:
     its label; ``step_id``: the extension's id of the step (the ``step``
@@ -86,5 +86,25 @@ class ReplayError(UndoRedoError):
 class Conflict(ReplayError):
     """A row the step touched was changed since (SQLSTATE UR001): outside
     the history, or by a later step of the same history (``later_step``;
-    for a per-actor undo or redo).  Retry with ``force=True`` to overwrite
-    it."""
+    for a per-actor undo or redo, or a revert).  Retry with ``force=True``
+    to overwrite it."""
+
+
+class StepUndone(ReplayError):
+    """revert was asked for a step that is undone (in the redo state,
+    SQLSTATE 55000): redo it first, or leave it undone."""
+
+
+class UnknownStep(UndoRedoError, ValueError):
+    """The step id given to revert is not in the object's history
+    (SQLSTATE 22023): a wrong id, or a step since forgotten (``clear``,
+    ``undoredo.max_steps``, or discarded redo history).  ``action``,
+    ``object_type``, ``object_id``, ``step_id``; ``pgcode`` and ``orig``
+    (the driver's exception) when the server reported it, else None.  The
+    session's transaction is still usable."""
+
+    def __init__(self, action, object_type, object_id, step_id, pgcode=None, orig=None):
+        self.action, self.object_type, self.object_id = action, object_type, object_id
+        self.step_id, self.pgcode, self.orig = step_id, pgcode, orig
+        super().__init__("step #%s is not in the history of %s %s"
+                         % (step_id, object_type, object_id))

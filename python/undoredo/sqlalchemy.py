@@ -40,16 +40,17 @@ that scope at the right moments and make sure the tables are tracked:
   session's transaction, and turn a refusal into ``Conflict`` (UR001) or
   ``ReplayError`` naming the step by its position in the object's history
   and its label; ``force=True`` sets ``undoredo.on_conflict`` to
-  ``overwrite`` for that call only.
+  ``overwrite`` for that call only.  ``revert`` runs ``undoredo_revert``
+  the same way, and with ``actor=`` / ``label=`` sets those for the call.
 - Actors (1.2): ``capture(..., actor=)`` sets ``undoredo.actor`` with the
   scope, in the same transactions, and only then: without an actor in the
   block (or an enclosing one) the setting is not touched.  ``undo``,
   ``redo`` and ``status`` pass ``actor`` to the extension only when given,
   so that without one they make the 1.1 call.
 - Errors are recognised by SQLSTATE and the extension's English messages
-  (UR001); the later step of a conflict comes from its errdetail, the
-  table from the error's table_name field.  Errors they do not match pass
-  through as SQLAlchemy's.
+  (UR001, 22023, 55000); the later step of a conflict comes from its
+  errdetail, the table from the error's table_name field.  Errors they do
+  not match pass through as SQLAlchemy's.
 
 Nothing here commits, except ``track_tables`` given an Engine: the history
 is written in the application's transaction and is committed or rolled
@@ -66,12 +67,12 @@ from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.interfaces import ONETOMANY
 from sqlalchemy.sql.schema import MetaData, Table
 
-from undoredo import (Conflict, MissingPrimaryKey, NotTracked, ReplayError,
-                      UnsavedChanges)
+from undoredo import (Conflict, MissingPrimaryKey, NotTracked, ReplayError, StepUndone,
+                      UnknownStep, UnsavedChanges)
 
-__all__ = ["capture", "track", "track_tables", "undo", "redo", "status", "history",
-           "clear", "Conflict", "ReplayError", "NotTracked", "MissingPrimaryKey",
-           "UnsavedChanges"]
+__all__ = ["capture", "track", "track_tables", "undo", "redo", "revert", "status", "history",
+           "clear", "Conflict", "ReplayError", "StepUndone", "UnknownStep", "NotTracked",
+           "MissingPrimaryKey", "UnsavedChanges"]
 
 # Keys of session.info.
 _SCOPES = "undoredo.scopes"    # [(scope, label)] of the open capture blocks
@@ -465,9 +466,11 @@ def track(session, model_or_table):
 
 # The server's messages that name a step, as the extension writes them (in
 # English); an error they do not match passes through as the driver's.
-_STEP = re.compile(r"cannot (undo|redo) step (\d+): (.*)\Z", re.S)
+_STEP = re.compile(r"cannot (?:undo|redo|revert) step (\d+): (.*)\Z", re.S)
 _ROW = re.compile(r'\brow (.+?) of table "((?:[^"]|"")+)"', re.S)
 _LATER = re.compile(r"Step (\d+) of this history changed the row after step (\d+)\.\Z")
+_REVERT = re.compile(r'cannot revert step (\d+) of ".*": (.*)\Z', re.S)
+_UNKNOWN = re.compile(r"step (\d+) is not in the history of ")
 
 
 def _unsaved(session):
@@ -498,8 +501,9 @@ def _step_name(position, step_id, label):
 
 def _translate(connection, schema, error, action, object_type, object_id):
     """The package's exception for a refusal that names a step, else None:
-    Conflict (UR001) or ReplayError.  The later step of a conflict is read
-    from the errdetail the extension writes for it ("Step <n> of this history changed the row
+    UnknownStep (22023), StepUndone (55000), Conflict (UR001), or
+    ReplayError.  The later step of a conflict is read from the errdetail
+    the extension writes for it ("Step <n> of this history changed the row
     after step <m>."), checked against the step the message names; the
     table from the error's structured table_name field."""
     orig = error.orig
@@ -507,10 +511,14 @@ def _translate(connection, schema, error, action, object_type, object_id):
     primary = getattr(diag, "message_primary", None) or str(orig).split("\n")[0]
     detail = getattr(diag, "message_detail", None)
     pgcode = getattr(orig, "pgcode", None)
-    replay = _STEP.match(primary)
+    unknown = _UNKNOWN.match(primary)
+    if unknown and pgcode == "22023":
+        return UnknownStep(action, object_type, object_id, int(unknown.group(1)), pgcode, orig)
+    replay = _STEP.match(primary) or _REVERT.match(primary)
     if replay is None:
         return None
-    step_id, rest = int(replay.group(2)), replay.group(3)
+    step_id, rest = int(replay.group(1)), replay.group(2)
+    undone = pgcode == "55000" and rest == "it has been undone"
     later = _LATER.match(detail or "")
     later_id = int(later.group(1)) if later and int(later.group(2)) == step_id else None
     found = _steps(connection, schema, object_type, object_id,
@@ -526,7 +534,7 @@ def _translate(connection, schema, error, action, object_type, object_id):
                                             object_type, object_id, rest)
     if later_id is not None:
         message += "; %s changed it later" % _step_name(later_position, later_id, later_label)
-    cls = Conflict if pgcode == "UR001" else ReplayError
+    cls = StepUndone if undone else Conflict if pgcode == "UR001" else ReplayError
     return cls(message, action, object_type, object_id, position, step_id, label, table,
                key, pgcode, detail, getattr(diag, "message_hint", None), orig,
                later_step=later_position, later_step_id=later_id, later_label=later_label)
@@ -608,6 +616,34 @@ def redo(session, object_type, object_id, steps=1, force=False, actor=None):
     return _replay(session, "redo", _counts_call("undoredo_redo", actor),
                    {"t": object_type, "i": _id(object_id), "n": steps, "a": actor},
                    object_type, object_id, _force(force))
+
+
+def revert(session, object_type, object_id, step, force=False, actor=None, label=None):
+    """Revert one undoable step of the object, not necessarily the newest:
+    apply its inverse to the current data, recorded as a new step (its
+    ``reverts`` is ``step``), in the session's transaction.  ``step`` is
+    the extension's step id: the ``step`` column of ``history()``, not its
+    position.  ``actor`` and ``label`` are recorded on the new step (the
+    label defaults to ``'Revert: <label>'``); given, they are set for this
+    call only, else those in effect apply (a ``capture()`` block's).
+    Returns ``(undo_count, redo_count)`` of the whole object.  Raises
+    UnsavedChanges as undo does; Conflict if a row the step touched was
+    changed since, by a later step of the object (``later_step``) or
+    outside the history; StepUndone if the step is undone; UnknownStep if
+    it is not in the history; ReplayError if what it writes would not all
+    be captured (a table untracked since, a trigger disabled: see
+    ``verify``).  The session stays usable after each.
+    ``force=True`` overwrites conflicting rows, as for undo."""
+    settings = _force(force)
+    if actor is not None:
+        settings.append(("undoredo.actor", actor, ""))
+    if label is not None:
+        settings.append(("undoredo.label", label, ""))
+    return _replay(session, "revert",
+                   "undoredo_revert(CAST(:t AS pg_catalog.text), CAST(:i AS pg_catalog.text),"
+                   " CAST(:s AS pg_catalog.int8))",
+                   {"t": object_type, "i": _id(object_id), "s": step},
+                   object_type, object_id, settings)
 
 
 def status(session, object_type, object_id, actor=None):
