@@ -1,9 +1,10 @@
 """The 1.2 API of undoredo.sqlalchemy: actors, per-actor undo and redo,
-revert.
+revert, a step's changes, verify.
 
 One document (scope doc:1) of paragraphs, edited by two actors in turn
 through capture(actor=...); every result is read back from the database.
-Runs against the server named by the PG* variables.
+Runs against the server named by the PG* variables, as a superuser
+(verify's checks disable a trigger and set session_replication_role).
 """
 import support  # first: keeps a built undoredo.so off sys.path
 
@@ -240,6 +241,57 @@ class API12Test(support.SessionTest):
         self.assertEqual(str(e), 'cannot revert step 1 ("Create") of doc 1: '
                                  '1 of its 1 changes were not captured')
         self.assertEqual(self.bodies(), [(1, "a")])
+
+    # ----------------------------------------------------- changes, verify
+
+    def test_changes(self):
+        self.step("alice", p1="a", p2="b")
+        self.step("alice", p1="a2", p2=None, p3="c")
+        steps = [h.step for h in self.history()]
+        changes = ur.changes(self.session, "doc", 1, steps[1])
+        self.assertEqual(sorted((c.op, c.table, c.key, c.old, c.new) for c in changes), sorted([
+            ("update", "pyur12_para", {"id": 1}, {"body": "a"}, {"body": "a2"}),
+            ("delete", "pyur12_para", {"id": 2}, {"id": 2, "body": "b"}, None),
+            ("insert", "pyur12_para", {"id": 3}, None, {"id": 3, "body": "c"})]))
+        self.assertEqual([c.seq for c in changes], [1, 2, 3])
+        self.assertIsInstance(changes[0], ur.Change)
+        # Streamed in batches: the same rows, in the same order.
+        self.assertEqual(list(ur.iter_changes(self.session, "doc", 1, steps[1], batch=1)),
+                         changes)
+        self.assertEqual(ur.changes(self.session, "doc", 1, steps[0])[0],
+                         ur.Change(1, "pyur12_para", "insert", {"id": 1}, None,
+                                   {"id": 1, "body": "a"}))
+        with self.assertRaises(undoredo.UnknownStep) as raised:
+            ur.iter_changes(self.session, "doc", 1, steps[1] + 1000)   # before any row
+        self.assertEqual((raised.exception.action, raised.exception.pgcode), ("changes", None))
+        self.assertEqual(len(self.bodies()), 2)   # still usable
+
+    def problems(self):
+        return [p for p in ur.verify(self.session)
+                if p.table is None or p.table.startswith("pyur12_")]
+
+    def test_verify(self):
+        self.step("alice", p1="a")
+        self.assertEqual(self.problems(), [])
+        self.session.execute(text(
+            "CREATE TABLE pyur12_note (id int PRIMARY KEY,"
+            " para int REFERENCES pyur12_para ON DELETE CASCADE)"))
+        self.addCleanup(self.drop_note)
+        self.assertEqual([p.table for p in self.problems()], ["pyur12_note"])
+        self.assertIsInstance(self.problems()[0], ur.Problem)
+        self.session.rollback()
+        self.session.execute(text("ALTER TABLE pyur12_para DISABLE TRIGGER USER"))
+        self.assertEqual({p.table for p in self.problems()}, {"pyur12_para"})
+        self.session.rollback()
+        # Run in the session's transaction: its own settings count.
+        self.session.execute(text("SET LOCAL session_replication_role = replica"))
+        self.assertEqual([p.table for p in self.problems()], [None])
+        self.session.rollback()
+        self.assertEqual(self.problems(), [])
+
+    def drop_note(self):
+        with self.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS pyur12_note"))
 
 
 if __name__ == "__main__":

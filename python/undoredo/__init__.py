@@ -96,7 +96,7 @@ class StepUndone(ReplayError):
 
 
 class UnknownStep(UndoRedoError, ValueError):
-    """The step id given to revert is not in the object's history
+    """The step id given to revert or changes is not in the object's history
     (SQLSTATE 22023): a wrong id, or a step since forgotten (``clear``,
     ``undoredo.max_steps``, or discarded redo history).  ``action``,
     ``object_type``, ``object_id``, ``step_id``; ``pgcode`` and ``orig``

@@ -59,6 +59,7 @@ back with it.
 import re
 import threading
 import weakref
+from typing import NamedTuple, Optional
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -71,8 +72,9 @@ from undoredo import (Conflict, MissingPrimaryKey, NotTracked, ReplayError, Step
                       UnknownStep, UnsavedChanges)
 
 __all__ = ["capture", "track", "track_tables", "undo", "redo", "revert", "status", "history",
-           "clear", "Conflict", "ReplayError", "StepUndone", "UnknownStep", "NotTracked",
-           "MissingPrimaryKey", "UnsavedChanges"]
+           "changes", "iter_changes", "verify", "clear", "Change", "Problem", "Conflict",
+           "ReplayError", "StepUndone", "UnknownStep", "NotTracked", "MissingPrimaryKey",
+           "UnsavedChanges"]
 
 # Keys of session.info.
 _SCOPES = "undoredo.scopes"    # [(scope, label)] of the open capture blocks
@@ -473,6 +475,29 @@ _REVERT = re.compile(r'cannot revert step (\d+) of ".*": (.*)\Z', re.S)
 _UNKNOWN = re.compile(r"step (\d+) is not in the history of ")
 
 
+class Change(NamedTuple):
+    """One row change a step recorded (``changes()``): ``seq`` (1 for the
+    first, in capture order), ``table`` (its name as ``regclass`` shows
+    it), ``op`` ('insert', 'update' or 'delete'), ``key`` (the primary key
+    as a dict, ``{"id": 1}``), ``old`` and ``new`` (dicts of the columns:
+    for an update the ones it changed, before and after; for an insert old
+    is None, for a delete new is None), values as ``to_jsonb`` shows them.
+    ``key``, ``old`` and ``new`` are None for a row the caller may not read."""
+    seq: int
+    table: str
+    op: str
+    key: Optional[dict]
+    old: Optional[dict]
+    new: Optional[dict]
+
+
+class Problem(NamedTuple):
+    """A reason why capture may be incomplete (``verify()``): ``table``
+    (None for one about the session) and ``problem``, the server's text."""
+    table: Optional[str]
+    problem: str
+
+
 def _unsaved(session):
     if session.new or session.deleted:
         return True
@@ -671,6 +696,46 @@ def history(session, object_type, object_id):
              " CAST(:i AS pg_catalog.text)) WITH ORDINALITY AS h"
              " ORDER BY h.ordinality" % _schema(connection)),
         {"t": object_type, "i": _id(object_id)}).all()
+
+
+def iter_changes(session, object_type, object_id, step, batch=1000):
+    """The row changes step ``step`` (a step id, as for ``revert``) of the
+    object recorded, as ``Change`` tuples in capture order, read ``batch``
+    rows at a time through a server-side cursor: a step of a million rows
+    is never held in memory.  Consume it inside the session's transaction
+    (a commit closes the cursor).  Raises UnknownStep at once, before any
+    row is read, if the step is not in the object's history; other errors
+    of the server end the transaction, as a failed statement does."""
+    connection = _session(session).connection()
+    schema = _schema(connection)
+    if step not in _steps(connection, schema, object_type, object_id, [step]):
+        raise UnknownStep("changes", object_type, object_id, step)
+    result = connection.execute(
+        text("SELECT c.seq, CAST(c.tbl AS pg_catalog.text), c.op, c.key, c.old, c.new"
+             " FROM %s.undoredo_changes(CAST(:t AS pg_catalog.text),"
+             " CAST(:i AS pg_catalog.text), CAST(:s AS pg_catalog.int8)) AS c" % schema
+             ).execution_options(stream_results=True, max_row_buffer=batch),
+        {"t": object_type, "i": _id(object_id), "s": step})
+    return (Change(*row) for row in result)
+
+
+def changes(session, object_type, object_id, step):
+    """The row changes of a step as a list of ``Change``; see
+    ``iter_changes``, which reads them in batches instead."""
+    return list(iter_changes(session, object_type, object_id, step))
+
+
+def verify(session):
+    """Why capture could miss writes in this database, as a list of
+    ``Problem`` (empty: capture is complete): a tracked table whose
+    trigger is disabled or missing, an untracked table a foreign key
+    action of a tracked table writes, ``session_replication_role =
+    replica`` in the session.  Run in the session's transaction."""
+    connection = _session(session).connection()
+    rows = connection.execute(
+        text("SELECT CAST(v.tbl AS pg_catalog.text), v.problem FROM %s.undoredo_verify() AS v"
+             % _schema(connection))).all()
+    return [Problem(*row) for row in rows]
 
 
 def clear(session, object_type, object_id):
