@@ -134,16 +134,21 @@ class OriginalTestsTest(unittest.TestCase):
             UndoRedo().clear_history("widget", 1)
 
 
-class FlaskSQLAlchemyTest(unittest.TestCase):
-    """UndoRedo(app) with Flask-SQLAlchemy's scoped db.session."""
+class FlaskAppTest(unittest.TestCase):
+    """An app with Flask-SQLAlchemy, a Note model and UndoRedo(app); its
+    app context pushed.  configure(app) sets more of the app's config."""
 
     @classmethod
     def setUpClass(cls):
         support.make_engine().dispose()
 
+    def configure(self, app):
+        pass
+
     def setUp(self):
         self.app = Flask(__name__)
         self.app.config["SQLALCHEMY_DATABASE_URI"] = support.URL
+        self.configure(self.app)
         self.db = SQLAlchemy(self.app, engine_options={"future": True},
                              session_options={"future": True})
         db = self.db
@@ -169,6 +174,10 @@ class FlaskSQLAlchemyTest(unittest.TestCase):
     def bodies(self):
         return self.db.session.scalars(
             self.db.select(self.Note.body).order_by(self.Note.id)).all()
+
+
+class FlaskSQLAlchemyTest(FlaskAppTest):
+    """UndoRedo(app) with Flask-SQLAlchemy's scoped db.session."""
 
     def test_db_session_round_trip(self):
         db, Note = self.db, self.Note
@@ -229,6 +238,89 @@ class FlaskSQLAlchemyTest(unittest.TestCase):
         other.clear_history("note", 7)
         self.assertEqual(other.status(self.db.session, "note", 7), (0, 0))
 
+
+class ActorTest(FlaskAppTest):
+    """UNDO_REDO_ACTOR: the app's callable naming the current user."""
+
+    def configure(self, app):
+        self.user = None
+        self.calls = 0
+
+        def current_user():
+            self.calls += 1
+            return self.user
+
+        app.config["UNDO_REDO_ACTOR"] = current_user
+
+    def write(self, user, note_id, body):
+        self.user = user
+        with self.undo_redo.capture(self.db.session, "note", 7):
+            note = self.db.session.get(self.Note, note_id)
+            if note is None:
+                self.db.session.add(self.Note(id=note_id, body=body))
+            else:
+                note.body = body
+        self.db.session.commit()
+
+    def test_actor_called_at_each_capture(self):
+        self.write("alice", 1, "a")
+        self.write("bob", 2, "b")
+        self.write(None, 3, "c")
+        self.write("alice", 1, "a2")
+        self.assertEqual(self.calls, 4)
+        ur, session = self.undo_redo, self.db.session
+        self.assertEqual([h.actor for h in ur.history(session, "note", 7)],
+                         ["alice", "bob", None, "alice"])
+        # actor= wins over the callable; undo and redo take it explicitly.
+        with ur.capture(session, "note", 7, actor="carol"):
+            session.get(self.Note, 3).body = "c2"
+        session.commit()
+        self.assertEqual(self.calls, 4)
+        self.user = "bob"
+        self.assertEqual(ur.current_actor(), "bob")
+        self.assertEqual(ur.undo(session, "note", 7, actor=ur.current_actor()), (0, 1))
+        self.assertEqual(self.bodies(), ["a2", "c2"])
+        self.assertEqual(ur.status(session, "note", 7, actor="alice"), (2, 0))
+        self.assertEqual(ur.status(session, "note", 7), (4, 1))
+        self.assertEqual(ur.redo(session, "note", 7, actor="bob"), (1, 0))
+        # A revert is a step too: the current user's.
+        self.user = "dave"
+        alice_edit = ur.history(session, "note", 7)[3].step
+        self.assertEqual(ur.revert(session, "note", 7, alice_edit), (6, 0))
+        last = ur.history(session, "note", 7)[-1]
+        self.assertEqual((last.actor, last.reverts), ("dave", alice_edit))
+        self.assertEqual(self.bodies(), ["a", "b", "c2"])
+
+    def test_not_a_callable(self):
+        app = Flask(__name__)
+        app.config["UNDO_REDO_ACTOR"] = "alice"
+        with self.assertRaisesRegex(TypeError, "UNDO_REDO_ACTOR must be a callable"):
+            UndoRedo(app)
+
+    def test_without_it_no_actor_is_set(self):
+        # The drop-in unchanged: no UNDO_REDO_ACTOR, undoredo.actor untouched.
+        session = sessionmaker(bind=self.db.engine, future=True)()
+        self.addCleanup(session.close)
+        app = Flask(__name__)
+        undo_redo = UndoRedo(app)
+        with app.app_context():
+            self.assertIsNone(undo_redo.current_actor())
+        self.user = "bob"   # the app in context (self.app's) is the one asked
+        self.assertEqual(UndoRedo().current_actor(), "bob")
+        calls = self.calls
+        with app.app_context():
+            session.execute(text("SET LOCAL undoredo.actor = 'set by the app'"))
+            with undo_redo.capture(session, "note", 7):
+                session.add(self.Note(id=1, body="x"))
+            self.assertEqual(support.scalar(session, "SELECT current_setting('undoredo.actor')"),
+                             "set by the app")
+            session.commit()
+            with undo_redo.capture(session, "note", 7):
+                session.add(self.Note(id=2, body="y"))
+            session.commit()
+            self.assertEqual([h.actor for h in undo_redo.history(session, "note", 7)],
+                             ["set by the app", None])
+        self.assertEqual(self.calls, calls)
 
 
 class ThreadsTest(unittest.TestCase):

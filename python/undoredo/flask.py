@@ -10,6 +10,14 @@ Replace ``from flask_undoredo import UndoRedo`` by
     undo_count, redo_count = undo_redo.redo(db.session, "document", document.id)
     undo_redo.clear_history("document", document.id)
 
+Who made a step: set ``UNDO_REDO_ACTOR`` in the app's config to a callable
+returning the current user's name or id as a string (or None), for
+instance ``lambda: str(flask_login.current_user.id)``.  ``capture`` and
+``revert`` call it each time, unless given ``actor=``, and record the
+result as the step's actor.  ``undo``/``redo``/``status`` act on everyone's
+steps unless given ``actor=`` (``actor=undo_redo.current_actor()``: the
+current user's own).  Without the setting nothing of this happens.
+
 Applications should also track their tables at start-up:
 ``UndoRedo(app, track=db.metadata)`` (or ``track=[Model, ...]``, or
 ``undo_redo.track_tables(...)`` later), see ``undoredo.sqlalchemy``.
@@ -26,7 +34,7 @@ import warnings
 from flask import current_app, has_app_context
 
 from undoredo import sqlalchemy as core
-from undoredo import Conflict, ReplayError  # noqa: F401  (re-exported)
+from undoredo import Conflict, ReplayError, StepUndone, UnknownStep  # noqa: F401  (re-exported)
 
 
 class UndoRedo:
@@ -49,6 +57,10 @@ class UndoRedo:
                 "UNDO_REDO_DATABASE_URI is ignored: undoredo keeps the history in the "
                 "application's own database, in the same transaction as the changes",
                 UserWarning, stacklevel=2)
+        actor = app.config.get("UNDO_REDO_ACTOR")
+        if actor is not None and not callable(actor):
+            raise TypeError("UNDO_REDO_ACTOR must be a callable returning the current "
+                            "actor (a string) or None, not %r" % (actor,))
         app.extensions["undoredo"] = self
         if track is not None:
             with app.app_context():
@@ -60,29 +72,71 @@ class UndoRedo:
         self._local.session = session
         return session
 
-    def capture(self, session, object_type, object_id, label=None):
+    def current_actor(self):
+        """What the app's ``UNDO_REDO_ACTOR`` callable returns now (the
+        current app's config, else that of the app given to the
+        constructor), or None without one."""
+        if has_app_context():
+            config = current_app.config
+        elif self.app is not None:
+            config = self.app.config
+        else:
+            return None
+        actor = config.get("UNDO_REDO_ACTOR")
+        if actor is None:
+            return None
+        if not callable(actor):
+            raise TypeError("UNDO_REDO_ACTOR must be a callable, not %r" % (actor,))
+        return actor()
+
+    def capture(self, session, object_type, object_id, label=None, actor=None):
         """A context manager: what the session writes inside it is recorded
         as one undo step of the object per transaction; pending changes are
-        flushed when it ends."""
-        return core.capture(self._use(session), object_type, object_id, label)
+        flushed when it ends.  The steps' actor is ``actor``, else
+        ``current_actor()``."""
+        if actor is None:
+            actor = self.current_actor()
+        return core.capture(self._use(session), object_type, object_id, label, actor)
 
-    def undo(self, session, object_type, object_id, steps=1, force=False):
-        """Undo the newest step(s); returns ``(undo_count, redo_count)``.
-        Raises ``undoredo.Conflict``; ``force=True`` overwrites instead."""
-        return core.undo(self._use(session), object_type, object_id, steps, force)
+    def undo(self, session, object_type, object_id, steps=1, force=False, actor=None):
+        """Undo the newest step(s) (with ``actor``: that actor's); returns
+        ``(undo_count, redo_count)``.  Raises ``undoredo.Conflict``;
+        ``force=True`` overwrites instead."""
+        return core.undo(self._use(session), object_type, object_id, steps, force, actor)
 
-    def redo(self, session, object_type, object_id, steps=1, force=False):
+    def redo(self, session, object_type, object_id, steps=1, force=False, actor=None):
         """Redo the most recently undone step(s); returns the counts."""
-        return core.redo(self._use(session), object_type, object_id, steps, force)
+        return core.redo(self._use(session), object_type, object_id, steps, force, actor)
 
-    def status(self, session, object_type, object_id):
-        """``(undo_count, redo_count)``, changing nothing."""
-        return core.status(self._use(session), object_type, object_id)
+    def revert(self, session, object_type, object_id, step, force=False, actor=None,
+               label=None):
+        """Revert one step (its id: the ``step`` of ``history()``) as a new
+        step, whose actor is ``actor``, else ``current_actor()``; see
+        ``undoredo.sqlalchemy.revert``."""
+        if actor is None:
+            actor = self.current_actor()
+        return core.revert(self._use(session), object_type, object_id, step, force, actor,
+                           label)
+
+    def status(self, session, object_type, object_id, actor=None):
+        """``(undo_count, redo_count)`` (with ``actor``: that actor's),
+        changing nothing."""
+        return core.status(self._use(session), object_type, object_id, actor)
 
     def history(self, session, object_type, object_id):
         """The steps, oldest first (step, state, label, created_at, changes,
-        position)."""
+        position, actor, reverts)."""
         return core.history(self._use(session), object_type, object_id)
+
+    def changes(self, session, object_type, object_id, step):
+        """The row changes of a step, a list of ``undoredo.sqlalchemy.Change``
+        (``iter_changes`` there streams them)."""
+        return core.changes(self._use(session), object_type, object_id, step)
+
+    def verify(self, session):
+        """Why capture could miss writes: a list of
+        ``undoredo.sqlalchemy.Problem``, empty when it is complete."""
+        return core.verify(self._use(session))
 
     @staticmethod
     def _db():
