@@ -209,6 +209,16 @@ SELECT * FROM steps(5);
 SELECT * FROM undoredo_undo('rev', 5);
 SELECT txt FROM note;
 
+-- the refusals of undo speak of the revert: a foreign key action on an
+-- untracked table that removing the row would fire
+CREATE TABLE tag (id integer PRIMARY KEY, para integer REFERENCES para ON DELETE CASCADE);
+SET undoredo.scope = 'rev:6';
+INSERT INTO para VALUES (90, 'tagged', 90);
+RESET undoredo.scope;
+INSERT INTO tag VALUES (1, 90);
+SELECT try(format('SELECT * FROM undoredo_revert(%L, 6, %s)', 'rev', step_at(6, 1)), 6);
+SELECT count(*) FROM tag;
+
 -- privileges: a role without UPDATE on a table of the step is refused
 -- before the scope's lock, and nothing changes
 CREATE ROLE undoredo_test_rev_reader;
@@ -219,7 +229,7 @@ SELECT try(format('SELECT * FROM undoredo_revert(%L, 5, %s)', 'rev', step_at(5, 
 RESET ROLE;
 SELECT * FROM steps(5);
 
-SELECT undoredo_clear('rev', d) FROM generate_series(1, 5) d;
+SELECT undoredo_clear('rev', d) FROM generate_series(1, 6) d;
 RESET search_path;
 DROP SCHEMA revert CASCADE;
 DROP OWNED BY undoredo_test_rev_reader;

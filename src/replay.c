@@ -224,6 +224,9 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid && !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(v->typid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						rc->step, NameStr(col->name), ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
 						rc->step, NameStr(col->name), ti->relname) :
@@ -236,6 +239,9 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						rc->step, NameStr(col->name), ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
 						rc->step, NameStr(col->name), ti->relname) :
@@ -289,6 +295,10 @@ replay_datum(const ReplayContext *rc, const ImageValue *v, bool written)
 		if (!same_datum(col, value, coerced))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": column \"%s\" of table \"%s\" is now of type %s, which would change a recorded value",
+							rc->step, NameStr(col->name), ti->relname,
+							format_type_with_typemod(col->typid, col->typmod)) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" is now of type %s, which would change a recorded value",
 							rc->step, NameStr(col->name), ti->relname,
@@ -520,6 +530,10 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
 		(void) table_before_row(ti->rootid, event, &names);
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": a trigger changed the value the revert wrote to column \"%s\" of row %s of table \"%s\"",
+						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
+						ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": a trigger changed the value undo wrote to column \"%s\" of row %s of table \"%s\"",
 						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
@@ -651,6 +665,9 @@ append_key_match(const ReplayContext *rc, Statement *st, const Source *src)
 			if (v == NULL || !usable(rc, v) || v->format == 'n')
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 rc->revert ?
+						 errmsg("cannot revert step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								rc->step, ti->relname) :
 						 rc->undo ?
 						 errmsg("cannot undo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
 								rc->step, ti->relname) :
@@ -959,32 +976,22 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 {
 	const char *table = rc->ti->relname;
 
-	if (rc->revert)
-	{
-		switch (kind)
-		{
-			case ROW_GONE:
-				return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
-							  rc->step, key, table);
-			case ROW_CHANGED:
-				return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
-							  rc->step, key, table);
-			case ROW_EXISTS:
-				break;
-		}
-		return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" exists again",
-					  rc->step, key, table);
-	}
 	switch (kind)
 	{
 		case ROW_GONE:
-			return rc->undo ?
+			return rc->revert ?
+				errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+					   rc->step, key, table) :
+				rc->undo ?
 				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
 					   rc->step, key, table) :
 				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
 					   rc->step, key, table);
 		case ROW_CHANGED:
-			return rc->undo ?
+			return rc->revert ?
+				errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+					   rc->step, key, table) :
+				rc->undo ?
 				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
 					   rc->step, key, table) :
 				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
@@ -992,7 +999,10 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 		case ROW_EXISTS:
 			break;
 	}
-	return rc->undo ?
+	return rc->revert ?
+		errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+			   rc->step, key, table) :
+		rc->undo ?
 		errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
 			   rc->step, key, table) :
 		errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
@@ -1216,6 +1226,9 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 	if (hidden)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 rc->revert ?
+				 errmsg("permission denied to revert step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						rc->step, key, rc->ti->relname, role) :
 				 rc->undo ?
 				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
 						rc->step, key, rc->ti->relname, role) :
@@ -1225,6 +1238,9 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 				 errtable(rc->rel)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 rc->revert ?
+			 errmsg("permission denied to revert step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+					rc->step, key, rc->ti->relname, role) :
 			 rc->undo ?
 			 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
 					rc->step, key, rc->ti->relname, role) :
@@ -1284,6 +1300,9 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 	(void) table_before_row(rc->ti->rootid, event, &names);
 	ereport(ERROR,
 			(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+			 rc->revert ?
+			 errmsg("cannot revert step " INT64_FORMAT ": a trigger kept the revert from changing row %s of table \"%s\"",
+					rc->step, key_text(rc, expected), rc->ti->relname) :
 			 rc->undo ?
 			 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from changing row %s of table \"%s\"",
 					rc->step, key_text(rc, expected), rc->ti->relname) :
@@ -1477,6 +1496,10 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 		child = relation_open(ua->conrelid, NoLock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDOREDO_CONFLICT),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
+						rc->step, ua->conname, ua->table, key_text(rc, image),
+						rc->ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
 						rc->step, ua->conname, ua->table, key_text(rc, image),
@@ -1514,6 +1537,9 @@ key_created(const ReplayContext *rc, RowImage *image)
 	if (hash_search(rc->removed_keys, &hash, HASH_FIND, NULL) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						rc->step, key_text(rc, image), rc->ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
 						rc->step, key_text(rc, image), rc->ti->relname) :
@@ -1566,6 +1592,10 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		if (ti->cols[v->attnum - 1].identity_always)
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
+							rc->step, NameStr(ti->cols[v->attnum - 1].name),
+							ti->relname) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
 							rc->step, NameStr(ti->cols[v->attnum - 1].name),
@@ -1675,6 +1705,9 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 			(void) table_before_row(ti->rootid, EVENT_INSERT, &names);
 			ereport(ERROR,
 					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": a trigger kept the revert from inserting row %s of table \"%s\"",
+							rc->step, key_text(rc, image), ti->relname) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from inserting row %s of table \"%s\"",
 							rc->step, key_text(rc, image), ti->relname) :
@@ -2642,8 +2675,12 @@ undoredo_revert(PG_FUNCTION_ARGS)
 		undoredo_revert_end();
 	}
 	PG_END_TRY();
+	/*
+	 * A row moved to another partition is captured as two changes, so
+	 * only fewer captured changes than replayed ones tell of a gap.
+	 */
 	captured = ss->step != 0 ? ss->next_seq - 1 : 0;
-	if (!overwrite && captured != replayed)
+	if (!overwrite && captured < replayed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot revert step " INT64_FORMAT " of \"%s\": " INT64_FORMAT " of its " INT64_FORMAT " changes were not captured",
