@@ -245,6 +245,21 @@ SELECT id, body FROM para WHERE id IN (101, 102) ORDER BY id;
 ALTER TABLE para DISABLE ROW LEVEL SECURITY;
 DROP POLICY mine ON para;
 
+-- a revert called by a trigger while a replay runs is refused
+CREATE FUNCTION nested() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM * FROM undoredo_revert('rev', 7, revert.step_at(7, 1));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER nested AFTER UPDATE ON para FOR EACH ROW
+    WHEN (current_setting('undoredo.replaying') = 'on') EXECUTE FUNCTION nested();
+SET undoredo.scope = 'rev:7';
+UPDATE para SET pos = 1000 WHERE id = 100;
+RESET undoredo.scope;
+SELECT try('SELECT * FROM undoredo_undo(''rev'', 7)', 7);
+DROP TRIGGER nested ON para;
+SELECT * FROM undoredo_undo('rev', 7);
+
 -- the refusals of undo speak of the revert: a foreign key action on an
 -- untracked table that removing the row would fire
 CREATE TABLE tag (id integer PRIMARY KEY, para integer REFERENCES para ON DELETE CASCADE);
