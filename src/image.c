@@ -1260,3 +1260,64 @@ undoredo_image_sent(TableInfo *ti, const ImageValue *v)
 		return (bytea *) cstring_to_text_with_len(v->data, v->len);
 	return SendFunctionCall(&col->send_finfo, undoredo_image_datum(ti, v));
 }
+
+static void
+read_change(StringInfo msg, int nrelids, const Oid *relids,
+			const AttnumMap *attnums, const TypeMap *types, Change *change)
+{
+	int			relation = (int32) pq_getmsgint(msg, 4);
+
+	if (relation < 0 || relation >= nrelids)
+		elog(ERROR, "undoredo: change refers to table %d of a chunk of %d",
+			 relation, nrelids);
+	change->relid = relids[relation];
+	change->op = pq_getmsgbyte(msg);
+	if (change->op == 'u' || change->op == 'd')
+	{
+		undoredo_image_read(msg, types, &change->before);
+		undoredo_image_remap(&change->before, &attnums[relation]);
+	}
+	if (change->op == 'u' || change->op == 'i')
+	{
+		undoredo_image_read(msg, types, &change->after);
+		undoredo_image_remap(&change->after, &attnums[relation]);
+	}
+	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
+		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
+}
+
+/*
+ * The changes of a chunk, decoded, in capture order; returns how many.
+ */
+int32
+undoredo_read_chunk(const HistoryChunk *chunk, int64 step, Change **changes)
+{
+	int32		nchanges = chunk->nchanges;
+	Datum	   *reldatums;
+	int			nrelids;
+	Oid		   *relids;
+	AttnumMap  *attnums;
+	TypeMap		types;
+	StringInfoData msg;
+	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
+	int			i;
+
+	msg.data = VARDATA_ANY(chunk->changes);
+	msg.len = VARSIZE_ANY_EXHDR(chunk->changes);
+	msg.maxlen = msg.len;
+	msg.cursor = 0;
+	deconstruct_array(chunk->relids, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &reldatums, NULL, &nrelids);
+	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
+	for (i = 0; i < nrelids; i++)
+		relids[i] = DatumGetObjectId(reldatums[i]);
+	attnums = palloc(sizeof(AttnumMap) * Max(nrelids, 1));
+	undoredo_attnum_maps(chunk, nrelids, relids, attnums);
+	undoredo_type_map(chunk, &types);
+	for (i = 0; i < nchanges; i++)
+		read_change(&msg, nrelids, relids, attnums, &types, &list[i]);
+	if (msg.cursor != msg.len)
+		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, step);
+	*changes = list;
+	return nchanges;
+}

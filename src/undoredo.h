@@ -258,6 +258,15 @@ typedef struct RowImage
 	ImageValue *values;
 } RowImage;
 
+/* One recorded change, as read from a chunk (capture.c's record_change). */
+typedef struct Change
+{
+	Oid			relid;
+	char		op;
+	RowImage	before;			/* 'u' and 'd' */
+	RowImage	after;			/* 'u' and 'i' */
+} Change;
+
 extern char undoredo_image_format(Oid typid, int16 typlen);
 extern void undoredo_typeset_add(TypeSet *set, Oid typid, MemoryContext cxt);
 extern void undoredo_image_append_full(StringInfo buf, TypeSet *types,
@@ -274,6 +283,8 @@ extern void undoredo_image_read(StringInfo msg, const TypeMap *map,
 extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);
 extern bytea *undoredo_image_sent(TableInfo *ti, const ImageValue *v);
 extern ImageValue *undoredo_image_find(RowImage *image, AttrNumber attnum);
+extern int32 undoredo_read_chunk(const HistoryChunk *chunk, int64 step,
+								 Change **changes);
 
 /* store.c */
 
