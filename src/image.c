@@ -1197,6 +1197,22 @@ reading_value_context(void *arg)
 			   NameStr(r->col->name), r->ti->relname);
 }
 
+/* A value in format 'r' of this server's byte order as a datum */
+static Datum
+raw_datum(const ImageValue *v, int16 typlen, bool typbyval)
+{
+	char	   *copy;
+
+	if (typlen > 0 && v->len != typlen)
+		elog(ERROR, "undoredo: stored value of type %u has length %d, not %d",
+			 v->typid, v->len, typlen);
+	copy = palloc(Max(v->len, (int) sizeof(Datum)));
+	memcpy(copy, v->data, v->len);
+	if (typbyval)
+		return fetch_att(copy, true, typlen);
+	return PointerGetDatum(copy);
+}
+
 /* The value as a datum of the column's type; the value is not null. */
 Datum
 undoredo_image_datum(TableInfo *ti, const ImageValue *v)
@@ -1210,21 +1226,12 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 
 	if (v->format == 'r' || v->format == 'R')
 	{
-		char	   *copy;
-
 		if (v->format != FORMAT_RAW)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot replay a value of column \"%s\" of table \"%s\" recorded on a server of another byte order",
 							NameStr(col->name), ti->relname)));
-		if (col->typlen > 0 && v->len != col->typlen)
-			elog(ERROR, "undoredo: stored value of column \"%s\" has length %d, not %d",
-				 NameStr(col->name), v->len, col->typlen);
-		copy = palloc(Max(v->len, (int) sizeof(Datum)));
-		memcpy(copy, v->data, v->len);
-		if (col->typbyval)
-			return fetch_att(copy, true, col->typlen);
-		return PointerGetDatum(copy);
+		return raw_datum(v, col->typlen, col->typbyval);
 	}
 
 	reading.ti = ti;
@@ -1245,6 +1252,30 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 							  col->typmod, &isnull);
 	error_context_stack = callback.previous;
 	return result;
+}
+
+/*
+ * A recorded value (not null) as a datum of the type it was recorded as,
+ * which its column may no longer have (undoredo_changes shows it as it
+ * was): no type modifier is applied, the type must still exist.
+ */
+Datum
+undoredo_image_value(const ImageValue *v)
+{
+	int16		typlen;
+	bool		typbyval;
+	bool		isnull;
+
+	if (v->format == 'r' || v->format == 'R')
+	{
+		if (v->format != FORMAT_RAW)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot read a value recorded on a server of another byte order")));
+		get_typlenbyval(v->typid, &typlen, &typbyval);
+		return raw_datum(v, typlen, typbyval);
+	}
+	return decode_value(v->data, v->len, v->format, v->typid, -1, &isnull);
 }
 
 /*
