@@ -191,6 +191,41 @@ DROP TABLE audit;
 SELECT seq, tbl IS NOT NULL AS has_tbl, op, key, old, new
 FROM undoredo_changes('payroll', 2, :sd);
 
+-- a deferrable key: update images hold the whole row, old and new only
+-- the columns that changed
+CREATE TABLE deferred (id integer PRIMARY KEY DEFERRABLE, a text, b text);
+SELECT undoredo_track('deferred');
+INSERT INTO deferred VALUES (1, 'x', 'y');
+BEGIN;
+SET LOCAL undoredo.scope = 'deferred:1';
+UPDATE deferred SET b = 'z';
+COMMIT;
+SELECT op, key, old, new FROM undoredo_changes('deferred', 1,
+    (SELECT max(step) FROM undoredo_history('deferred', 1)));
+
+-- a partitioned table: its changes are the root's, and so are its policies
+-- (a row moved to another partition was captured as a delete and an insert:
+-- b's row deleted is hidden, a's row inserted shown)
+CREATE TABLE part (id integer, tenant name, body text, PRIMARY KEY (tenant, id))
+    PARTITION BY LIST (tenant);
+CREATE TABLE part_a PARTITION OF part FOR VALUES IN ('undoredo_test_chg_a');
+CREATE TABLE part_b PARTITION OF part FOR VALUES IN ('undoredo_test_chg_b');
+SELECT undoredo_track('part');
+GRANT SELECT ON part TO undoredo_test_chg_a;
+ALTER TABLE part ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON part USING (tenant = current_user);
+BEGIN;
+SET LOCAL undoredo.scope = 'part:1';
+INSERT INTO part VALUES (1, 'undoredo_test_chg_a', 'a1'),
+                        (2, 'undoredo_test_chg_b', 'b2');
+UPDATE part SET body = 'A1' WHERE id = 1;
+UPDATE part SET tenant = 'undoredo_test_chg_a' WHERE id = 2;
+COMMIT;
+SELECT max(step) AS spart FROM undoredo_history('part', 1) \gset
+SET ROLE undoredo_test_chg_a;
+SELECT seq, tbl, op, key, old, new FROM undoredo_changes('part', 1, :spart);
+RESET ROLE;
+
 RESET search_path;
 DROP SCHEMA changes CASCADE;
 DROP ROLE undoredo_test_chg_admin;
