@@ -48,6 +48,19 @@ ALTER TABLE thing ALTER COLUMN n TYPE float8;
 SELECT seq, op, key, old, new FROM undoredo_changes('thing', 1, :s1)
 WHERE seq IN (1, 3);
 
+-- a domain's value is shown as recorded, also when a constraint added to
+-- the domain since refuses it
+CREATE DOMAIN small AS integer;
+CREATE TABLE dom (id integer PRIMARY KEY, v small);
+SELECT undoredo_track('dom');
+BEGIN;
+SET LOCAL undoredo.scope = 'dom:1';
+INSERT INTO dom VALUES (1, 1000);
+COMMIT;
+ALTER DOMAIN small ADD CONSTRAINT under_100 CHECK (VALUE < 100) NOT VALID;
+SELECT op, new FROM undoredo_changes('dom', 1,
+    (SELECT max(step) FROM undoredo_history('dom', 1)));
+
 -- steps not in the scope's history, a NULL step: errors
 BEGIN;
 SET LOCAL undoredo.scope = 'thing:2';

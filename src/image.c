@@ -1257,7 +1257,9 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 /*
  * A recorded value (not null) as a datum of the type it was recorded as,
  * which its column may no longer have (undoredo_changes shows it as it
- * was): no type modifier is applied, the type must still exist.
+ * was): no type modifier is applied, and a domain's value is read as its
+ * base type, whose datum it is, so that a constraint added to the domain
+ * since does not refuse it.  The type must still exist.
  */
 Datum
 undoredo_image_value(const ImageValue *v)
@@ -1275,7 +1277,8 @@ undoredo_image_value(const ImageValue *v)
 		get_typlenbyval(v->typid, &typlen, &typbyval);
 		return raw_datum(v, typlen, typbyval);
 	}
-	return decode_value(v->data, v->len, v->format, v->typid, -1, &isnull);
+	return decode_value(v->data, v->len, v->format, getBaseType(v->typid), -1,
+						&isnull);
 }
 
 /*
