@@ -144,6 +144,14 @@ WHERE seq IN (6, 8, 10);
 RESET ROLE;
 DELETE FROM share;
 
+-- with row_security off, a table whose policies apply is refused, as a
+-- SELECT of it would be
+SET ROLE undoredo_test_chg_a;
+SET row_security = off;
+SELECT undoredo_test_try(format('SELECT * FROM undoredo_changes(%L, 1, %s)', 'project', :sp));
+RESET row_security;
+RESET ROLE;
+
 -- b sees its own rows, none of a's
 SET ROLE undoredo_test_chg_b;
 SELECT seq, op, key, old, new FROM undoredo_changes('project', 1, :sp);
