@@ -35,8 +35,8 @@ PG_FUNCTION_INFO_V1(undoredo_clear);
  * which the scope lock and the check in undoredo_scope_id keep in step
  * with the latest state.
  */
-static int64
-find_scope(const char *object_type, const char *object_id)
+int64
+undoredo_history_scope(const char *object_type, const char *object_id)
 {
 	ScopeState *ss = undoredo_find_scope_state(psprintf("%s:%s", object_type,
 														object_id));
@@ -63,7 +63,7 @@ undoredo_status(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
-	scope_id = find_scope(object_type, object_id);
+	scope_id = undoredo_history_scope(object_type, object_id);
 	undoredo_citus_check_here(object_type, object_id, scope_id);
 	undoredo_store_counts(scope_id,
 						  PG_NARGS() > 2 && !PG_ARGISNULL(2) ?
@@ -89,7 +89,7 @@ undoredo_history(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
-	scope_id = find_scope(object_type, object_id);
+	scope_id = undoredo_history_scope(object_type, object_id);
 	undoredo_citus_check_here(object_type, object_id, scope_id);
 	ss = undoredo_find_scope_state(psprintf("%s:%s", object_type, object_id));
 	if (scope_id != 0)

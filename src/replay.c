@@ -108,14 +108,6 @@ typedef struct Statement
 
 struct Batch;
 
-/* One recorded change, as read from a chunk (capture.c's record_change). */
-typedef struct Change
-{
-	Oid			relid;
-	char		op;
-	RowImage	before;			/* 'u' and 'd' */
-	RowImage	after;			/* 'u' and 'i' */
-} Change;
 
 
 typedef struct ReplayContext
@@ -184,8 +176,6 @@ typedef struct UntrackedAction
 static List *untracked_actions(Oid relid);
 static bool same_value(const ImageValue *a, const ImageValue *b);
 struct ReplayContext;
-static int32 read_chunk(const struct ReplayContext *rc, const HistoryChunk *chunk,
-						Change **changes);
 
 static int
 add_param(Statement *st, Oid type, Datum value, bool isnull)
@@ -224,6 +214,9 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid && !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(v->typid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						rc->step, NameStr(col->name), ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
 						rc->step, NameStr(col->name), ti->relname) :
@@ -236,6 +229,9 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						rc->step, NameStr(col->name), ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
 						rc->step, NameStr(col->name), ti->relname) :
@@ -289,6 +285,10 @@ replay_datum(const ReplayContext *rc, const ImageValue *v, bool written)
 		if (!same_datum(col, value, coerced))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": column \"%s\" of table \"%s\" is now of type %s, which would change a recorded value",
+							rc->step, NameStr(col->name), ti->relname,
+							format_type_with_typemod(col->typid, col->typmod)) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" is now of type %s, which would change a recorded value",
 							rc->step, NameStr(col->name), ti->relname,
@@ -520,6 +520,10 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
 		(void) table_before_row(ti->rootid, event, &names);
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": a trigger changed the value the revert wrote to column \"%s\" of row %s of table \"%s\"",
+						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
+						ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": a trigger changed the value undo wrote to column \"%s\" of row %s of table \"%s\"",
 						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
@@ -651,6 +655,9 @@ append_key_match(const ReplayContext *rc, Statement *st, const Source *src)
 			if (v == NULL || !usable(rc, v) || v->format == 'n')
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 rc->revert ?
+						 errmsg("cannot revert step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								rc->step, ti->relname) :
 						 rc->undo ?
 						 errmsg("cannot undo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
 								rc->step, ti->relname) :
@@ -959,32 +966,22 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 {
 	const char *table = rc->ti->relname;
 
-	if (rc->revert)
-	{
-		switch (kind)
-		{
-			case ROW_GONE:
-				return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
-							  rc->step, key, table);
-			case ROW_CHANGED:
-				return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
-							  rc->step, key, table);
-			case ROW_EXISTS:
-				break;
-		}
-		return errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" exists again",
-					  rc->step, key, table);
-	}
 	switch (kind)
 	{
 		case ROW_GONE:
-			return rc->undo ?
+			return rc->revert ?
+				errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+					   rc->step, key, table) :
+				rc->undo ?
 				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
 					   rc->step, key, table) :
 				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
 					   rc->step, key, table);
 		case ROW_CHANGED:
-			return rc->undo ?
+			return rc->revert ?
+				errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+					   rc->step, key, table) :
+				rc->undo ?
 				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
 					   rc->step, key, table) :
 				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
@@ -992,7 +989,10 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 		case ROW_EXISTS:
 			break;
 	}
-	return rc->undo ?
+	return rc->revert ?
+		errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+			   rc->step, key, table) :
+		rc->undo ?
 		errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
 			   rc->step, key, table) :
 		errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
@@ -1117,7 +1117,7 @@ later_step(const ReplayContext *rc, RowImage *expected, bool expect_row)
 			MemoryContextSwitchTo(chunk_cxt);
 			if (!undoredo_store_next_chunk(scan, &chunk))
 				break;
-			n = read_chunk(rc, &chunk, &changes);
+			n = undoredo_read_chunk(&chunk, steps[i], &changes);
 			MemoryContextSwitchTo(cxt);
 			for (j = 0; j < n; j++)
 				predict_change(rc, &row, expected, &changes[j], steps[i]);
@@ -1216,6 +1216,9 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 	if (hidden)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 rc->revert ?
+				 errmsg("permission denied to revert step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						rc->step, key, rc->ti->relname, role) :
 				 rc->undo ?
 				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
 						rc->step, key, rc->ti->relname, role) :
@@ -1225,6 +1228,9 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 				 errtable(rc->rel)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 rc->revert ?
+			 errmsg("permission denied to revert step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+					rc->step, key, rc->ti->relname, role) :
 			 rc->undo ?
 			 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
 					rc->step, key, rc->ti->relname, role) :
@@ -1284,6 +1290,9 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 	(void) table_before_row(rc->ti->rootid, event, &names);
 	ereport(ERROR,
 			(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+			 rc->revert ?
+			 errmsg("cannot revert step " INT64_FORMAT ": a trigger kept the revert from changing row %s of table \"%s\"",
+					rc->step, key_text(rc, expected), rc->ti->relname) :
 			 rc->undo ?
 			 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from changing row %s of table \"%s\"",
 					rc->step, key_text(rc, expected), rc->ti->relname) :
@@ -1477,6 +1486,10 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 		child = relation_open(ua->conrelid, NoLock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDOREDO_CONFLICT),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
+						rc->step, ua->conname, ua->table, key_text(rc, image),
+						rc->ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
 						rc->step, ua->conname, ua->table, key_text(rc, image),
@@ -1514,6 +1527,9 @@ key_created(const ReplayContext *rc, RowImage *image)
 	if (hash_search(rc->removed_keys, &hash, HASH_FIND, NULL) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						rc->step, key_text(rc, image), rc->ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
 						rc->step, key_text(rc, image), rc->ti->relname) :
@@ -1566,6 +1582,10 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		if (ti->cols[v->attnum - 1].identity_always)
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
+							rc->step, NameStr(ti->cols[v->attnum - 1].name),
+							ti->relname) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
 							rc->step, NameStr(ti->cols[v->attnum - 1].name),
@@ -1675,6 +1695,9 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 			(void) table_before_row(ti->rootid, EVENT_INSERT, &names);
 			ereport(ERROR,
 					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": a trigger kept the revert from inserting row %s of table \"%s\"",
+							rc->step, key_text(rc, image), ti->relname) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from inserting row %s of table \"%s\"",
 							rc->step, key_text(rc, image), ti->relname) :
@@ -2197,31 +2220,6 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 }
 
 static void
-read_change(StringInfo msg, int nrelids, const Oid *relids,
-			const AttnumMap *attnums, const TypeMap *types, Change *change)
-{
-	int			relation = (int32) pq_getmsgint(msg, 4);
-
-	if (relation < 0 || relation >= nrelids)
-		elog(ERROR, "undoredo: change refers to table %d of a chunk of %d",
-			 relation, nrelids);
-	change->relid = relids[relation];
-	change->op = pq_getmsgbyte(msg);
-	if (change->op == 'u' || change->op == 'd')
-	{
-		undoredo_image_read(msg, types, &change->before);
-		undoredo_image_remap(&change->before, &attnums[relation]);
-	}
-	if (change->op == 'u' || change->op == 'i')
-	{
-		undoredo_image_read(msg, types, &change->after);
-		undoredo_image_remap(&change->after, &attnums[relation]);
-	}
-	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
-		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
-}
-
-static void
 replay_change(ReplayContext *rc, Change *change)
 {
 	RowImage   *from = NULL;
@@ -2283,42 +2281,6 @@ replay_change(ReplayContext *rc, Change *change)
 }
 
 /*
- * The changes of a chunk, decoded, in capture order; returns how many.
- */
-static int32
-read_chunk(const ReplayContext *rc, const HistoryChunk *chunk, Change **changes)
-{
-	int32		nchanges = chunk->nchanges;
-	Datum	   *reldatums;
-	int			nrelids;
-	Oid		   *relids;
-	AttnumMap  *attnums;
-	TypeMap		types;
-	StringInfoData msg;
-	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
-	int			i;
-
-	msg.data = VARDATA_ANY(chunk->changes);
-	msg.len = VARSIZE_ANY_EXHDR(chunk->changes);
-	msg.maxlen = msg.len;
-	msg.cursor = 0;
-	deconstruct_array(chunk->relids, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
-					  &reldatums, NULL, &nrelids);
-	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
-	for (i = 0; i < nrelids; i++)
-		relids[i] = DatumGetObjectId(reldatums[i]);
-	attnums = palloc(sizeof(AttnumMap) * Max(nrelids, 1));
-	undoredo_attnum_maps(chunk, nrelids, relids, attnums);
-	undoredo_type_map(chunk, &types);
-	for (i = 0; i < nchanges; i++)
-		read_change(&msg, nrelids, relids, attnums, &types, &list[i]);
-	if (msg.cursor != msg.len)
-		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
-	*changes = list;
-	return nchanges;
-}
-
-/*
  * Replay the changes of one chunk: undo backwards, redo forwards.  Each
  * change runs in change_cxt, reset after it (SPI calls leave the current
  * context at SPI's procedure context, hence the switch every time).
@@ -2329,7 +2291,7 @@ replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	Change	   *list;
-	int32		nchanges = read_chunk(rc, chunk, &list);
+	int32		nchanges = undoredo_read_chunk(chunk, rc->step, &list);
 	int			i;
 
 	rc->nchanges += nchanges;
@@ -2642,8 +2604,12 @@ undoredo_revert(PG_FUNCTION_ARGS)
 		undoredo_revert_end();
 	}
 	PG_END_TRY();
+	/*
+	 * A row moved to another partition is captured as two changes, so
+	 * only fewer captured changes than replayed ones tell of a gap.
+	 */
 	captured = ss->step != 0 ? ss->next_seq - 1 : 0;
-	if (!overwrite && captured != replayed)
+	if (!overwrite && captured < replayed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot revert step " INT64_FORMAT " of \"%s\": " INT64_FORMAT " of its " INT64_FORMAT " changes were not captured",
