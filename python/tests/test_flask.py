@@ -238,6 +238,14 @@ class FlaskSQLAlchemyTest(FlaskAppTest):
         other.clear_history("note", 7)
         self.assertEqual(other.status(self.db.session, "note", 7), (0, 0))
 
+    def test_verify(self):
+        self.undo_redo.track(self.Note)
+        self.assertEqual([p for p in self.undo_redo.verify(self.db.session)
+                          if p.table == "pyur_flask_note"], [])
+        self.db.session.execute(text("ALTER TABLE pyur_flask_note DISABLE TRIGGER USER"))
+        self.assertEqual([p.table for p in self.undo_redo.verify(self.db.session)
+                          if p.table == "pyur_flask_note"][:1], ["pyur_flask_note"])
+
 
 class ActorTest(FlaskAppTest):
     """UNDO_REDO_ACTOR: the app's callable naming the current user."""
@@ -290,6 +298,11 @@ class ActorTest(FlaskAppTest):
         last = ur.history(session, "note", 7)[-1]
         self.assertEqual((last.actor, last.reverts), ("dave", alice_edit))
         self.assertEqual(self.bodies(), ["a", "b", "c2"])
+        self.assertEqual([(c.op, c.key, c.old, c.new)
+                          for c in ur.changes(session, "note", 7, last.step)],
+                         [("update", {"id": 1}, {"body": "a2"}, {"body": "a"})])
+        with self.assertRaises(undoredo.UnknownStep):
+            ur.revert(session, "note", 7, last.step + 1000)
 
     def test_not_a_callable(self):
         app = Flask(__name__)
