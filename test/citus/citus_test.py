@@ -106,8 +106,10 @@ class Suite:
         q(c, "CREATE TABLE document (id bigint PRIMARY KEY, title text)")
         q(c, "SELECT undoredo_track('document')")
         q(c, "SELECT create_distributed_table('document', 'id', shard_count => %s)", (SHARDS,))
-        for f in ("undoredo_undo(text, bigint, integer)", "undoredo_redo(text, bigint, integer)",
-                  "undoredo_status(text, bigint)", "undoredo_history(text, bigint)"):
+        for f in ("undoredo_undo(text, bigint, integer, text)",
+                  "undoredo_redo(text, bigint, integer, text)",
+                  "undoredo_status(text, bigint, text)", "undoredo_history(text, bigint)",
+                  "undoredo_revert(text, bigint, bigint)"):
             q(c, "SELECT create_distributed_function(%s, distribution_arg_name => 'object_id',"
                  " colocate_with => 'document', force_delegation => true)", (f,))
 
