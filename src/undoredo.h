@@ -10,6 +10,7 @@
  * capture.c   the trigger and undoredo_track/undoredo_untrack
  * replay.c    undoredo_undo/undoredo_redo
  * history.c   undoredo_status/undoredo_history/undoredo_clear
+ * verify.c    undoredo_verify: what could change tracked data uncaptured
  * access.c    who may read, clear, undo and redo a scope, and write into it
  * scope.c     the scope lock, the current step, pending changes: the only
  *             file that knows transaction state
