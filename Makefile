@@ -16,7 +16,7 @@ REGRESS = install tracking capture undo_redo types conflicts privileges \
           security batches usercode plans force_rls equal_keys inheritance \
           replay_triggers fk_actions attributes columns wide rolled_back_chunks \
           maintenance detach savepoints error_fields upgrade upgrade_11 large_values \
-          actors revert verify
+          actors revert changes verify
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \

@@ -143,6 +143,23 @@ SELECT * FROM undoredo_undo('actors', 1, 1, 'carol');
 SELECT * FROM undoredo_undo('actors', 1, 1, 'bob');
 SELECT doc();
 
+-- redo per actor is checked the same way: alice's undone edit of row 1,
+-- then carol changes row 1's body; alice's redo is refused naming
+-- carol's step, and undo of carol's step lets it through
+SELECT * FROM undoredo_undo('actors', 1, 1, 'alice');
+SET undoredo.scope = 'actors:1';
+SET undoredo.actor = 'carol';
+SET undoredo.label = 'carol edits 1';
+UPDATE para SET body = 'One!' WHERE id = 1;
+RESET undoredo.label;
+RESET undoredo.actor;
+RESET undoredo.scope;
+SELECT try($$SELECT * FROM undoredo_redo('actors', 1, 1, 'alice')$$, 1);
+SELECT doc();
+SELECT * FROM undoredo_undo('actors', 1, 1, 'carol');
+SELECT * FROM undoredo_redo('actors', 1, 1, 'alice');
+SELECT doc();
+
 -- a new step discards the redo history of its own actor only
 SELECT * FROM undoredo_undo('actors', 1, 1, 'alice');
 SELECT * FROM steps(1);
@@ -200,6 +217,15 @@ RESET undoredo.scope;
 SELECT * FROM steps(2);
 SELECT * FROM undoredo_redo('actors', 2, 1, 'alice');
 SELECT * FROM undoredo_status('actors', 2);
+
+-- any role may set undoredo.actor, like undoredo.scope
+CREATE ROLE undoredo_test_actor_nobody;
+SET ROLE undoredo_test_actor_nobody;
+SET undoredo.actor = 'someone';
+SELECT current_setting('undoredo.actor');
+RESET undoredo.actor;
+RESET ROLE;
+DROP ROLE undoredo_test_actor_nobody;
 
 -- undoredo_clear forgets every actor's steps
 SELECT undoredo_clear('actors', 1);

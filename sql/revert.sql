@@ -209,6 +209,57 @@ SELECT * FROM steps(5);
 SELECT * FROM undoredo_undo('rev', 5);
 SELECT txt FROM note;
 
+-- atomic, in an order valid under constraints: a step that added a
+-- paragraph and its note is reverted child first; when one row of a step
+-- conflicts, none of its rows change
+BEGIN;
+SET LOCAL undoredo.scope = 'rev:7';
+INSERT INTO para VALUES (100, 'parent', 100);
+INSERT INTO note VALUES (100, 100, 'child');
+COMMIT;
+SET undoredo.scope = 'rev:7';
+INSERT INTO para VALUES (101, 'p101', 101), (102, 'p102', 102);
+RESET undoredo.scope;
+SELECT * FROM undoredo_revert('rev', 7, step_at(7, 1));
+SELECT count(*) FROM para WHERE id = 100;
+SELECT count(*) FROM note WHERE id = 100;
+SELECT * FROM undoredo_undo('rev', 7);
+SELECT txt FROM note WHERE id = 100;
+-- (undone in reverse order: 102 first, then 101, which conflicts)
+UPDATE para SET body = 'outside' WHERE id = 101;
+SELECT try(format('SELECT * FROM undoredo_revert(%L, 7, %s)', 'rev', step_at(7, 2)), 7);
+SELECT id, body FROM para WHERE id IN (101, 102) ORDER BY id;
+
+-- row-level security applies: a row the caller may not change is refused
+-- with 42501, and nothing changes
+CREATE ROLE undoredo_test_rev_tenant;
+GRANT USAGE ON SCHEMA revert TO undoredo_test_rev_tenant;
+GRANT SELECT, INSERT, UPDATE, DELETE ON para, note TO undoredo_test_rev_tenant;
+ALTER TABLE para ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON para USING (id <> 101);
+UPDATE para SET body = 'p101' WHERE id = 101;
+SET ROLE undoredo_test_rev_tenant;
+SELECT try(format('SELECT * FROM undoredo_revert(%L, 7, %s)', 'rev', step_at(7, 2)), 7);
+RESET ROLE;
+SELECT id, body FROM para WHERE id IN (101, 102) ORDER BY id;
+ALTER TABLE para DISABLE ROW LEVEL SECURITY;
+DROP POLICY mine ON para;
+
+-- a revert called by a trigger while a replay runs is refused
+CREATE FUNCTION nested() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM * FROM undoredo_revert('rev', 7, revert.step_at(7, 1));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER nested AFTER UPDATE ON para FOR EACH ROW
+    WHEN (current_setting('undoredo.replaying') = 'on') EXECUTE FUNCTION nested();
+SET undoredo.scope = 'rev:7';
+UPDATE para SET pos = 1000 WHERE id = 100;
+RESET undoredo.scope;
+SELECT try('SELECT * FROM undoredo_undo(''rev'', 7)', 7);
+DROP TRIGGER nested ON para;
+SELECT * FROM undoredo_undo('rev', 7);
+
 -- the refusals of undo speak of the revert: a foreign key action on an
 -- untracked table that removing the row would fire
 CREATE TABLE tag (id integer PRIMARY KEY, para integer REFERENCES para ON DELETE CASCADE);
@@ -229,8 +280,8 @@ SELECT try(format('SELECT * FROM undoredo_revert(%L, 5, %s)', 'rev', step_at(5, 
 RESET ROLE;
 SELECT * FROM steps(5);
 
-SELECT undoredo_clear('rev', d) FROM generate_series(1, 6) d;
+SELECT undoredo_clear('rev', d) FROM generate_series(1, 7) d;
 RESET search_path;
 DROP SCHEMA revert CASCADE;
-DROP OWNED BY undoredo_test_rev_reader;
-DROP ROLE undoredo_test_rev_reader;
+DROP OWNED BY undoredo_test_rev_reader, undoredo_test_rev_tenant;
+DROP ROLE undoredo_test_rev_reader, undoredo_test_rev_tenant;
