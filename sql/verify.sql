@@ -108,7 +108,11 @@ SELECT * FROM undoredo_verify();
 -- a guard dropped by hand
 DROP TRIGGER undoredo_guard ON p2;
 SELECT * FROM undoredo_verify();
--- untracking and tracking again puts everything back
+-- tracking the table again puts the guard back
+SELECT undoredo_track('p');
+SELECT * FROM undoredo_verify();
+-- and so does untracking and tracking again
+DROP TRIGGER undoredo_guard ON p2;
 BEGIN;
 SELECT undoredo_untrack('p'), undoredo_track('p');
 COMMIT;
