@@ -15,12 +15,13 @@ REGRESS = install tracking capture undo_redo types conflicts privileges \
           access history guarantees constraints partitions schema badinput \
           security batches usercode plans force_rls equal_keys inheritance \
           replay_triggers fk_actions attributes columns wide rolled_back_chunks \
-          maintenance detach savepoints error_fields upgrade large_values
+          maintenance detach savepoints error_fields upgrade large_values \
+          actors revert
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \
             lock_timeout track_again maintenance_concurrent access_wait \
-            own_step
+            own_step actors_undo revert_capture
 
 
 # Debian's server-dev package puts pg_config here; PG_CONFIG=... overrides.

@@ -149,6 +149,9 @@ def pgbench(seconds, sync, cpu):
     env = dict(os.environ)
     env["PGOPTIONS"] = ("-c undoredo.scope=%s -c synchronous_commit=%s"
                         % (SCOPE, sync))
+    if os.environ.get("BENCH_ACTOR"):
+        # every step records an actor (undoredo 1.2 and later)
+        env["PGOPTIONS"] += " -c undoredo.actor=%s" % os.environ["BENCH_ACTOR"]
     out = subprocess.run(
         ["taskset", "-c", str(cpu), PGBENCH,
          "-n", "-M", "prepared", "-c", "1", "-T", str(seconds),
@@ -159,17 +162,26 @@ def pgbench(seconds, sync, cpu):
 
 
 def measure_pgbench(cur, reps, rows, seconds, cpu, results):
+    per_step = []
     for sync in ("on", "off"):
         samples = {v: [] for v in VARIANTS}
         for rep in range(reps):
             order = VARIANTS[rep % 3:] + VARIANTS[:rep % 3]
             for variant in order:
                 reset(cur, variant, rows)
+                base = history_bytes(cur)
                 samples[variant].append(pgbench(seconds, sync, cpu))
+                if variant == "undoredo":
+                    added = history_bytes(cur) - base
+                    cur.execute("SELECT count(*) FROM undo_action")
+                    per_step.append(added / cur.fetchone()[0])
         ratios, med = median_ratios(samples)
         name = "W4 sync %s" % sync
         results[name] = (ratios, med)
         report(name, ratios, med, "tps", samples)
+    # what one W4 transaction (one single-row step) adds to the history
+    results["bytes per W4 step"] = statistics.median(per_step)
+    print("history bytes per W4 step: %.0f" % results["bytes per W4 step"])
 
 
 def content(cur):
@@ -532,6 +544,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer rows, shorter runs: a smoke test")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated measures to run (statements, "
+                        "pgbench, w5, replay, small_undo, big_undo, "
+                        "large_value); the summary table needs all")
     parser.add_argument("--reps", type=int, default=5,
                         help="repetitions of each statement measurement "
                         "(pgbench runs are repeated 3 times)")
@@ -556,14 +572,22 @@ def main():
                        RETURN NULL;
                    END $$""")
     results = {}
-    measure_statements(cur, reps, rows, results)
-    measure_pgbench(cur, 3, rows, seconds, cpu, results)
-    measure_w5(cur, 3, rows, seconds, cpu, results)
-    measure_replay(cur, reps, rows, results)
-    measure_small_undo(cur, history_rows, 200, results)
-    measure_big_undo(cur, big, results)
-    measure_large_value(cur, value_mib, results)
-    print_table(results, rows, reps, history_rows, big)
+    measures = {
+        "statements": lambda: measure_statements(cur, reps, rows, results),
+        "pgbench": lambda: measure_pgbench(cur, 3, rows, seconds, cpu, results),
+        "w5": lambda: measure_w5(cur, 3, rows, seconds, cpu, results),
+        "replay": lambda: measure_replay(cur, reps, rows, results),
+        "small_undo": lambda: measure_small_undo(cur, history_rows, 200, results),
+        "big_undo": lambda: measure_big_undo(cur, big, results),
+        "large_value": lambda: measure_large_value(cur, value_mib, results),
+    }
+    only = args.only.split(",") if args.only else list(measures)
+    for name in only:
+        if name not in measures:
+            parser.error("unknown measure %s" % name)
+        measures[name]()
+    if not args.only:
+        print_table(results, rows, reps, history_rows, big)
 
 
 def count(n):

@@ -224,6 +224,11 @@ check_replay_row(TriggerData *trigdata)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDOREDO_CONFLICT),
+			 undoredo_reverting() != NULL ?
+			 errmsg("cannot revert step " INT64_FORMAT ": it would change row %s of table \"%s\", which the step did not record",
+					undoredo_replay_firing.step,
+					row_key_text(trigdata->tg_relation, tuple),
+					RelationGetRelationName(trigdata->tg_relation)) :
 			 undoredo_replay_firing.undo ?
 			 errmsg("cannot undo step " INT64_FORMAT ": it would change row %s of table \"%s\", which the step did not record",
 					undoredo_replay_firing.step,

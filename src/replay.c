@@ -121,6 +121,7 @@ typedef struct Change
 typedef struct ReplayContext
 {
 	bool		undo;
+	bool		revert;			/* an undo for undoredo_revert */
 	bool		overwrite;		/* undoredo.on_conflict when the call began */
 	int64		scope_id;
 	int64		step;
@@ -223,6 +224,9 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid && !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(v->typid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
+						rc->step, NameStr(col->name), ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": the type of column \"%s\" of table \"%s\" that the step recorded no longer exists",
 						rc->step, NameStr(col->name), ti->relname) :
@@ -235,6 +239,9 @@ usable(const ReplayContext *rc, const ImageValue *v)
 	if (col->typid != v->typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
+						rc->step, NameStr(col->name), ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" changed type since the step was recorded",
 						rc->step, NameStr(col->name), ti->relname) :
@@ -288,6 +295,10 @@ replay_datum(const ReplayContext *rc, const ImageValue *v, bool written)
 		if (!same_datum(col, value, coerced))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": column \"%s\" of table \"%s\" is now of type %s, which would change a recorded value",
+							rc->step, NameStr(col->name), ti->relname,
+							format_type_with_typemod(col->typid, col->typmod)) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": column \"%s\" of table \"%s\" is now of type %s, which would change a recorded value",
 							rc->step, NameStr(col->name), ti->relname,
@@ -519,6 +530,10 @@ check_written(const ReplayContext *rc, RowImage *image, Bitmapset *cols,
 		(void) table_before_row(ti->rootid, event, &names);
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": a trigger changed the value the revert wrote to column \"%s\" of row %s of table \"%s\"",
+						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
+						ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": a trigger changed the value undo wrote to column \"%s\" of row %s of table \"%s\"",
 						rc->step, NameStr(ti->cols[x - 1].name), key_text(rc, image),
@@ -650,6 +665,9 @@ append_key_match(const ReplayContext *rc, Statement *st, const Source *src)
 			if (v == NULL || !usable(rc, v) || v->format == 'n')
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 rc->revert ?
+						 errmsg("cannot revert step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
+								rc->step, ti->relname) :
 						 rc->undo ?
 						 errmsg("cannot undo step " INT64_FORMAT ": the primary key of table \"%s\" changed since the step was recorded",
 								rc->step, ti->relname) :
@@ -961,13 +979,19 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 	switch (kind)
 	{
 		case ROW_GONE:
-			return rc->undo ?
+			return rc->revert ?
+				errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
+					   rc->step, key, table) :
+				rc->undo ?
 				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
 					   rc->step, key, table) :
 				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" no longer exists",
 					   rc->step, key, table);
 		case ROW_CHANGED:
-			return rc->undo ?
+			return rc->revert ?
+				errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
+					   rc->step, key, table) :
+				rc->undo ?
 				errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
 					   rc->step, key, table) :
 				errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" has been changed since",
@@ -975,83 +999,150 @@ conflict_errmsg(const ReplayContext *rc, Conflict kind, const char *key)
 		case ROW_EXISTS:
 			break;
 	}
-	return rc->undo ?
+	return rc->revert ?
+		errmsg("cannot revert step " INT64_FORMAT ": row %s of table \"%s\" exists again",
+			   rc->step, key, table) :
+		rc->undo ?
 		errmsg("cannot undo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
 			   rc->step, key, table) :
 		errmsg("cannot redo step " INT64_FORMAT ": row %s of table \"%s\" exists again",
 			   rc->step, key, table);
 }
 
-/* Does a change of the key's table hold the key in one of its images? */
+/* Does the image hold the key of the row expected? */
 static bool
-change_has_key(const ReplayContext *rc, const Change *change, RowImage *key)
+same_key(const ReplayContext *rc, RowImage *image, RowImage *expected)
 {
 	int			i;
-	int			side;
 
-	if (change->relid != rc->ti->rootid)
+	if (image->nvalues == 0)
 		return false;
-	for (side = 0; side < 2; side++)
+	for (i = 0; i < rc->ti->nkeys; i++)
 	{
-		const RowImage *image = side == 0 ? &change->before : &change->after;
-		bool		same = image->nvalues > 0;
+		ImageValue *a = undoredo_image_find(expected, rc->ti->keys[i]);
+		ImageValue *b = undoredo_image_find(image, rc->ti->keys[i]);
 
-		if ((side == 0 && change->op == 'i') || (side == 1 && change->op == 'd'))
-			continue;
-		for (i = 0; same && i < rc->ti->nkeys; i++)
-		{
-			ImageValue *a = undoredo_image_find(key, rc->ti->keys[i]);
-			ImageValue *b = undoredo_image_find((RowImage *) image, rc->ti->keys[i]);
-
-			same = a != NULL && b != NULL && same_value(a, b);
-		}
-		if (same)
-			return true;
+		if (a == NULL || b == NULL || !same_value(a, b))
+			return false;
 	}
-	return false;
+	return true;
 }
 
 /*
- * The first undoable step of the scope after the replayed one that changed
- * the row with this key, or 0: a conflict names it.  Only on the way to an
- * error, so it may read the later steps' changes one by one.
+ * The row a conflict is about, as the scope's later steps left it: whether
+ * it exists and the values of the columns the replay expected, with the
+ * step that last made each so.
+ */
+typedef struct PredictedRow
+{
+	bool		exists;
+	int64		exists_by;		/* step that made or removed it, or 0 */
+	int			ncols;
+	ImageValue *values;			/* [ncols]: of the expected image's columns */
+	int64	   *by;				/* [ncols]: step that wrote each, or 0 */
+} PredictedRow;
+
+/* A later step's change of the row: apply it to the prediction. */
+static void
+predict_change(const ReplayContext *rc, PredictedRow *row, RowImage *expected,
+			   const Change *change, int64 step)
+{
+	bool		before = (change->op == 'u' || change->op == 'd') &&
+		same_key(rc, (RowImage *) &change->before, expected);
+	bool		after = (change->op == 'u' || change->op == 'i') &&
+		same_key(rc, (RowImage *) &change->after, expected);
+	int			i;
+
+	if (change->relid != rc->ti->rootid || (!before && !after))
+		return;
+	if (!after)
+	{
+		/* deleted, or re-keyed away */
+		row->exists = false;
+		row->exists_by = step;
+		return;
+	}
+	if (!before)
+	{
+		row->exists = true;
+		row->exists_by = step;
+	}
+	for (i = 0; i < row->ncols; i++)
+	{
+		ImageValue *v = undoredo_image_find((RowImage *) &change->after,
+											expected->values[i].attnum);
+
+		if (v == NULL)
+			continue;
+		row->values[i] = *v;
+		row->values[i].data = v->len > 0 ? memcpy(palloc(v->len), v->data, v->len) : NULL;
+		row->by[i] = step;
+	}
+}
+
+/*
+ * The undoable step of the scope, later than the replayed one, whose
+ * change is why the row is not as the replay expects, or 0 when no step
+ * explains it (a write outside the history did it): the scope's later
+ * steps are followed from the state the replayed step expects, and the
+ * newest step that made the row's existence or one of the expected values
+ * differ is named.  A conflict names it.  Only on the way to an error, so
+ * it may read the later steps' changes one by one.
  */
 static int64
-later_step(const ReplayContext *rc, RowImage *key)
+later_step(const ReplayContext *rc, RowImage *expected, bool expect_row)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "undoredo later steps",
 											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext chunk_cxt = AllocSetContextCreate(cxt, "undoredo later chunk",
+													ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	PredictedRow row;
 	int64		found = 0;
 	int64	   *steps;
 	int			nsteps;
 	int			i;
 
-	if (rc->scope_id == 0 || rc->ti == NULL)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
-		return 0;
-	}
-	steps = undoredo_store_later_steps(rc->scope_id, rc->step, &nsteps);
-	for (i = 0; i < nsteps && found == 0; i++)
+	row.exists = expect_row;
+	row.exists_by = 0;
+	row.ncols = expected->nvalues;
+	row.values = palloc(sizeof(ImageValue) * Max(row.ncols, 1));
+	row.by = palloc0(sizeof(int64) * Max(row.ncols, 1));
+	for (i = 0; i < row.ncols; i++)
+		row.values[i] = expected->values[i];
+	steps = rc->scope_id == 0 || rc->ti == NULL ? NULL :
+		undoredo_store_later_steps(rc->scope_id, rc->step, &nsteps);
+	for (i = 0; steps != NULL && i < nsteps; i++)
 	{
 		UndoRedoChunkScan *scan = undoredo_store_begin_chunks(steps[i], false);
 		HistoryChunk chunk;
 
-		while (found == 0 && undoredo_store_next_chunk(scan, &chunk))
+		for (;;)
 		{
 			Change	   *changes;
 			int32		n;
 			int32		j;
 
+			MemoryContextSwitchTo(chunk_cxt);
+			if (!undoredo_store_next_chunk(scan, &chunk))
+				break;
 			n = read_chunk(rc, &chunk, &changes);
-			for (j = 0; j < n && found == 0; j++)
-				if (change_has_key(rc, &changes[j], key))
-					found = steps[i];
+			MemoryContextSwitchTo(cxt);
+			for (j = 0; j < n; j++)
+				predict_change(rc, &row, expected, &changes[j], steps[i]);
+			MemoryContextReset(chunk_cxt);
 		}
+		MemoryContextSwitchTo(cxt);
 		undoredo_store_end_chunks(scan);
+	}
+	if (row.exists != expect_row)
+		found = row.exists_by;
+	else if (row.exists)
+	{
+		for (i = 0; i < row.ncols; i++)
+			if (row.by[i] > found && !same_value(&row.values[i], &expected->values[i]))
+				found = row.by[i];
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
@@ -1062,7 +1153,7 @@ static void
 conflict(const ReplayContext *rc, RowImage *image, Conflict kind)
 {
 	const char *key = key_text(rc, image);
-	int64		later = later_step(rc, image);
+	int64		later = later_step(rc, image, kind != ROW_EXISTS);
 
 	if (later != 0)
 		ereport(ERROR,
@@ -1135,6 +1226,9 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 	if (hidden)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 rc->revert ?
+				 errmsg("permission denied to revert step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
+						rc->step, key, rc->ti->relname, role) :
 				 rc->undo ?
 				 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" is not visible to role \"%s\"",
 						rc->step, key, rc->ti->relname, role) :
@@ -1144,6 +1238,9 @@ refuse_rls(const ReplayContext *rc, RowImage *row, bool hidden)
 				 errtable(rc->rel)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 rc->revert ?
+			 errmsg("permission denied to revert step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
+					rc->step, key, rc->ti->relname, role) :
 			 rc->undo ?
 			 errmsg("permission denied to undo step " INT64_FORMAT ": row %s of table \"%s\" cannot be changed by role \"%s\"",
 					rc->step, key, rc->ti->relname, role) :
@@ -1203,6 +1300,9 @@ diagnose(const ReplayContext *rc, RowImage *expected, Statement *stmt, int event
 	(void) table_before_row(rc->ti->rootid, event, &names);
 	ereport(ERROR,
 			(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+			 rc->revert ?
+			 errmsg("cannot revert step " INT64_FORMAT ": a trigger kept the revert from changing row %s of table \"%s\"",
+					rc->step, key_text(rc, expected), rc->ti->relname) :
 			 rc->undo ?
 			 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from changing row %s of table \"%s\"",
 					rc->step, key_text(rc, expected), rc->ti->relname) :
@@ -1396,6 +1496,10 @@ check_untracked_actions(const ReplayContext *rc, RowImage *image, bool deleting)
 		child = relation_open(ua->conrelid, NoLock);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDOREDO_CONFLICT),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
+						rc->step, ua->conname, ua->table, key_text(rc, image),
+						rc->ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": the action of foreign key \"%s\" would change rows of table \"%s\" that reference row %s of table \"%s\"",
 						rc->step, ua->conname, ua->table, key_text(rc, image),
@@ -1433,6 +1537,9 @@ key_created(const ReplayContext *rc, RowImage *image)
 	if (hash_search(rc->removed_keys, &hash, HASH_FIND, NULL) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 rc->revert ?
+				 errmsg("cannot revert step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
+						rc->step, key_text(rc, image), rc->ti->relname) :
 				 rc->undo ?
 				 errmsg("cannot undo step " INT64_FORMAT ": it removes and re-creates row %s of table \"%s\", which foreign keys with ON DELETE or ON UPDATE actions reference",
 						rc->step, key_text(rc, image), rc->ti->relname) :
@@ -1485,6 +1592,10 @@ replay_update(const ReplayContext *rc, RowImage *from, RowImage *to)
 		if (ti->cols[v->attnum - 1].identity_always)
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
+							rc->step, NameStr(ti->cols[v->attnum - 1].name),
+							ti->relname) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": it changed column \"%s\" of table \"%s\", which is GENERATED ALWAYS AS IDENTITY",
 							rc->step, NameStr(ti->cols[v->attnum - 1].name),
@@ -1594,6 +1705,9 @@ replay_insert(const ReplayContext *rc, RowImage *image)
 			(void) table_before_row(ti->rootid, EVENT_INSERT, &names);
 			ereport(ERROR,
 					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+					 rc->revert ?
+					 errmsg("cannot revert step " INT64_FORMAT ": a trigger kept the revert from inserting row %s of table \"%s\"",
+							rc->step, key_text(rc, image), ti->relname) :
 					 rc->undo ?
 					 errmsg("cannot undo step " INT64_FORMAT ": a trigger kept undo from inserting row %s of table \"%s\"",
 							rc->step, key_text(rc, image), ti->relname) :
@@ -2281,6 +2395,7 @@ replay_step(bool undo, bool overwrite, int64 scope_id, int64 step)
 	/* the step's statements run before its AFTER triggers fire */
 	Assert(undoredo_replaying && !undoredo_replay_firing.active);
 	rc.undo = undo;
+	rc.revert = undoredo_reverting() != NULL;
 	rc.overwrite = overwrite;
 	rc.scope_id = scope_id;
 	rc.step = step;
@@ -2560,14 +2675,20 @@ undoredo_revert(PG_FUNCTION_ARGS)
 		undoredo_revert_end();
 	}
 	PG_END_TRY();
+	/*
+	 * A row moved to another partition is captured as two changes, so
+	 * only fewer captured changes than replayed ones tell of a gap.
+	 */
 	captured = ss->step != 0 ? ss->next_seq - 1 : 0;
-	if (!overwrite && captured != replayed)
+	if (!overwrite && captured < replayed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot revert step " INT64_FORMAT " of \"%s\": " INT64_FORMAT " of its " INT64_FORMAT " changes were not captured",
 						step, ss->scope, replayed - captured, replayed),
 				 errdetail("A table the step changed is no longer tracked, or its capture trigger did not fire."),
 				 errhint("SELECT * FROM undoredo_verify() lists the reasons.")));
+	/* the new step's changes go to the history before it is closed */
+	undoredo_flush_for_reading(ss);
 	undoredo_close_step(ss);
 	return counts_result(fcinfo, scope_id, NULL);
 }

@@ -601,6 +601,8 @@ undoredo_close_step(ScopeState *ss)
 	ScopeLevel *level;
 
 	Assert(undoredo_scope_locked(ss));
+	/* its changes are written: pending ones would go to no step */
+	Assert(ss->pending == NIL);
 	if (ss->step == 0)
 		return;
 	touch_scope(ss);
@@ -899,6 +901,7 @@ free_chunk(PendingChunk *chunk)
 static void
 write_chunk(ScopeState *ss, PendingChunk *chunk)
 {
+	Assert(chunk->count == 0 || ss->step != 0);
 	if (chunk->count > 0)
 		undoredo_store_chunk(ss->step, chunk->first_seq, chunk->count,
 							 chunk->nrelids, chunk->relids, chunk->relcolumns,

@@ -971,15 +971,16 @@ statement_sql(void *arg)
 			return psprintf("SELECT"
 							" (SELECT pg_catalog.count(*) FROM %s.undo_action"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
-							"  AND actor OPERATOR(pg_catalog.=) $2)::pg_catalog.int4,"
+							"  AND (actor OPERATOR(pg_catalog.=) $2 OR (actor IS NULL AND $2 OPERATOR(pg_catalog.=) '')))::pg_catalog.int4,"
 							" (SELECT pg_catalog.count(*) FROM %s.redo_action"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
-							"  AND actor OPERATOR(pg_catalog.=) $2)::pg_catalog.int4",
+							"  AND (actor OPERATOR(pg_catalog.=) $2 OR (actor IS NULL AND $2 OPERATOR(pg_catalog.=) '')))::pg_catalog.int4",
 							q, q);
 		case HS_DISCARD_REDO_ACTOR:
 			return psprintf("WITH gone AS (DELETE FROM %s.redo_action"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
-							" AND actor IS NOT DISTINCT FROM $2 RETURNING step)"
+							" AND (actor OPERATOR(pg_catalog.=) $2 OR (actor IS NULL AND $2 IS NULL))"
+							" RETURNING step)"
 							" DELETE FROM %s.undoredo_change c USING gone"
 							" WHERE c.step OPERATOR(pg_catalog.=) gone.step",
 							q, q);
@@ -987,14 +988,14 @@ statement_sql(void *arg)
 			return psprintf("SELECT step, step FROM %s.undo_action"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.<) $2"
-							" AND actor OPERATOR(pg_catalog.=) $3"
+							" AND (actor OPERATOR(pg_catalog.=) $3 OR (actor IS NULL AND $3 OPERATOR(pg_catalog.=) ''))"
 							" ORDER BY step DESC LIMIT 1",
 							q);
 		case HS_NEXT_REDO_ACTOR:
 			return psprintf("SELECT step, undone FROM %s.redo_action"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND undone OPERATOR(pg_catalog.<) $2"
-							" AND actor OPERATOR(pg_catalog.=) $3"
+							" AND (actor OPERATOR(pg_catalog.=) $3 OR (actor IS NULL AND $3 OPERATOR(pg_catalog.=) ''))"
 							" ORDER BY undone DESC LIMIT 1",
 							q);
 		case HS_LAST_UNDONE:
@@ -1116,7 +1117,7 @@ undoredo_store_newer_than_snapshot(int64 scope_id)
 
 /*
  * How many steps of the scope can be undone and redone: of anyone, or of
- * the actor when it is not NULL.
+ * the actor when it is not NULL ('': of the steps recorded without one).
  */
 void
 undoredo_store_counts(int64 scope_id, const char *actor, int32 *undo_count,

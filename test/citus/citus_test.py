@@ -106,8 +106,10 @@ class Suite:
         q(c, "CREATE TABLE document (id bigint PRIMARY KEY, title text)")
         q(c, "SELECT undoredo_track('document')")
         q(c, "SELECT create_distributed_table('document', 'id', shard_count => %s)", (SHARDS,))
-        for f in ("undoredo_undo(text, bigint, integer)", "undoredo_redo(text, bigint, integer)",
-                  "undoredo_status(text, bigint)", "undoredo_history(text, bigint)"):
+        for f in ("undoredo_undo(text, bigint, integer, text)",
+                  "undoredo_redo(text, bigint, integer, text)",
+                  "undoredo_status(text, bigint, text)", "undoredo_history(text, bigint)",
+                  "undoredo_revert(text, bigint, bigint)"):
             q(c, "SELECT create_distributed_function(%s, distribution_arg_name => 'object_id',"
                  " colocate_with => 'document', force_delegation => true)", (f,))
 
@@ -524,6 +526,48 @@ def routed_undo_inside_transaction(s):
         c.close()
     assert body(s, "rt", d) == "v0"
     assert q1(s.conn(s.coord), "SELECT * FROM undoredo_status('document', %s)", (d,)) == (0, 1)
+
+
+@test
+def routed_revert_and_actor_undo(s):
+    """Version 1.2's calls are routed like undo: undoredo_revert and undo,
+    redo and status of one actor, called on the coordinator, run on the
+    worker that holds the document; the revert is recorded there as a new
+    step of the document's history."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "ra", [d])
+    c = s.coord.connect(autocommit=False)
+    try:
+        for actor, text in (("alice", "v1"), ("bob", "v2")):
+            cur = c.cursor()
+            cur.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+            cur.execute("SET LOCAL undoredo.scope = 'document:%d'" % d)
+            cur.execute("SET LOCAL undoredo.actor = '%s'" % actor)
+            cur.execute("UPDATE ra_paragraph SET body = %s WHERE doc_id = %s AND pos = 2",
+                        (text, d))
+            c.commit()
+    finally:
+        c.close()
+    c = s.conn(s.coord)
+    steps = [r[0] for r in q(c, "SELECT step FROM undoredo_history('document', %s)"
+                                " ORDER BY step", (d,))]
+    assert len(steps) == 2, steps
+    assert q1(c, "SELECT * FROM undoredo_status('document', %s, 'alice')", (d,)) == (1, 0)
+    # alice's step although bob's is newer: bob changed the row since,
+    # and the refusal names his step
+    try:
+        q(c, "SELECT * FROM undoredo_undo('document', %s, 1, 'alice')", (d,))
+    except psycopg2.Error as e:
+        assert e.pgcode == "UR001", (e.pgcode, str(e))
+        assert "Step %d of this history" % steps[1] in str(e), str(e)
+    else:
+        raise AssertionError("alice's undo over bob's later change succeeded")
+    assert q1(c, "SELECT * FROM undoredo_undo('document', %s, 1, 'bob')", (d,)) == (0, 1)
+    assert q1(c, "SELECT * FROM undoredo_redo('document', %s, 1, 'bob')", (d,)) == (1, 0)
+    assert q1(c, "SELECT * FROM undoredo_revert('document', %s, %s)", (d, steps[1])) == (3, 0)
+    assert q1(c, "SELECT body FROM ra_paragraph WHERE doc_id = %s AND pos = 2", (d,)) == "v1"
+    hist = q(c, "SELECT actor, reverts FROM undoredo_history('document', %s) ORDER BY step", (d,))
+    assert hist == [("alice", None), ("bob", None), (None, steps[1])], hist
 
 
 @test
