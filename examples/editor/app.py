@@ -345,7 +345,9 @@ def create_app(dsn=""):
                 counts(cur, function, doc_id, *more)
         except psycopg2.Error as exc:
             if exc.pgcode in REFUSED:
-                flash("Cannot %s: %s." % (what, exc.diag.message_primary), "info")
+                # the page was stale: the step was undone or forgotten since
+                message = exc.diag.message_primary
+                flash(message[:1].upper() + message[1:] + ".", "info")
                 return back(doc_id)
             if exc.pgcode != CONFLICT:
                 raise

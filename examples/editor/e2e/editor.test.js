@@ -447,6 +447,24 @@ test('"undo anyway" of my own change keeps me as the user', async () => {
   assert.deepEqual(await mine(tabA), { undo: 'enabled', redo: 'enabled' });
 });
 
+test('a revert from a page that is out of date says what happened', async () => {
+  await tabB.reload();
+  const snacksRevert = (await steps(tabB))[6];
+  assert.deepEqual([snacksRevert.label, snacksRevert.revert], ['Revert: Add paragraph', true]);
+  // alice undoes that step after bob's page showed it
+  await tabA.reload();
+  await submit(tabA, tabA.locator('#undo-mine'));
+  assert.deepEqual(await paragraphs(tabA),
+    ['Alice rewrites this.', 'Bob: that, and more.', 'Snacks: apples.']);
+  await revertStep(tabB, snacksRevert.step);
+  const docName = `document:${teamUrl.replace(/.*\//, '')}`;
+  assert.deepEqual(await messages(tabB),
+    [`Cannot revert step ${snacksRevert.step} of "${docName}": it has been undone.`]);
+  assert.deepEqual(await paragraphs(tabB),
+    ['Alice rewrites this.', 'Bob: that, and more.', 'Snacks: apples.']);
+  assert.equal((await steps(tabB))[6].state, 'can redo');
+});
+
 async function main() {
   if (!BASE) throw new Error('EDITOR_URL is not set');
   let failed = 0;
