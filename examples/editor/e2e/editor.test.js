@@ -322,7 +322,7 @@ test('each tab edits as the user picked in it', async () => {
   assert.deepEqual(await paragraphs(tabA), ['Alice writes this.', 'Bob writes that.']);
   assert.deepEqual(await stepSummaries(tabA),
     ['alice: Add paragraph (can undo)', 'bob: Add paragraph (can undo)']);
-  // nobody picked: steps without a user, and no "my" undo
+  // with nobody picked there is no "my" undo or redo
   await tabB.goto(teamUrl);
   assert.deepEqual(await mine(tabB), { undo: 'disabled', redo: 'disabled' });
   await pickUser(tabB, 'bob');
