@@ -1197,6 +1197,22 @@ reading_value_context(void *arg)
 			   NameStr(r->col->name), r->ti->relname);
 }
 
+/* A value in format 'r' of this server's byte order as a datum */
+static Datum
+raw_datum(const ImageValue *v, int16 typlen, bool typbyval)
+{
+	char	   *copy;
+
+	if (typlen > 0 && v->len != typlen)
+		elog(ERROR, "undoredo: stored value of type %u has length %d, not %d",
+			 v->typid, v->len, typlen);
+	copy = palloc(Max(v->len, (int) sizeof(Datum)));
+	memcpy(copy, v->data, v->len);
+	if (typbyval)
+		return fetch_att(copy, true, typlen);
+	return PointerGetDatum(copy);
+}
+
 /* The value as a datum of the column's type; the value is not null. */
 Datum
 undoredo_image_datum(TableInfo *ti, const ImageValue *v)
@@ -1210,21 +1226,12 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 
 	if (v->format == 'r' || v->format == 'R')
 	{
-		char	   *copy;
-
 		if (v->format != FORMAT_RAW)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot replay a value of column \"%s\" of table \"%s\" recorded on a server of another byte order",
 							NameStr(col->name), ti->relname)));
-		if (col->typlen > 0 && v->len != col->typlen)
-			elog(ERROR, "undoredo: stored value of column \"%s\" has length %d, not %d",
-				 NameStr(col->name), v->len, col->typlen);
-		copy = palloc(Max(v->len, (int) sizeof(Datum)));
-		memcpy(copy, v->data, v->len);
-		if (col->typbyval)
-			return fetch_att(copy, true, col->typlen);
-		return PointerGetDatum(copy);
+		return raw_datum(v, col->typlen, col->typbyval);
 	}
 
 	reading.ti = ti;
@@ -1248,6 +1255,33 @@ undoredo_image_datum(TableInfo *ti, const ImageValue *v)
 }
 
 /*
+ * A recorded value (not null) as a datum of the type it was recorded as,
+ * which its column may no longer have (undoredo_changes shows it as it
+ * was): no type modifier is applied, and a domain's value is read as its
+ * base type, whose datum it is, so that a constraint added to the domain
+ * since does not refuse it.  The type must still exist.
+ */
+Datum
+undoredo_image_value(const ImageValue *v)
+{
+	int16		typlen;
+	bool		typbyval;
+	bool		isnull;
+
+	if (v->format == 'r' || v->format == 'R')
+	{
+		if (v->format != FORMAT_RAW)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot read a value recorded on a server of another byte order")));
+		get_typlenbyval(v->typid, &typlen, &typbyval);
+		return raw_datum(v, typlen, typbyval);
+	}
+	return decode_value(v->data, v->len, v->format, getBaseType(v->typid), -1,
+						&isnull);
+}
+
+/*
  * The value in the column type's binary send form (or text output): what
  * replay compares the current value with.
  */
@@ -1259,4 +1293,65 @@ undoredo_image_sent(TableInfo *ti, const ImageValue *v)
 	if (v->format == 'b' || v->format == 't')
 		return (bytea *) cstring_to_text_with_len(v->data, v->len);
 	return SendFunctionCall(&col->send_finfo, undoredo_image_datum(ti, v));
+}
+
+static void
+read_change(StringInfo msg, int nrelids, const Oid *relids,
+			const AttnumMap *attnums, const TypeMap *types, Change *change)
+{
+	int			relation = (int32) pq_getmsgint(msg, 4);
+
+	if (relation < 0 || relation >= nrelids)
+		elog(ERROR, "undoredo: change refers to table %d of a chunk of %d",
+			 relation, nrelids);
+	change->relid = relids[relation];
+	change->op = pq_getmsgbyte(msg);
+	if (change->op == 'u' || change->op == 'd')
+	{
+		undoredo_image_read(msg, types, &change->before);
+		undoredo_image_remap(&change->before, &attnums[relation]);
+	}
+	if (change->op == 'u' || change->op == 'i')
+	{
+		undoredo_image_read(msg, types, &change->after);
+		undoredo_image_remap(&change->after, &attnums[relation]);
+	}
+	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
+		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
+}
+
+/*
+ * The changes of a chunk, decoded, in capture order; returns how many.
+ */
+int32
+undoredo_read_chunk(const HistoryChunk *chunk, int64 step, Change **changes)
+{
+	int32		nchanges = chunk->nchanges;
+	Datum	   *reldatums;
+	int			nrelids;
+	Oid		   *relids;
+	AttnumMap  *attnums;
+	TypeMap		types;
+	StringInfoData msg;
+	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
+	int			i;
+
+	msg.data = VARDATA_ANY(chunk->changes);
+	msg.len = VARSIZE_ANY_EXHDR(chunk->changes);
+	msg.maxlen = msg.len;
+	msg.cursor = 0;
+	deconstruct_array(chunk->relids, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &reldatums, NULL, &nrelids);
+	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
+	for (i = 0; i < nrelids; i++)
+		relids[i] = DatumGetObjectId(reldatums[i]);
+	attnums = palloc(sizeof(AttnumMap) * Max(nrelids, 1));
+	undoredo_attnum_maps(chunk, nrelids, relids, attnums);
+	undoredo_type_map(chunk, &types);
+	for (i = 0; i < nchanges; i++)
+		read_change(&msg, nrelids, relids, attnums, &types, &list[i]);
+	if (msg.cursor != msg.len)
+		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, step);
+	*changes = list;
+	return nchanges;
 }

@@ -108,14 +108,6 @@ typedef struct Statement
 
 struct Batch;
 
-/* One recorded change, as read from a chunk (capture.c's record_change). */
-typedef struct Change
-{
-	Oid			relid;
-	char		op;
-	RowImage	before;			/* 'u' and 'd' */
-	RowImage	after;			/* 'u' and 'i' */
-} Change;
 
 
 typedef struct ReplayContext
@@ -184,8 +176,6 @@ typedef struct UntrackedAction
 static List *untracked_actions(Oid relid);
 static bool same_value(const ImageValue *a, const ImageValue *b);
 struct ReplayContext;
-static int32 read_chunk(const struct ReplayContext *rc, const HistoryChunk *chunk,
-						Change **changes);
 
 static int
 add_param(Statement *st, Oid type, Datum value, bool isnull)
@@ -1127,7 +1117,7 @@ later_step(const ReplayContext *rc, RowImage *expected, bool expect_row)
 			MemoryContextSwitchTo(chunk_cxt);
 			if (!undoredo_store_next_chunk(scan, &chunk))
 				break;
-			n = read_chunk(rc, &chunk, &changes);
+			n = undoredo_read_chunk(&chunk, steps[i], &changes);
 			MemoryContextSwitchTo(cxt);
 			for (j = 0; j < n; j++)
 				predict_change(rc, &row, expected, &changes[j], steps[i]);
@@ -2230,31 +2220,6 @@ batch_add(ReplayContext *rc, BatchKind kind, RowImage *from, RowImage *to)
 }
 
 static void
-read_change(StringInfo msg, int nrelids, const Oid *relids,
-			const AttnumMap *attnums, const TypeMap *types, Change *change)
-{
-	int			relation = (int32) pq_getmsgint(msg, 4);
-
-	if (relation < 0 || relation >= nrelids)
-		elog(ERROR, "undoredo: change refers to table %d of a chunk of %d",
-			 relation, nrelids);
-	change->relid = relids[relation];
-	change->op = pq_getmsgbyte(msg);
-	if (change->op == 'u' || change->op == 'd')
-	{
-		undoredo_image_read(msg, types, &change->before);
-		undoredo_image_remap(&change->before, &attnums[relation]);
-	}
-	if (change->op == 'u' || change->op == 'i')
-	{
-		undoredo_image_read(msg, types, &change->after);
-		undoredo_image_remap(&change->after, &attnums[relation]);
-	}
-	if (change->op != 'u' && change->op != 'd' && change->op != 'i')
-		elog(ERROR, "undoredo: unknown change kind '%c'", change->op);
-}
-
-static void
 replay_change(ReplayContext *rc, Change *change)
 {
 	RowImage   *from = NULL;
@@ -2316,42 +2281,6 @@ replay_change(ReplayContext *rc, Change *change)
 }
 
 /*
- * The changes of a chunk, decoded, in capture order; returns how many.
- */
-static int32
-read_chunk(const ReplayContext *rc, const HistoryChunk *chunk, Change **changes)
-{
-	int32		nchanges = chunk->nchanges;
-	Datum	   *reldatums;
-	int			nrelids;
-	Oid		   *relids;
-	AttnumMap  *attnums;
-	TypeMap		types;
-	StringInfoData msg;
-	Change	   *list = palloc(sizeof(Change) * Max(nchanges, 1));
-	int			i;
-
-	msg.data = VARDATA_ANY(chunk->changes);
-	msg.len = VARSIZE_ANY_EXHDR(chunk->changes);
-	msg.maxlen = msg.len;
-	msg.cursor = 0;
-	deconstruct_array(chunk->relids, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
-					  &reldatums, NULL, &nrelids);
-	relids = palloc(sizeof(Oid) * Max(nrelids, 1));
-	for (i = 0; i < nrelids; i++)
-		relids[i] = DatumGetObjectId(reldatums[i]);
-	attnums = palloc(sizeof(AttnumMap) * Max(nrelids, 1));
-	undoredo_attnum_maps(chunk, nrelids, relids, attnums);
-	undoredo_type_map(chunk, &types);
-	for (i = 0; i < nchanges; i++)
-		read_change(&msg, nrelids, relids, attnums, &types, &list[i]);
-	if (msg.cursor != msg.len)
-		elog(ERROR, "undoredo: malformed chunk of step " INT64_FORMAT, rc->step);
-	*changes = list;
-	return nchanges;
-}
-
-/*
  * Replay the changes of one chunk: undo backwards, redo forwards.  Each
  * change runs in change_cxt, reset after it (SPI calls leave the current
  * context at SPI's procedure context, hence the switch every time).
@@ -2362,7 +2291,7 @@ replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	Change	   *list;
-	int32		nchanges = read_chunk(rc, chunk, &list);
+	int32		nchanges = undoredo_read_chunk(chunk, rc->step, &list);
 	int			i;
 
 	rc->nchanges += nchanges;

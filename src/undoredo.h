@@ -8,8 +8,10 @@
  *
  * undoredo.c  module load (_PG_init)
  * capture.c   the trigger and undoredo_track/undoredo_untrack
- * replay.c    undoredo_undo/undoredo_redo
+ * replay.c    undoredo_undo/undoredo_redo/undoredo_revert
+ * changes.c   undoredo_changes
  * history.c   undoredo_status/undoredo_history/undoredo_clear
+ * verify.c    undoredo_verify: what could change tracked data uncaptured
  * access.c    who may read, clear, undo and redo a scope, and write into it
  * scope.c     the scope lock, the current step, pending changes: the only
  *             file that knows transaction state
@@ -258,6 +260,15 @@ typedef struct RowImage
 	ImageValue *values;
 } RowImage;
 
+/* One recorded change, as read from a chunk (capture.c's record_change). */
+typedef struct Change
+{
+	Oid			relid;
+	char		op;
+	RowImage	before;			/* 'u' and 'd' */
+	RowImage	after;			/* 'u' and 'i' */
+} Change;
+
 extern char undoredo_image_format(Oid typid, int16 typlen);
 extern void undoredo_typeset_add(TypeSet *set, Oid typid, MemoryContext cxt);
 extern void undoredo_image_append_full(StringInfo buf, TypeSet *types,
@@ -272,8 +283,11 @@ extern void undoredo_image_remap(RowImage *image, const AttnumMap *map);
 extern void undoredo_image_read(StringInfo msg, const TypeMap *map,
 								RowImage *image);
 extern Datum undoredo_image_datum(TableInfo *ti, const ImageValue *v);
+extern Datum undoredo_image_value(const ImageValue *v);
 extern bytea *undoredo_image_sent(TableInfo *ti, const ImageValue *v);
 extern ImageValue *undoredo_image_find(RowImage *image, AttrNumber attnum);
+extern int32 undoredo_read_chunk(const HistoryChunk *chunk, int64 step,
+								 Change **changes);
 
 /* store.c */
 
@@ -435,6 +449,8 @@ extern bool undoredo_scope_pending_refers_to(ScopeState *ss, Oid relid);
 extern void undoredo_revert_begin(ScopeState *ss, int64 reverts, char *label);
 extern void undoredo_revert_end(void);
 extern ScopeState *undoredo_reverting(void);
+extern int64 undoredo_scope_for_reading(const char *object_type,
+										const char *object_id);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_scope_init(void);
@@ -457,5 +473,6 @@ extern ScopeState *undoredo_access_lock_scope(const char *object_type,
 extern void undoredo_access_before_lock(const char *scope, Oid relid);
 extern void undoredo_access_write(ScopeState *ss, Oid relid);
 extern void undoredo_access_cleared(ScopeState *ss);
+
 
 #endif							/* UNDOREDO_H */

@@ -16,6 +16,11 @@ OS user, because it reads /proc/<pid>/status of its backend (test/pgmem.py).
   length are compared on the server (the value never travels to Python).
 - One step touching 50 tables linked by foreign keys (ON DELETE CASCADE and
   NO ACTION, a cascaded delete included) is undone and redone exactly.
+- undoredo_changes lists a step of 100,000 inserts, and as a role under
+  row-level security a step of 100,000 updates (each row's policy check
+  reads the row as it is now): the backend's RssAnon grows by less than
+  CHANGES_GROWTH_MB while it does (the rows go to a tuplestore that spills
+  to disk past work_mem; each chunk is decoded in memory reset after it).
 
 The timings and memory peaks of each phase go to stderr after the last test.
 """
@@ -36,6 +41,9 @@ BLOB_BYTES = 100 * 1024 * 1024    # 3,276,800 sha256 digests of 32 bytes
 TABLES = 50
 MANY_STEPS = 12000
 MANY_STEPS_GROWTH_MB = 40   # 25 kB a step would be about 290 MB
+LISTED = 100000
+CHANGES_GROWTH_MB = 64      # the listed rows' JSON alone is about 10 MB
+READER = "undoredo_limits_reader"
 
 
 def connect():
@@ -66,8 +74,12 @@ class LimitsTest(unittest.TestCase):
             cur.execute("CREATE EXTENSION IF NOT EXISTS undoredo")
             cur.execute("DROP SCHEMA IF EXISTS limits CASCADE")
             cur.execute("CREATE SCHEMA limits")
-            for scope_id in (1, 2, 3, 4):
+            for scope_id in (1, 2, 3, 4, 5):
                 cur.execute("SELECT undoredo_clear('limits', %s)", (scope_id,))
+            cur.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (READER,))
+            if cur.fetchone():
+                cur.execute("DROP OWNED BY %s" % READER)
+                cur.execute("DROP ROLE %s" % READER)
 
     @classmethod
     def tearDownClass(cls):
@@ -305,6 +317,49 @@ class LimitsTest(unittest.TestCase):
         cur.execute("SELECT undoredo_clear('limits', 4)")
         cur.execute("DROP TABLE limits.counter")
 
+
+    def test_changes_listing_streams(self):
+        """undoredo_changes of a 100,000-change step: backend memory stays
+        flat, also under row-level security."""
+        cur = self.cur
+        cur.execute("CREATE TABLE limits.listed (id bigint PRIMARY KEY,"
+                    " tenant name NOT NULL, body text NOT NULL)")
+        cur.execute("SELECT undoredo_track('limits.listed')")
+        cur.execute("CREATE ROLE %s" % READER)
+        cur.execute("GRANT USAGE ON SCHEMA limits TO %s" % READER)
+        cur.execute("GRANT SELECT ON limits.listed TO %s" % READER)
+        cur.execute("ALTER TABLE limits.listed ENABLE ROW LEVEL SECURITY")
+        cur.execute("CREATE POLICY own ON limits.listed USING (tenant = current_user)")
+        cur.execute("SET undoredo.scope = 'limits:5'")
+        cur.execute("INSERT INTO limits.listed SELECT g, CASE WHEN g %% 2 = 0"
+                    " THEN %s ELSE 'other' END, 'row ' || g"
+                    " FROM pg_catalog.generate_series(1, %s) AS g", (READER, LISTED))
+        cur.execute("UPDATE limits.listed SET body = body || '!'")
+        cur.execute("RESET undoredo.scope")
+        cur.execute("SELECT step, changes FROM undoredo_history('limits', 5) ORDER BY step")
+        (inserted, n1), (updated, n2) = cur.fetchall()
+        self.assertEqual((n1, n2), (LISTED, LISTED))
+        listing = ("SELECT pg_catalog.count(*), pg_catalog.count(key),"
+                   " pg_catalog.max(seq) FROM undoredo_changes('limits', 5, %s)")
+        # warm the backend's caches with a listing of a few rows first
+        cur.execute(listing + " WHERE seq <= 3", (inserted,))
+        start = read_status(self.pid)["RssAnon"] / 1024.0
+        peak = self.phase("list %d inserts" % LISTED, listing, (inserted,))
+        self.assertEqual(cur.fetchone(), (LISTED, LISTED, LISTED))
+        cur.execute("SET ROLE %s" % READER)
+        cur.execute(listing + " WHERE seq <= 3", (updated,))
+        rls_start = read_status(self.pid)["RssAnon"] / 1024.0
+        rls_peak = self.phase("list %d updates under RLS" % LISTED, listing, (updated,))
+        self.assertEqual(cur.fetchone(), (LISTED, LISTED // 2, LISTED))
+        cur.execute("RESET ROLE")
+        report("changes_listing_streams: RssAnon %.1f -> %.1f MB (all), "
+               "%.1f -> %.1f MB (under RLS)" % (start, peak, rls_start, rls_peak))
+        self.assertLess(peak - start, CHANGES_GROWTH_MB)
+        self.assertLess(rls_peak - rls_start, CHANGES_GROWTH_MB)
+        cur.execute("SELECT undoredo_clear('limits', 5)")
+        cur.execute("DROP TABLE limits.listed")
+        cur.execute("DROP OWNED BY %s" % READER)
+        cur.execute("DROP ROLE %s" % READER)
 
 if __name__ == "__main__":
     unittest.main()
