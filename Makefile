@@ -15,8 +15,8 @@ REGRESS = install tracking capture undo_redo types conflicts privileges \
           access history guarantees constraints partitions schema badinput \
           security batches usercode plans force_rls equal_keys inheritance \
           replay_triggers fk_actions attributes columns wide rolled_back_chunks \
-          maintenance detach savepoints error_fields upgrade large_values \
-          actors revert changes
+          maintenance detach savepoints error_fields upgrade upgrade_11 large_values \
+          actors revert changes verify
 
 ISOLATION = undo_undo capture_undo scopes_parallel undo_conflict lock_order \
             repeatable_read deadlock_scopes prune_undo undo_untrack redo_redo \

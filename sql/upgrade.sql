@@ -98,54 +98,9 @@ SELECT step, state, label, changes FROM undoredo_history('legacy', 1);
 SELECT * FROM undoredo_undo('legacy', 1, 2);
 SELECT * FROM t;
 
--- every object of the extension, described: functions by definition,
--- relations by kind, options and privileges, columns by position among
--- the live ones, type, nullability and default, indexes and constraints by
--- definition, configuration tables, event triggers
-CREATE TEMP VIEW extension_objects AS
-WITH ext AS (SELECT oid, extconfig FROM pg_extension WHERE extname = 'undoredo'),
-members AS (SELECT d.classid, d.objid FROM pg_depend d, ext
-            WHERE d.refclassid = 'pg_extension'::regclass
-              AND d.refobjid = ext.oid AND d.deptype = 'e')
-SELECT 'function' AS kind, p.oid::regprocedure::text AS name,
-       pg_get_functiondef(p.oid) || ' acl ' || coalesce(p.proacl::text, '-') AS def
-FROM members m JOIN pg_proc p ON p.oid = m.objid
-WHERE m.classid = 'pg_proc'::regclass
-UNION ALL
-SELECT 'relation', c.oid::regclass::text,
-       c.relkind::text || ' ' || coalesce(array_to_string(c.reloptions, ','), '-')
-       || ' replica identity ' || c.relreplident::text
-       || ' access method ' || coalesce(am.amname, '-')
-       || ' acl ' || coalesce(c.relacl::text, '-')
-FROM members m JOIN pg_class c ON c.oid = m.objid
-LEFT JOIN pg_am am ON am.oid = c.relam
-WHERE m.classid = 'pg_class'::regclass
-UNION ALL
-SELECT 'column', a.attrelid::regclass || '.' || a.attname,
-       rank() OVER (PARTITION BY a.attrelid ORDER BY a.attnum) || ' '
-       || format_type(a.atttypid, a.atttypmod)
-       || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-       || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
-FROM members m JOIN pg_attribute a ON a.attrelid = m.objid
-LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-WHERE m.classid = 'pg_class'::regclass AND a.attnum > 0 AND NOT a.attisdropped
-UNION ALL
-SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-FROM members m JOIN pg_index i ON i.indrelid = m.objid
-WHERE m.classid = 'pg_class'::regclass
-UNION ALL
-SELECT 'constraint', con.conrelid::regclass || '.' || con.conname,
-       pg_get_constraintdef(con.oid)
-FROM members m JOIN pg_constraint con ON con.conrelid = m.objid
-WHERE m.classid = 'pg_class'::regclass
-  AND con.contype <> 'n'   -- NOT NULL (a constraint row since 18): see column
-UNION ALL
-SELECT 'dumped', cfg::regclass::text, '' FROM ext, unnest(ext.extconfig) cfg
-UNION ALL
-SELECT 'event trigger', e.evtname,
-       e.evtevent || ' ' || e.evtfoid::regproc || ' ' || array_to_string(e.evttags, ',')
-FROM members m JOIN pg_event_trigger e ON e.oid = m.objid
-WHERE m.classid = 'pg_event_trigger'::regclass;
+-- every object of the extension, described (the view extension_objects;
+-- psql reads the test from its standard input, so the path is the tree's)
+\i sql/extension_objects.psql
 
 CREATE TEMP TABLE upgraded AS SELECT * FROM extension_objects;
 DROP EXTENSION undoredo CASCADE;

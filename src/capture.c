@@ -426,6 +426,51 @@ table_arg(FunctionCallInfo fcinfo)
 	return PG_GETARG_OID(0);
 }
 
+/* Does the table, or one of its partitions, lack the guard? */
+static bool
+guard_missing(Oid relid)
+{
+	List	   *members = find_all_inheritors(relid, AccessShareLock, NULL);
+	ListCell   *lc;
+
+	foreach(lc, members)
+	{
+		Oid			member = lfirst_oid(lc);
+
+		if (get_rel_relkind(member) != RELKIND_FOREIGN_TABLE &&
+			!OidIsValid(get_trigger_oid(member, GUARD_TRIGGER, true)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Put the guard on the table and each of its partitions that lacks it
+ * (a foreign table needs none: it cannot be truncated, and it is written
+ * through its own statements).  Connected to SPI.
+ */
+static void
+add_missing_guards(Oid relid, const UndoRedoExtension *ext)
+{
+	List	   *members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
+	ListCell   *lc;
+
+	foreach(lc, members)
+	{
+		Oid			member = lfirst_oid(lc);
+
+		if (get_rel_relkind(member) == RELKIND_FOREIGN_TABLE)
+			continue;
+		/* one left behind by an earlier tracking serves again */
+		if (OidIsValid(get_trigger_oid(member, GUARD_TRIGGER, true)))
+			continue;
+		run_ddl(psprintf("CREATE TRIGGER " GUARD_TRIGGER
+						 " BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
+						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
+						 qualified_relation_name(member), ext->qschema));
+	}
+}
+
 Datum
 undoredo_track(PG_FUNCTION_ARGS)
 {
@@ -434,8 +479,6 @@ undoredo_track(PG_FUNCTION_ARGS)
 	Relation	rel;
 	const char *name;
 	char	   *qname;
-	List	   *members;
-	ListCell   *lc;
 
 	/*
 	 * Check with a light lock: tracking a tracked table again must not block
@@ -490,8 +533,20 @@ undoredo_track(PG_FUNCTION_ARGS)
 	}
 	if (has_trigger(rel, CAPTURE_TRIGGER))
 	{
+		/*
+		 * Tracked already, or through its root.  A partition that lost its
+		 * guard (made while the event triggers did not fire, or dropped by
+		 * hand: undoredo_verify reports it) gets it back; otherwise nothing
+		 * is locked more strongly than to read.
+		 */
+		if (guard_missing(relid))
+		{
+			undoredo_spi_connect();
+			add_missing_guards(relid, ext);
+			undoredo_spi_finish();
+		}
 		relation_close(rel, NoLock);
-		PG_RETURN_VOID();		/* tracked already, or through its root */
+		PG_RETURN_VOID();
 	}
 
 	qname = qualified_relation_name(relid);
@@ -500,21 +555,7 @@ undoredo_track(PG_FUNCTION_ARGS)
 					 " AFTER INSERT OR UPDATE OR DELETE ON %s"
 					 " FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture()",
 					 qname, ext->qschema));
-	members = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
-	foreach(lc, members)
-	{
-		Oid			member = lfirst_oid(lc);
-
-		if (get_rel_relkind(member) == RELKIND_FOREIGN_TABLE)
-			continue;
-		/* one left behind by an earlier tracking serves again */
-		if (OidIsValid(get_trigger_oid(member, GUARD_TRIGGER, true)))
-			continue;
-		run_ddl(psprintf("CREATE TRIGGER " GUARD_TRIGGER
-						 " BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
-						 " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
-						 qualified_relation_name(member), ext->qschema));
-	}
+	add_missing_guards(relid, ext);
 	undoredo_spi_finish();
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();

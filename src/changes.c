@@ -590,7 +590,7 @@ undoredo_changes(PG_FUNCTION_ARGS)
 	ss = undoredo_find_scope_state(psprintf("%s:%s", object_type, object_id));
 	if (ss != NULL && undoredo_scope_locked(ss) && ss->pending != NIL)
 		undoredo_flush_for_reading(ss);
-	scope_id = undoredo_history_scope(object_type, object_id);
+	scope_id = undoredo_scope_for_reading(object_type, object_id);
 	undoredo_citus_check_here(object_type, object_id, scope_id);
 	if (scope_id == 0 ||
 		!undoredo_store_step_info(scope_id, step, &undoable, &label))

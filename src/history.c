@@ -24,31 +24,6 @@ PG_FUNCTION_INFO_V1(undoredo_status);
 PG_FUNCTION_INFO_V1(undoredo_history);
 PG_FUNCTION_INFO_V1(undoredo_clear);
 
-/*
- * The scope's id, 0 if it has no row.  A transaction that has locked the
- * scope and looked its id up uses that id: capture, undo, redo and clear
- * find the row with the latest snapshot, so under REPEATABLE READ it may
- * have been committed by another transaction (an undo of the brand-new
- * scope, say) after this transaction's snapshot was taken, and a lookup
- * with that snapshot would miss it and hide the transaction's own step.
- * The steps themselves are then read with the transaction's snapshot,
- * which the scope lock and the check in undoredo_scope_id keep in step
- * with the latest state.
- */
-int64
-undoredo_history_scope(const char *object_type, const char *object_id)
-{
-	ScopeState *ss = undoredo_find_scope_state(psprintf("%s:%s", object_type,
-														object_id));
-	int			ntables;
-	Oid		   *tables;
-
-	if (ss != NULL && ss->scope_id != 0)
-		return ss->scope_id;
-	return undoredo_store_scope_tables(object_type, object_id, false,
-									   &ntables, &tables);
-}
-
 Datum
 undoredo_status(PG_FUNCTION_ARGS)
 {
@@ -63,7 +38,7 @@ undoredo_status(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
-	scope_id = undoredo_history_scope(object_type, object_id);
+	scope_id = undoredo_scope_for_reading(object_type, object_id);
 	undoredo_citus_check_here(object_type, object_id, scope_id);
 	undoredo_store_counts(scope_id,
 						  PG_NARGS() > 2 && !PG_ARGISNULL(2) ?
@@ -89,7 +64,7 @@ undoredo_history(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
-	scope_id = undoredo_history_scope(object_type, object_id);
+	scope_id = undoredo_scope_for_reading(object_type, object_id);
 	undoredo_citus_check_here(object_type, object_id, scope_id);
 	ss = undoredo_find_scope_state(psprintf("%s:%s", object_type, object_id));
 	if (scope_id != 0)

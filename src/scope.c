@@ -453,6 +453,32 @@ undoredo_scope_id_writing(ScopeState *ss, Oid owner, Oid relid)
 }
 
 /*
+ * For reading a scope's history (undoredo_status, undoredo_history,
+ * undoredo_changes): the scope's id, 0 if it has no row.  A transaction that has locked the
+ * scope and looked its id up uses that id: capture, undo, redo and clear
+ * find the row with the latest snapshot, so under REPEATABLE READ it may
+ * have been committed by another transaction (an undo of the brand-new
+ * scope, say) after this transaction's snapshot was taken, and a lookup
+ * with that snapshot would miss it and hide the transaction's own step.
+ * The steps themselves are then read with the transaction's snapshot,
+ * which the scope lock and the check in undoredo_scope_id keep in step
+ * with the latest state.
+ */
+int64
+undoredo_scope_for_reading(const char *object_type, const char *object_id)
+{
+	ScopeState *ss = undoredo_find_scope_state(psprintf("%s:%s", object_type,
+														object_id));
+	int			ntables;
+	Oid		   *tables;
+
+	if (ss != NULL && ss->scope_id != 0)
+		return ss->scope_id;
+	return undoredo_store_scope_tables(object_type, object_id, false,
+									   &ntables, &tables);
+}
+
+/*
  * A revert running (replay.c): the scope whose new step its replay's rows
  * go to, the step it reverts and the new step's label.
  */

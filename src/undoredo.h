@@ -8,9 +8,10 @@
  *
  * undoredo.c  module load (_PG_init)
  * capture.c   the trigger and undoredo_track/undoredo_untrack
- * replay.c    undoredo_undo/undoredo_redo
+ * replay.c    undoredo_undo/undoredo_redo/undoredo_revert
  * changes.c   undoredo_changes
  * history.c   undoredo_status/undoredo_history/undoredo_clear
+ * verify.c    undoredo_verify: what could change tracked data uncaptured
  * access.c    who may read, clear, undo and redo a scope, and write into it
  * scope.c     the scope lock, the current step, pending changes: the only
  *             file that knows transaction state
@@ -448,6 +449,8 @@ extern bool undoredo_scope_pending_refers_to(ScopeState *ss, Oid relid);
 extern void undoredo_revert_begin(ScopeState *ss, int64 reverts, char *label);
 extern void undoredo_revert_end(void);
 extern ScopeState *undoredo_reverting(void);
+extern int64 undoredo_scope_for_reading(const char *object_type,
+										const char *object_id);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_scope_init(void);
@@ -471,8 +474,5 @@ extern void undoredo_access_before_lock(const char *scope, Oid relid);
 extern void undoredo_access_write(ScopeState *ss, Oid relid);
 extern void undoredo_access_cleared(ScopeState *ss);
 
-/* history.c */
-extern int64 undoredo_history_scope(const char *object_type,
-									const char *object_id);
 
 #endif							/* UNDOREDO_H */

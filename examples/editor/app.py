@@ -1,19 +1,31 @@
 """Demo editor for undoredo: documents made of paragraphs, with Undo and Redo.
 
 Every write the user makes is one transaction that names the document it
-edits and what the user did, through transaction-local settings:
+edits, who edits it and what they did, through transaction-local settings:
 
     SELECT set_config('undoredo.scope', 'document:<id>', true),
+           set_config('undoredo.actor', 'alice', true),
            set_config('undoredo.label', 'Edit paragraph 2', true);
 
-so the extension records it as one labelled step of that document's history.
-The Undo and Redo buttons call undoredo_undo / undoredo_redo and show the
-counts of undoredo_status; the history panel lists undoredo_history.
+so the extension records it as one labelled step of that document's history,
+made by alice.  Who edits is picked in the page's header (no login: this is a
+demo); the choice is part of the page's address (?user=alice), so two tabs of
+one browser can be two people.  With nobody picked, steps have no actor.
 
-"Save without history" writes a paragraph with no scope, as another program
-would: a later undo of a step that touched that paragraph is refused by the
-extension (SQLSTATE UR001), and the page shows why, with an "Undo anyway"
-button that retries with undoredo.on_conflict = 'overwrite'.
+The Undo and Redo buttons call undoredo_undo / undoredo_redo for anyone's
+newest step and show the counts of undoredo_status; "Undo my last change" and
+"Redo my change" pass the user as the actor argument, so they take that
+user's steps only.  The history panel lists undoredo_history (who made each
+step) and, per step, what undoredo_changes says it changed (old -> new per
+column); if that call fails, the panel shows the steps without it.  "Revert"
+on a step calls undoredo_revert: that step alone is taken back, as a new step.
+
+An undo, redo or revert is refused by the extension (SQLSTATE UR001) when a
+row it would put back has changed since.  When a later step of the history
+changed it, the page names that step and who made it: undo or revert that
+step first.  "Save without history" writes a paragraph with no scope, as
+another program would; a refusal caused by such a write comes with an
+"Undo anyway" button that retries with undoredo.on_conflict = 'overwrite'.
 
 Plain psycopg2, one connection per request, server-rendered forms (POST,
 then redirect).  The tables are those of schema.sql.  The extension's
@@ -23,21 +35,72 @@ Run:  /usr/bin/python3 examples/editor/app.py [--host 127.0.0.1] [--port 5000]
 It connects with libpq's PG* environment variables, or EDITOR_DSN.
 """
 import argparse
+import json
 import os
+import re
 
 import psycopg2
 from psycopg2 import sql
-from flask import (Flask, abort, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import (Flask, abort, flash, g, get_flashed_messages, redirect,
+                   render_template, request, url_for)
 
 CONFLICT = "UR001"          # SQLSTATE of undoredo's conflict error
+REFUSED = ("55000", "22023")  # a revert of an undone step, or of no step
 OBJECT_TYPE = "document"    # scopes are 'document:<id>'
+USERS = ("alice", "bob")    # who can be picked in the header
+# undoredo's errdetail when a later step of the history changed the row
+LATER_STEP = re.compile(r"^Step (\d+) of this history changed the row after step (\d+)\.$")
+# columns the history panel leaves out of a row it lists: the paragraph's
+# document is the one on the page
+IMPLIED_COLUMNS = ("document_id",)
+SHOWN_TEXT = 60             # longer texts are cut in the history panel
+
+
+def shown_value(value):
+    """A value of undoredo_changes' jsonb, as the history panel shows it."""
+    if isinstance(value, str) and len(value) > SHOWN_TEXT:
+        value = value[:SHOWN_TEXT - 1] + "\u2026"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def describe_change(op, table, key, old, new):
+    """One row change of undoredo_changes, for the history panel: the row
+    ('paragraph #3'), what happened to it and, per column, the values."""
+    if key is None:
+        # a row the extension does not show to this role
+        return {"op": op, "row": "a row of %s" % table, "columns": [], "hidden": True}
+    if len(key) == 1:
+        row = "%s #%s" % (table, next(iter(key.values())))
+    else:
+        row = "%s (%s)" % (table, ", ".join("%s %s" % (k, shown_value(v))
+                                            for k, v in key.items()))
+    image = new if op == "insert" else old
+    names = [c for c in (image or {}) if c not in key and c not in IMPLIED_COLUMNS]
+    columns = [(c, shown_value((old or {}).get(c)) if op != "insert" else None,
+                shown_value((new or {}).get(c)) if op != "delete" else None)
+               for c in names]
+    return {"op": op, "row": row, "columns": columns, "hidden": False}
 
 
 def create_app(dsn=""):
     app = Flask(__name__)
     app.secret_key = os.urandom(24)     # only signs the flash messages
     app.config["DSN"] = dsn
+
+    @app.before_request
+    def pick_user():
+        user = request.args.get("user", "")
+        g.user = user if user in USERS else None
+
+    @app.url_defaults
+    def keep_user(_endpoint, values):
+        # every link, form and redirect of a page keeps its user
+        if g.get("user") and "user" not in values:
+            values["user"] = g.user
+
+    @app.context_processor
+    def users():
+        return {"users": USERS, "user": g.get("user")}
 
     def db():
         if "conn" not in g:
@@ -63,20 +126,28 @@ def create_app(dsn=""):
             app.config["EXT_SCHEMA"] = row[0]
         return sql.Identifier(app.config["EXT_SCHEMA"], name)
 
-    def counts(cur, function, doc_id, steps=None):
-        """(undo_count, redo_count) from undoredo_status/_undo/_redo."""
-        args = [OBJECT_TYPE, doc_id] + ([] if steps is None else [steps])
+    def counts(cur, function, doc_id, *more):
+        """(undo_count, redo_count) from undoredo_status/_undo/_redo/_revert;
+        `more` are the arguments after the document's id."""
+        args = [OBJECT_TYPE, doc_id] + list(more)
         query = sql.SQL("SELECT undo_count, redo_count FROM {}({})").format(
             ext_function(cur, function),
             sql.SQL(", ").join(sql.Placeholder() * len(args)))
         cur.execute(query, args)
         return cur.fetchone()
 
+    def set_actor(cur):
+        """The user picked in the page makes what this transaction records
+        (nobody picked: no actor)."""
+        cur.execute("SELECT pg_catalog.set_config('undoredo.actor', %s, true)",
+                    (g.user or "",))
+
     def begin_step(cur, doc_id, label):
         """Make the rest of this transaction one step of the document's history."""
         cur.execute("SELECT pg_catalog.set_config('undoredo.scope', %s, true),"
                     "       pg_catalog.set_config('undoredo.label', %s, true)",
                     ("%s:%d" % (OBJECT_TYPE, doc_id), label))
+        set_actor(cur)
 
     def document_title(cur, doc_id):
         cur.execute("SELECT title FROM editor.document WHERE id = %s", (doc_id,))
@@ -129,13 +200,47 @@ def create_app(dsn=""):
                             WHERE document_id = %s ORDER BY position, id""", (doc_id,))
             paragraphs = cur.fetchall()
             undo_count, redo_count = counts(cur, "undoredo_status", doc_id)
-            cur.execute(sql.SQL("""SELECT step, state, label, created_at, changes
+            mine = counts(cur, "undoredo_status", doc_id, g.user) if g.user else (0, 0)
+            cur.execute(sql.SQL("""SELECT step, state, label, created_at, changes, actor, reverts
                                      FROM {}(%s, %s) ORDER BY step""").format(
                             ext_function(cur, "undoredo_history")), (OBJECT_TYPE, doc_id))
             history = cur.fetchall()
-        return render_template("document.html", doc_id=doc_id, title=title,
+            changes, changes_error = step_changes(cur, doc_id)
+        # the steps that a refusal on this page names as in the way
+        blockers = [message["blocker"]
+                    for _, message in get_flashed_messages(with_categories=True)
+                    if isinstance(message, dict) and message.get("blocker")]
+        return render_template("document.html", doc_id=doc_id, title=title, blockers=blockers,
                                paragraphs=paragraphs, undo_count=undo_count,
-                               redo_count=redo_count, history=history)
+                               redo_count=redo_count, my_undo_count=mine[0],
+                               my_redo_count=mine[1], history=history,
+                               changes=changes, changes_error=changes_error)
+
+    def step_changes(cur, doc_id):
+        """What each step of the document changed, by step, from
+        undoredo_changes, and None; or None and why they cannot be listed
+        (the page then shows the history without them)."""
+        cur.execute("SAVEPOINT step_changes")
+        try:
+            cur.execute(sql.SQL("""
+                SELECT h.step, c.op, t.relname, c.key, c.old, c.new
+                  FROM {history}(%(type)s, %(id)s) AS h
+                 CROSS JOIN LATERAL {changes}(%(type)s, %(id)s, h.step) AS c
+                  LEFT JOIN pg_catalog.pg_class AS t ON t.oid OPERATOR(pg_catalog.=) c.tbl
+                 ORDER BY h.step, c.seq""").format(
+                    history=ext_function(cur, "undoredo_history"),
+                    changes=ext_function(cur, "undoredo_changes")),
+                {"type": OBJECT_TYPE, "id": doc_id})
+            rows = cur.fetchall()
+        except psycopg2.Error as exc:
+            cur.execute("ROLLBACK TO SAVEPOINT step_changes")
+            app.logger.warning("undoredo_changes failed: %s", exc)
+            return None, getattr(exc.diag, "message_primary", None) or str(exc)
+        cur.execute("RELEASE SAVEPOINT step_changes")
+        changes = {}
+        for step, op, table, key, old, new in rows:
+            changes.setdefault(step, []).append(describe_change(op, table, key, old, new))
+        return changes, None
 
     @app.post("/documents/<int:doc_id>/title")
     def rename_document(doc_id):
@@ -209,31 +314,91 @@ def create_app(dsn=""):
                             (this, above_pos, this_pos, this, above))
         return back(doc_id)
 
-    def replay(doc_id, function, verb):
+    def step_names(cur, doc_id, steps):
+        """'step 7 ("Edit paragraph 1", by alice)' for each of the steps."""
+        cur.execute(sql.SQL("SELECT step, label, actor FROM {}(%s, %s) WHERE step = ANY (%s)")
+                    .format(ext_function(cur, "undoredo_history")),
+                    (OBJECT_TYPE, doc_id, list(steps)))
+        found = {step: (label, actor) for step, label, actor in cur.fetchall()}
+        names = {}
+        for step in steps:
+            label, actor = found.get(step, (None, None))
+            about = (["\u201c%s\u201d" % label] if label else []) + \
+                (["by " + actor] if actor else [])
+            names[step] = "step %d (%s)" % (step, ", ".join(about)) if about else "step %d" % step
+        return names
+
+    def replay(doc_id, verb, function, *more, step=None):
+        """Undo, redo or revert (`verb`) by the page's user: `function` of
+        the extension with the arguments `more` after the document's id;
+        `step`: the step a revert takes back.  A refusal is shown on the
+        page; the form's force=1 overwrites what the refusal protected."""
+        what = verb if step is None else "%s step %d" % (verb, step)
         force = request.form.get("force") == "1"
         try:
             with db(), db().cursor() as cur:
                 document_title(cur, doc_id)
+                set_actor(cur)
                 if force:
                     cur.execute("SELECT pg_catalog.set_config('undoredo.on_conflict', "
                                 "'overwrite', true)")
-                counts(cur, function, doc_id, 1)
+                counts(cur, function, doc_id, *more)
         except psycopg2.Error as exc:
+            if exc.pgcode in REFUSED:
+                # the page was stale: the step was undone or forgotten since
+                message = exc.diag.message_primary
+                flash(message[:1].upper() + message[1:] + ".", "info")
+                return back(doc_id)
             if exc.pgcode != CONFLICT:
                 raise
-            flash("Cannot %s: something this step changed was edited outside the "
-                  "document's history since, and the %s would overwrite that edit. "
-                  "The database says: %s." % (verb, verb, exc.diag.message_primary),
-                  "conflict-" + verb)
+            later = LATER_STEP.match(exc.diag.message_detail or "")
+            if later is None:
+                # a write outside the history: overwriting it is the user's call
+                flash({"text": "Cannot %s: something this step changed was edited outside "
+                               "the document's history since, and the %s would overwrite "
+                               "that edit. The database says: %s."
+                               % (what, verb, exc.diag.message_primary),
+                       "retry": url_for(request.endpoint, **request.view_args),
+                       "retry_id": "force-" + verb,
+                       "retry_label": "%s anyway (overwrite)" % verb.capitalize()},
+                      "conflict")
+            else:
+                # a later step of the history: overwriting would take back
+                # that step's change too, unrecorded; it has to go first
+                blocker, replayed = int(later.group(1)), int(later.group(2))
+                with db(), db().cursor() as cur:
+                    names = step_names(cur, doc_id, (replayed, blocker))
+                flash({"text": "Cannot %s %s: %s changed the same row of table \u201c%s\u201d "
+                               "after it. Undo or revert step %d first."
+                               % (verb, names[replayed], names[blocker],
+                                  exc.diag.table_name, blocker),
+                       "blocker": blocker},
+                      "conflict")
         return back(doc_id)
 
     @app.post("/documents/<int:doc_id>/undo")
     def undo(doc_id):
-        return replay(doc_id, "undoredo_undo", "undo")
+        return replay(doc_id, "undo", "undoredo_undo", 1)
 
     @app.post("/documents/<int:doc_id>/redo")
     def redo(doc_id):
-        return replay(doc_id, "undoredo_redo", "redo")
+        return replay(doc_id, "redo", "undoredo_redo", 1)
+
+    @app.post("/documents/<int:doc_id>/undo-mine")
+    def undo_mine(doc_id):
+        if g.user is None:
+            abort(400, "Pick who you are first.")
+        return replay(doc_id, "undo", "undoredo_undo", 1, g.user)
+
+    @app.post("/documents/<int:doc_id>/redo-mine")
+    def redo_mine(doc_id):
+        if g.user is None:
+            abort(400, "Pick who you are first.")
+        return replay(doc_id, "redo", "undoredo_redo", 1, g.user)
+
+    @app.post("/documents/<int:doc_id>/steps/<int:step>/revert")
+    def revert(doc_id, step):
+        return replay(doc_id, "revert", "undoredo_revert", step, step=step)
 
     return app
 

@@ -8,8 +8,14 @@
 // Then two tabs on one document: tab B saves a paragraph "without history"
 // after tab A edited it, so tab A's undo must be refused with a readable
 // message (SQLSTATE UR001 from the extension), the page must stay usable,
-// and "Undo anyway" must force the old text back; likewise for redo.  The screenshot (the
-// path given as argument) shows tab A with that message.
+// and "Undo anyway" must force the old text back; likewise for redo.
+// Then two people, alice and bob, one in each tab of one browser, edit one
+// document: each step records who made it, "Undo my last change" takes
+// back alice's step and leaves bob's newer one, the history panel shows who
+// and what (old -> new), "Revert" takes back an older step alone, and a
+// revert that bob's later edit of the same paragraph depends on is refused
+// with a message naming bob's step.  The screenshot (the path given as
+// argument) shows alice's tab with that message.
 //
 // Cases run in order on one document (each builds on the previous state)
 // and print "<case> ... ok" or "<case> ... FAIL" (the error on stderr); the
@@ -83,6 +89,28 @@ async function history(page) {
     r.querySelector('.label').innerText, r.querySelector('.state').innerText]));
 }
 
+// all the history panel shows of each step, oldest first
+async function steps(page) {
+  return page.locator('#history tbody tr').evaluateAll((rows) => rows.map((r) => ({
+    step: Number(r.querySelector('.step').innerText),
+    who: r.querySelector('.actor').innerText,
+    label: r.querySelector('.label').innerText,
+    state: r.querySelector('.state').innerText,
+    changes: Array.from(r.querySelectorAll('li.change'), (li) => li.innerText.trim()),
+    revert: r.querySelector('button.revert') !== null,
+  })));
+}
+
+// "who: label (state)" of each step, oldest first
+async function stepSummaries(page) {
+  return (await steps(page)).map((s) => `${s.who}: ${s.label} (${s.state})`);
+}
+
+async function mine(page) {
+  return { undo: await page.locator('#undo-mine').isDisabled() ? 'disabled' : 'enabled',
+    redo: await page.locator('#redo-mine').isDisabled() ? 'disabled' : 'enabled' };
+}
+
 async function messages(page) {
   return page.locator('[role=alert]').allInnerTexts();
 }
@@ -113,12 +141,22 @@ async function paragraphButton(page, n, name) {
   await submit(page, paragraphItem(page, n).getByRole('button', { name, exact: true }));
 }
 
+// the user switcher in the header reloads the page as that user
+async function pickUser(page, name) {
+  await Promise.all([page.waitForNavigation(), page.locator('#user').selectOption(name)]);
+}
+
+async function revertStep(page, step) {
+  await submit(page, page.locator(`#step-${step} button.revert`));
+}
+
 // --- the cases ---------------------------------------------------------------
 
 let browser;
 let tabA;
 let tabB;
 let documentUrl;
+let teamUrl;      // the document alice and bob edit, without ?user=
 
 test('new document starts with an empty history', async () => {
   await tabA.goto(BASE);
@@ -222,12 +260,6 @@ test('undo after another tab changed the row outside the history is refused', as
   assert.deepEqual((await history(tabA))[3], ['Edit paragraph 1', 'can undo']);
 });
 
-test('screenshot of the conflict message', async () => {
-  assert.ok(SCREENSHOT, 'no screenshot path given');
-  const png = await tabA.screenshot({ path: SCREENSHOT, fullPage: true });
-  assert.ok(png.length > 10000, `screenshot is only ${png.length} bytes`);
-});
-
 test('the page stays usable after a conflict', async () => {
   await addParagraph(tabA, 'Buy matches.');
   assert.deepEqual(await messages(tabA), []);
@@ -267,6 +299,170 @@ test('redo after a change outside the history is refused too', async () => {
   expectToolbar(await toolbar(tabA), 4, 1);
   assert.deepEqual((await history(tabA)).map(([, state]) => state),
     ['can undo', 'can undo', 'can undo', 'can undo', 'can redo']);
+});
+
+// --- two people on one document: alice in tab A, bob in tab B -------------
+
+test('each tab edits as the user picked in it', async () => {
+  await tabA.goto(BASE);
+  await pickUser(tabA, 'alice');
+  await tabA.locator('#new-document input[name=title]').fill('Team notes');
+  await submit(tabA, tabA.locator('#new-document button'));
+  assert.match(tabA.url(), /\/documents\/\d+\?user=alice$/);
+  teamUrl = tabA.url().replace(/\?.*/, '');
+  await addParagraph(tabA, 'Alice writes this.');
+  await tabB.goto(teamUrl);
+  assert.equal(await tabB.locator('#user').inputValue(), '');
+  await pickUser(tabB, 'bob');
+  assert.equal(tabB.url(), `${teamUrl}?user=bob`);
+  await addParagraph(tabB, 'Bob writes that.');
+  // tab A is still alice's: the user belongs to the tab, not to the browser
+  await tabA.reload();
+  assert.equal(await tabA.locator('#user').inputValue(), 'alice');
+  assert.deepEqual(await paragraphs(tabA), ['Alice writes this.', 'Bob writes that.']);
+  assert.deepEqual(await stepSummaries(tabA),
+    ['alice: Add paragraph (can undo)', 'bob: Add paragraph (can undo)']);
+  // with nobody picked there is no "my" undo or redo
+  await tabB.goto(teamUrl);
+  assert.deepEqual(await mine(tabB), { undo: 'disabled', redo: 'disabled' });
+  await pickUser(tabB, 'bob');
+});
+
+test('"undo my last change" takes back my step, not the newer one of bob', async () => {
+  await editParagraph(tabA, 1, 'Alice rewrites this.');
+  await tabB.reload();
+  await editParagraph(tabB, 2, 'Bob rewrites that.');
+  await tabA.reload();
+  expectToolbar(await toolbar(tabA), 4, 0);
+  assert.deepEqual(await mine(tabA), { undo: 'enabled', redo: 'disabled' });
+  await submit(tabA, tabA.locator('#undo-mine'));
+  assert.deepEqual(await messages(tabA), []);
+  // alice's edit is undone, bob's newer edit stays
+  assert.deepEqual(await paragraphs(tabA), ['Alice writes this.', 'Bob rewrites that.']);
+  assert.deepEqual(await stepSummaries(tabA), [
+    'alice: Add paragraph (can undo)', 'bob: Add paragraph (can undo)',
+    'alice: Edit paragraph 1 (can redo)', 'bob: Edit paragraph 2 (can undo)']);
+  expectToolbar(await toolbar(tabA), 3, 1);
+  assert.deepEqual(await mine(tabA), { undo: 'enabled', redo: 'enabled' });
+  // bob undid nothing: he has nothing of his own to redo
+  await tabB.reload();
+  assert.deepEqual(await mine(tabB), { undo: 'enabled', redo: 'disabled' });
+  await submit(tabA, tabA.locator('#redo-mine'));
+  assert.deepEqual(await paragraphs(tabA), ['Alice rewrites this.', 'Bob rewrites that.']);
+  assert.deepEqual(await mine(tabA), { undo: 'enabled', redo: 'disabled' });
+  expectToolbar(await toolbar(tabA), 4, 0);
+});
+
+test('the history shows who made each step and what it changed', async () => {
+  const shown = await steps(tabA);
+  assert.deepEqual(shown.map((s) => s.who), ['alice', 'bob', 'alice', 'bob']);
+  assert.equal(shown[0].changes.length, 1);
+  assert.match(shown[0].changes[0], /^paragraph #\d+ added: body "Alice writes this\.", position 1$/);
+  assert.match(shown[1].changes[0], /^paragraph #\d+ added: body "Bob writes that\.", position 2$/);
+  assert.deepEqual(shown[2].changes.map((c) => c.replace(/#\d+/, '#N')),
+    ['paragraph #N: body "Alice writes this." \u2192 "Alice rewrites this."']);
+  assert.deepEqual(shown[3].changes.map((c) => c.replace(/#\d+/, '#N')),
+    ['paragraph #N: body "Bob writes that." \u2192 "Bob rewrites that."']);
+  assert.equal(await tabA.locator('#changes-unavailable').count(), 0);
+  // every step can be undone, so every step has a Revert button
+  assert.deepEqual(shown.map((s) => s.revert), [true, true, true, true]);
+});
+
+test('revert takes back an older step and keeps the later ones', async () => {
+  await addParagraph(tabA, 'Snacks: apples.');
+  await tabB.reload();
+  await editParagraph(tabB, 2, 'Bob: that, and more.');
+  await tabA.reload();
+  const snacks = (await steps(tabA))[4];
+  assert.equal(snacks.label, 'Add paragraph');
+  await revertStep(tabA, snacks.step);
+  assert.deepEqual(await messages(tabA), []);
+  assert.deepEqual(await paragraphs(tabA), ['Alice rewrites this.', 'Bob: that, and more.']);
+  const shown = await steps(tabA);
+  assert.deepEqual(shown.slice(4).map((s) => `${s.who}: ${s.label} (${s.state})`), [
+    'alice: Add paragraph (can undo)', 'bob: Edit paragraph 2 (can undo)',
+    'alice: Revert: Add paragraph (can undo)']);
+  assert.equal(await tabA.locator(`#step-${shown[6].step} .reverts`).innerText(),
+    `(step ${snacks.step})`);
+  assert.deepEqual(shown[6].changes.map((c) => c.replace(/#\d+/, '#N')),
+    ['paragraph #N deleted: body "Snacks: apples.", position 3']);
+  expectToolbar(await toolbar(tabA), 7, 0);
+});
+
+test('a revert that bob\'s later edit depends on is refused, naming his step', async () => {
+  await tabB.reload();
+  await editParagraph(tabB, 1, 'Bob fixed this.');
+  await tabA.reload();
+  const before = await steps(tabA);
+  const alices = before[2];
+  const bobs = before[7];
+  assert.deepEqual([alices.who, alices.label, bobs.who, bobs.label],
+    ['alice', 'Edit paragraph 1', 'bob', 'Edit paragraph 1']);
+  await revertStep(tabA, alices.step);
+  const shown = await messages(tabA);
+  assert.deepEqual(shown, [`Cannot revert step ${alices.step} (\u201cEdit paragraph 1\u201d, by alice): ` +
+    `step ${bobs.step} (\u201cEdit paragraph 1\u201d, by bob) changed the same row of table ` +
+    `\u201cparagraph\u201d after it. Undo or revert step ${bobs.step} first.`]);
+  // overwriting bob's recorded step is not offered
+  assert.equal(await tabA.locator('[role=alert] button').count(), 0);
+  assert.deepEqual(await paragraphs(tabA), ['Bob fixed this.', 'Bob: that, and more.']);
+  assert.deepEqual(await steps(tabA), before);
+  assert.equal(await tabA.locator(`#step-${bobs.step}.blocker`).count(), 1);
+});
+
+test('screenshot of the refused revert', async () => {
+  assert.ok(SCREENSHOT, 'no screenshot path given');
+  const png = await tabA.screenshot({ path: SCREENSHOT, fullPage: true });
+  assert.ok(png.length > 10000, `screenshot is only ${png.length} bytes`);
+});
+
+test('once bob undoes his edit, the revert goes through', async () => {
+  await tabB.reload();
+  await submit(tabB, tabB.locator('#undo-mine'));
+  assert.deepEqual(await paragraphs(tabB), ['Alice rewrites this.', 'Bob: that, and more.']);
+  await tabA.reload();
+  const alices = (await steps(tabA))[2];
+  await revertStep(tabA, alices.step);
+  assert.deepEqual(await messages(tabA), []);
+  assert.deepEqual(await paragraphs(tabA), ['Alice writes this.', 'Bob: that, and more.']);
+  const last = (await steps(tabA)).at(-1);
+  assert.deepEqual([last.who, last.label, last.state], ['alice', 'Revert: Edit paragraph 1', 'can undo']);
+});
+
+test('"undo anyway" of my own change keeps me as the user', async () => {
+  // bob overwrites alice's paragraph without history
+  await tabB.reload();
+  await editParagraph(tabB, 1, 'Outside edit.', 'Save without history');
+  await tabA.reload();
+  await submit(tabA, tabA.locator('#undo-mine'));
+  const shown = await messages(tabA);
+  assert.equal(shown.length, 1, JSON.stringify(shown));
+  assert.match(shown[0], /^Cannot undo: something this step changed was edited outside/);
+  await submit(tabA, tabA.locator('#force-undo'));
+  assert.deepEqual(await messages(tabA), []);
+  assert.equal(tabA.url(), `${teamUrl}?user=alice`);
+  assert.deepEqual(await paragraphs(tabA), ['Alice rewrites this.', 'Bob: that, and more.']);
+  const last = (await steps(tabA)).at(-1);
+  assert.deepEqual([last.who, last.label, last.state], ['alice', 'Revert: Edit paragraph 1', 'can redo']);
+  assert.deepEqual(await mine(tabA), { undo: 'enabled', redo: 'enabled' });
+});
+
+test('a revert from a page that is out of date says what happened', async () => {
+  await tabB.reload();
+  const snacksRevert = (await steps(tabB))[6];
+  assert.deepEqual([snacksRevert.label, snacksRevert.revert], ['Revert: Add paragraph', true]);
+  // alice undoes that step after bob's page showed it
+  await tabA.reload();
+  await submit(tabA, tabA.locator('#undo-mine'));
+  assert.deepEqual(await paragraphs(tabA),
+    ['Alice rewrites this.', 'Bob: that, and more.', 'Snacks: apples.']);
+  await revertStep(tabB, snacksRevert.step);
+  const docName = `document:${teamUrl.replace(/.*\//, '')}`;
+  assert.deepEqual(await messages(tabB),
+    [`Cannot revert step ${snacksRevert.step} of "${docName}": it has been undone.`]);
+  assert.deepEqual(await paragraphs(tabB),
+    ['Alice rewrites this.', 'Bob: that, and more.', 'Snacks: apples.']);
+  assert.equal((await steps(tabB))[6].state, 'can redo');
 });
 
 async function main() {
