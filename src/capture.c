@@ -550,6 +550,12 @@ undoredo_track(PG_FUNCTION_ARGS)
 	}
 
 	qname = qualified_relation_name(relid);
+	if (undoredo_citus_loaded() && undoredo_citus_table(relid))
+	{
+		undoredo_citus_track(relid, qname, ext->qschema);
+		relation_close(rel, NoLock);
+		PG_RETURN_VOID();
+	}
 	undoredo_spi_connect();
 	run_ddl(psprintf("CREATE TRIGGER " CAPTURE_TRIGGER
 					 " AFTER INSERT OR UPDATE OR DELETE ON %s"
@@ -581,6 +587,13 @@ undoredo_untrack(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 
+	if (undoredo_citus_loaded() && undoredo_citus_table(relid))
+	{
+		undoredo_citus_untrack(relid, qualified_relation_name(relid),
+							   undoredo_extension()->qschema);
+		relation_close(rel, NoLock);
+		PG_RETURN_VOID();
+	}
 	undoredo_spi_connect();
 	run_ddl(psprintf("DROP TRIGGER " CAPTURE_TRIGGER " ON %s",
 					 qualified_relation_name(relid)));

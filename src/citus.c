@@ -23,6 +23,13 @@
  * once per relcache entry (tableinfo.c); a table that is not a shard costs
  * nothing per row.
  *
+ * undoredo_track and undoredo_untrack of a table Citus has distributed
+ * already go through here: Citus refuses triggers on it unless
+ * citus.enable_unsafe_triggers is on, and then copies the capture trigger
+ * to the shards but never the guard (a TRUNCATE trigger), so the guard is
+ * put on, and taken off, every placement with Citus's
+ * run_command_on_placements.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -245,4 +252,139 @@ undoredo_citus_refuse_untravelled(const char *relname, const char *scope)
 					scope, relname),
 			 errdetail("Citus sends only SET LOCAL statements to the workers, and only while citus.propagate_set_commands is 'local'; nothing would be captured."),
 			 errhint("Set the scope with SET LOCAL undoredo.scope in the transaction, with citus.propagate_set_commands set to 'local'.")));
+}
+
+/* s with every % doubled: a literal part of a format() string */
+static char *
+format_escaped(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (; *s != '\0'; s++)
+	{
+		if (*s == '%')
+			appendStringInfoChar(&buf, '%');
+		appendStringInfoChar(&buf, *s);
+	}
+	return buf.data;
+}
+
+/*
+ * Run a command on every placement of a Citus table's shards ("%s" is the
+ * shard's name), through Citus's run_command_on_placements, which opens
+ * connections of its own: the command commits on each placement whatever
+ * this transaction does later.  It must run before this transaction
+ * changes the table's triggers, whose locks on the shards it would wait
+ * for.
+ */
+static void
+on_placements(Oid relid, const char *command)
+{
+	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetTextDatum(command);
+	undoredo_spi_connect();
+	if (SPI_execute_with_args("SELECT p.shardid, p.nodename, p.nodeport, p.result"
+							  " FROM pg_catalog.run_command_on_placements($1, $2) p"
+							  " WHERE NOT p.success LIMIT 1",
+							  2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not run a command on the shards of a Citus table");
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not change the triggers of shard %s of table \"%s\" on %s:%s",
+						SPI_getvalue(tuple, desc, 1), get_rel_name(relid),
+						SPI_getvalue(tuple, desc, 2), SPI_getvalue(tuple, desc, 3)),
+				 errdetail("%s", SPI_getvalue(tuple, desc, 4))));
+	}
+	undoredo_spi_finish();
+}
+
+/*
+ * Run trigger DDL on a Citus table with citus.enable_unsafe_triggers on
+ * for this command only: Citus then creates or drops a row trigger on
+ * every shard too, in this transaction.  (It leaves out triggers with a
+ * TRUNCATE event: "we don't have truncate triggers on shard relations".)
+ */
+static void
+unsafe_trigger_ddl(const char *sql)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("citus.enable_unsafe_triggers", "on",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	undoredo_spi_connect();
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "undoredo: could not run \"%s\"", sql);
+	undoredo_spi_finish();
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
+ * undoredo_track of a table that Citus has distributed already (before
+ * distribution PostgreSQL's triggers are copied with the table).  Citus
+ * refuses triggers on such a table unless citus.enable_unsafe_triggers is
+ * on, and when it is, copies the capture trigger to the shards but not
+ * the guard, a TRUNCATE trigger: the guard goes to every placement first,
+ * on its own connections (a guard without the capture trigger beside it
+ * does nothing, should this transaction roll back), then both triggers to
+ * the distributed table, the capture trigger reaching the shards with
+ * it.  The guard on the coordinator's table refuses a TRUNCATE there.
+ * Shards made later (splits, moves) are made from the coordinator's table
+ * with both.
+ */
+void
+undoredo_citus_track(Oid relid, const char *qname, const char *qschema)
+{
+	on_placements(relid,
+				  psprintf("CREATE OR REPLACE TRIGGER undoredo_guard"
+						   " BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %%1$s"
+						   " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
+						   format_escaped(qschema)));
+	unsafe_trigger_ddl(psprintf("CREATE TRIGGER undoredo_capture"
+								" AFTER INSERT OR UPDATE OR DELETE ON %s"
+								" FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture()",
+								qname, qschema));
+	unsafe_trigger_ddl(psprintf("CREATE OR REPLACE TRIGGER undoredo_guard"
+								" BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
+								" FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
+								qname, qschema));
+}
+
+/*
+ * undoredo_untrack of a distributed table: the guards of the placements
+ * first, on their own connections (Citus would not drop them: a TRUNCATE
+ * trigger), then both triggers of the distributed table, the capture
+ * trigger leaving its shards with it.
+ */
+void
+undoredo_citus_untrack(Oid relid, const char *qname, const char *qschema)
+{
+	/*
+	 * A guard copied to a shard by create_distributed_table is named after
+	 * the shard: drop the statement triggers of the shard that call the
+	 * capture function, whatever their names.
+	 */
+	char	   *capture = quote_literal_cstr(psprintf("%s.undoredo_capture()", qschema));
+
+	on_placements(relid,
+				  psprintf("DO $undoredo$DECLARE t pg_catalog.name; BEGIN"
+						   " FOR t IN SELECT g.tgname FROM pg_catalog.pg_trigger g"
+						   " WHERE g.tgrelid OPERATOR(pg_catalog.=) %%1$L::pg_catalog.regclass"
+						   " AND g.tgfoid OPERATOR(pg_catalog.=) %s::pg_catalog.regprocedure"
+						   " AND NOT g.tgisinternal"
+						   " AND (g.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 0"
+						   " LOOP EXECUTE pg_catalog.format('DROP TRIGGER %%%%I ON %%1$s', t);"
+						   " END LOOP; END$undoredo$",
+						   format_escaped(capture)));
+	unsafe_trigger_ddl(psprintf("DROP TRIGGER undoredo_capture ON %s", qname));
+	unsafe_trigger_ddl(psprintf("DROP TRIGGER IF EXISTS undoredo_guard ON %s", qname));
 }

@@ -183,6 +183,10 @@ extern void undoredo_citus_check_here(const char *object_type,
 extern bool undoredo_citus_table(Oid relid);
 extern void undoredo_citus_refuse_untravelled(const char *relname,
 											  const char *scope);
+extern void undoredo_citus_track(Oid relid, const char *qname,
+								 const char *qschema);
+extern void undoredo_citus_untrack(Oid relid, const char *qname,
+								   const char *qschema);
 
 extern TableInfo *undoredo_table_info(Relation rel, Oid rootid);
 extern TableInfo *undoredo_cached_table_info(Oid relid);

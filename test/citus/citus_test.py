@@ -754,26 +754,44 @@ def scope_without_propagation_reaches_worker(s):
         scope_reaches_worker_or_refused(s, "sn", d, write)
 
 
-@xfail(3, r"triggers are not supported on distributed tables")
+@test
 def track_after_distribution(s):
-    """Item 3: undoredo_track of a table that is already distributed must
-    put the capture trigger and the guard on every shard."""
-    make_doc_tables(s, "ta", [], track=False)
+    """Item 3: undoredo_track of a table that is already distributed puts
+    the capture trigger and the guard on every shard (Citus would refuse
+    the triggers, or copy the capture trigger only); capture, the routed
+    undo and the TRUNCATE refusal then work as for a table tracked before
+    distribution.  Tracking it again changes nothing."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "ta", [d], track=False)
     c = s.conn(s.coord)
     with should():
+        q(c, "SELECT undoredo_track('ta_paragraph')")
         q(c, "SELECT undoredo_track('ta_paragraph')")
         shards = shard_triggers(s, "ta_paragraph")
         bad = {k: v for k, v in shards.items()
                if v != ["undoredo_capture", "undoredo_guard"]}
         assert len(shards) == SHARDS and not bad, "shards without both triggers: %r" % bad
+        edit(s, "ta", d, "v1")
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (0, 1)
+        assert body(s, "ta", d) == "v0"
+        c2 = s.coord.connect(autocommit=False)
+        try:
+            q(c2, "SET LOCAL citus.propagate_set_commands = 'local'")
+            q(c2, "SET LOCAL undoredo.scope = 'document:%d'" % d)
+            q(c2, "TRUNCATE ta_paragraph")
+            raise AssertionError("TRUNCATE under a scope went through")
+        except psycopg2.Error as e:
+            assert e.pgcode == "0A000", (e.pgcode, str(e))
+        finally:
+            c2.close()
 
 
-@xfail(3, r"shards without both triggers: .*\['undoredo_capture'\]")
+@test
 def track_after_distribution_unsafe_triggers(s):
-    """Item 3: with citus.enable_unsafe_triggers = on, tracking a
-    distributed table copies the capture trigger to the shards but not the
-    guard (a TRUNCATE trigger), so the scope lock is no longer taken before
-    the row locks on the workers."""
+    """Item 3: with citus.enable_unsafe_triggers = on, Citus copies the
+    capture trigger to the shards but not the guard (a TRUNCATE trigger),
+    so the scope lock would no longer be taken before the row locks on the
+    workers: undoredo_track puts the guard on every placement itself."""
     make_doc_tables(s, "tu", [], track=False)
     c = s.conn(s.coord)
     q(c, "SET citus.enable_unsafe_triggers = on")
@@ -788,10 +806,12 @@ def track_after_distribution_unsafe_triggers(s):
         q(c, "RESET citus.enable_unsafe_triggers")
 
 
-@xfail(3, r"triggers left on shards: .*undoredo_guard")
+@test
 def untrack_distributed(s):
-    """Item 3: undoredo_untrack of a distributed table must remove both
-    triggers from every shard; today the guards stay."""
+    """Item 3: undoredo_untrack of a distributed table removes both
+    triggers from every shard (Citus would leave the guards, TRUNCATE
+    triggers, behind), also the guards create_distributed_table copied
+    under the shards' names; tracking it again puts both back."""
     make_doc_tables(s, "ut", [])
     c = s.conn(s.coord)
     q(c, "SET citus.enable_unsafe_triggers = on")
@@ -800,6 +820,11 @@ def untrack_distributed(s):
             q(c, "SELECT undoredo_untrack('ut_paragraph')")
             left = {k: v for k, v in shard_triggers(s, "ut_paragraph").items() if v}
             assert not left, "triggers left on shards: %r" % left
+            q(c, "SELECT undoredo_track('ut_paragraph')")
+            shards = shard_triggers(s, "ut_paragraph")
+            bad = {k: v for k, v in shards.items()
+                   if v != ["undoredo_capture", "undoredo_guard"]}
+            assert len(shards) == SHARDS and not bad, "shards without both triggers: %r" % bad
     finally:
         q(c, "RESET citus.enable_unsafe_triggers")
 
