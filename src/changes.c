@@ -336,15 +336,40 @@ image_value_json(ChangesCall *call, Oid typid, Datum value, JsonbValue *jv)
  * The readable columns of an image as a JSON object: all of them, only
  * the key's, or (other given) only those whose value differs from other's.
  */
+/*
+ * Building a jsonb value: PostgreSQL 19 keeps the state in a JsonbInState
+ * and leaves the finished value there; older majors return it from each
+ * pushJsonbValue call.
+ */
+#if PG_VERSION_NUM >= 190000
+typedef JsonbInState JsonbBuilder;
+#else
+typedef struct JsonbBuilder
+{
+	JsonbParseState *parseState;
+	JsonbValue *result;
+} JsonbBuilder;
+#endif
+
+static void
+builder_push(JsonbBuilder *b, JsonbIteratorToken seq, JsonbValue *value)
+{
+#if PG_VERSION_NUM >= 190000
+	pushJsonbValue(b, seq, value);
+#else
+	b->result = pushJsonbValue(&b->parseState, seq, value);
+#endif
+}
+
 static Datum
 image_object(ChangesCall *call, ChangesTable *ct, Decoded *d, bool key_only,
 			Decoded *other)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue *result;
+	JsonbBuilder state;
 	int			a;
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	memset(&state, 0, sizeof(state));
+	builder_push(&state, WJB_BEGIN_OBJECT, NULL);
 	for (a = 1; a <= ct->natts; a++)
 	{
 		JsonbValue	k;
@@ -363,15 +388,15 @@ image_object(ChangesCall *call, ChangesTable *ct, Decoded *d, bool key_only,
 		k.type = jbvString;
 		k.val.string.val = (char *) name;
 		k.val.string.len = strlen(name);
-		pushJsonbValue(&state, WJB_KEY, &k);
+		builder_push(&state, WJB_KEY, &k);
 		if (d->nulls[a])
 			v.type = jbvNull;
 		else
 			image_value_json(call, d->typids[a], d->values[a], &v);
-		pushJsonbValue(&state, WJB_VALUE, &v);
+		builder_push(&state, WJB_VALUE, &v);
 	}
-	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(result));
+	builder_push(&state, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(state.result));
 }
 
 /* Does the image lack (in the column's current type) a column the policies read? */
