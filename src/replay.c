@@ -2616,8 +2616,6 @@ undoredo_revert(PG_FUNCTION_ARGS)
 						step, ss->scope, replayed - captured, replayed),
 				 errdetail("A table the step changed is no longer tracked, or its capture trigger did not fire."),
 				 errhint("SELECT * FROM undoredo_verify() lists the reasons.")));
-	/* the new step's changes go to the history before it is closed */
-	undoredo_flush_for_reading(ss);
 	undoredo_close_step(ss);
 	return counts_result(fcinfo, scope_id, NULL);
 }

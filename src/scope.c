@@ -616,8 +616,12 @@ undoredo_current_step(ScopeState *ss)
 }
 
 /*
- * Later captures into this scope start a new step (after undo, redo or
- * clear); if the subtransaction doing this rolls back, the step goes on.
+ * Later captures into this scope start a new step (after undo, redo, clear
+ * or the step a revert recorded); if the subtransaction doing this rolls
+ * back, the step goes on.  The step's pending changes are written first:
+ * left pending, they would be written under no step.  (Callers read the
+ * history before, with undoredo_flush_for_reading, which refuses changes
+ * of an outer subtransaction that cannot be written yet.)
  */
 void
 undoredo_close_step(ScopeState *ss)
@@ -627,7 +631,7 @@ undoredo_close_step(ScopeState *ss)
 	ScopeLevel *level;
 
 	Assert(undoredo_scope_locked(ss));
-	/* its changes are written: pending ones would go to no step */
+	flush_pending(ss, false);
 	Assert(ss->pending == NIL);
 	if (ss->step == 0)
 		return;
