@@ -597,10 +597,10 @@ undoredo_changes(PG_FUNCTION_ARGS)
 	char	   *label;
 	ChangesCall call;
 	HASHCTL		ctl;
-	MemoryContext chunk_cxt;
+	MemoryContext change_cxt;
 	MemoryContext oldcxt;
-	UndoRedoChunkScan *scan;
-	HistoryChunk chunk;
+	UndoRedoChangeScan *scan;
+	Change	   *change;
 	int32		seq = 0;
 
 	if (PG_ARGISNULL(2))
@@ -635,40 +635,28 @@ undoredo_changes(PG_FUNCTION_ARGS)
 	ctl.entrysize = sizeof(ToJsonb);
 	call.to_jsonb = hash_create("undoredo changes types", 16, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
-									  "undoredo changes chunk",
-									  ALLOCSET_DEFAULT_SIZES);
+	change_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "undoredo changes change",
+									   ALLOCSET_DEFAULT_SIZES);
 
 	undoredo_spi_connect();
 	oldcxt = MemoryContextSwitchTo(call.cxt);
-	scan = undoredo_store_begin_chunks(step, false);
-	for (;;)
+	scan = undoredo_store_begin_changes(step, false);
+	while ((change = undoredo_store_next_change(scan)) != NULL)
 	{
-		Change	   *changes;
-		int32		n;
-		int32		i;
-
-		MemoryContextSwitchTo(chunk_cxt);
-		if (!undoredo_store_next_chunk(scan, &chunk))
-			break;
-		n = undoredo_read_chunk(&chunk, step, &changes);
-		for (i = 0; i < n; i++)
-		{
-			list_change(&call, rsinfo, ++seq, &changes[i]);
-			/* SPI calls leave the current context at SPI's */
-			MemoryContextSwitchTo(chunk_cxt);
-		}
+		MemoryContextSwitchTo(change_cxt);
+		list_change(&call, rsinfo, ++seq, change);
+		/* SPI calls leave the current context at SPI's */
 		MemoryContextSwitchTo(call.cxt);
-		MemoryContextReset(chunk_cxt);
+		MemoryContextReset(change_cxt);
 	}
-	MemoryContextSwitchTo(call.cxt);
-	undoredo_store_end_chunks(scan);
+	undoredo_store_end_changes(scan);
 	MemoryContextSwitchTo(oldcxt);
 	undoredo_spi_finish();
 
 	/* a step committed meanwhile may have brought another table */
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
-	MemoryContextDelete(chunk_cxt);
+	MemoryContextDelete(change_cxt);
 	MemoryContextDelete(call.cxt);
 	return (Datum) 0;
 }

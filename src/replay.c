@@ -1085,8 +1085,6 @@ later_step(const ReplayContext *rc, RowImage *expected, bool expect_row)
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "undoredo later steps",
 											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext chunk_cxt = AllocSetContextCreate(cxt, "undoredo later chunk",
-													ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 	PredictedRow row;
 	int64		found = 0;
@@ -1105,26 +1103,12 @@ later_step(const ReplayContext *rc, RowImage *expected, bool expect_row)
 		undoredo_store_later_steps(rc->scope_id, rc->step, &nsteps);
 	for (i = 0; steps != NULL && i < nsteps; i++)
 	{
-		UndoRedoChunkScan *scan = undoredo_store_begin_chunks(steps[i], false);
-		HistoryChunk chunk;
+		UndoRedoChangeScan *scan = undoredo_store_begin_changes(steps[i], false);
+		Change	   *change;
 
-		for (;;)
-		{
-			Change	   *changes;
-			int32		n;
-			int32		j;
-
-			MemoryContextSwitchTo(chunk_cxt);
-			if (!undoredo_store_next_chunk(scan, &chunk))
-				break;
-			n = undoredo_read_chunk(&chunk, steps[i], &changes);
-			MemoryContextSwitchTo(cxt);
-			for (j = 0; j < n; j++)
-				predict_change(rc, &row, expected, &changes[j], steps[i]);
-			MemoryContextReset(chunk_cxt);
-		}
-		MemoryContextSwitchTo(cxt);
-		undoredo_store_end_chunks(scan);
+		while ((change = undoredo_store_next_change(scan)) != NULL)
+			predict_change(rc, &row, expected, change, steps[i]);
+		undoredo_store_end_changes(scan);
 	}
 	if (row.exists != expect_row)
 		found = row.exists_by;
@@ -2281,40 +2265,18 @@ replay_change(ReplayContext *rc, Change *change)
 }
 
 /*
- * Replay the changes of one chunk: undo backwards, redo forwards.  Each
- * change runs in change_cxt, reset after it (SPI calls leave the current
- * context at SPI's procedure context, hence the switch every time).
- */
-static void
-replay_chunk(ReplayContext *rc, const HistoryChunk *chunk,
-			 MemoryContext change_cxt)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	Change	   *list;
-	int32		nchanges = undoredo_read_chunk(chunk, rc->step, &list);
-	int			i;
-
-	rc->nchanges += nchanges;
-	for (i = 0; i < nchanges; i++)
-	{
-		MemoryContextSwitchTo(change_cxt);
-		replay_change(rc, &list[rc->undo ? nchanges - 1 - i : i]);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(change_cxt);
-	}
-}
-
-/*
- * Replay one step's changes, streaming its chunks from the history with a
- * scan that user code running meanwhile cannot reach (store.c).
+ * Replay one step's changes, undo backwards, redo forwards, streaming them
+ * from the history with a scan that user code running meanwhile cannot
+ * reach (store.c).  Each change runs in change_cxt, reset after it (SPI
+ * calls leave the current context at SPI's procedure context, hence the
+ * switch every time).
  */
 static int64
 replay_step(bool undo, bool overwrite, int64 scope_id, int64 step)
 {
 	ReplayContext rc;
-	UndoRedoChunkScan *scan;
-	HistoryChunk chunk;
-	MemoryContext chunk_cxt;
+	UndoRedoChangeScan *scan;
+	Change	   *change;
 	MemoryContext change_cxt;
 	MemoryContext oldcxt;
 	HASHCTL		ctl;
@@ -2345,30 +2307,23 @@ replay_step(bool undo, bool overwrite, int64 scope_id, int64 step)
 	rc.batch = palloc0(sizeof(Batch));
 	rc.batch->cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo batch",
 										  ALLOCSET_DEFAULT_SIZES);
-	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo chunk",
-									  ALLOCSET_DEFAULT_SIZES);
 	change_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo change",
 									   ALLOCSET_DEFAULT_SIZES);
 
-	scan = undoredo_store_begin_chunks(step, undo);
-	for (;;)
+	scan = undoredo_store_begin_changes(step, undo);
+	while ((change = undoredo_store_next_change(scan)) != NULL)
 	{
-		oldcxt = MemoryContextSwitchTo(chunk_cxt);
-		if (!undoredo_store_next_chunk(scan, &chunk))
-		{
-			MemoryContextSwitchTo(oldcxt);
-			break;
-		}
-		replay_chunk(&rc, &chunk, change_cxt);
+		oldcxt = MemoryContextSwitchTo(change_cxt);
+		replay_change(&rc, change);
 		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(chunk_cxt);
+		MemoryContextReset(change_cxt);
+		rc.nchanges++;
 	}
 	batch_flush(&rc);
-	undoredo_store_end_chunks(scan);
+	undoredo_store_end_changes(scan);
 	hash_seq_init(&seq, rc.tables);
 	while ((table = hash_seq_search(&seq)) != NULL)
 		relation_close(table->rel, NoLock);
-	MemoryContextDelete(chunk_cxt);
 	MemoryContextDelete(change_cxt);
 	MemoryContextDelete(rc.batch->cxt);
 	hash_destroy(rc.removed_keys);

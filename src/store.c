@@ -706,17 +706,17 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 }
 
 /*
- * Reading a step's chunks for replay.  A direct, ordered scan of
+ * Reading a step's chunks.  A direct, ordered scan of
  * undoredo_change's primary key: no portal or cursor is opened, so nothing
  * that user code running during the replay (triggers, rules, functions in
  * defaults or index expressions) could name, move, fetch from or close.
  * The chunks are copied out of the buffer, so the caller may run anything
- * between two calls of undoredo_store_next_chunk.  The scan itself always
+ * between two calls of next_chunk.  The scan itself always
  * runs in the memory context it began in: the index AM allocates some of
  * its state while fetching (nbtree its list of killed items, freed at the
  * end of the scan), and the caller resets its context between chunks.
  */
-struct UndoRedoChunkScan
+typedef struct UndoRedoChunkScan
 {
 	Relation	rel;
 	Relation	index;
@@ -724,10 +724,10 @@ struct UndoRedoChunkScan
 	SysScanDesc scan;
 	ScanDirection direction;
 	MemoryContext cxt;			/* where the scan's state lives */
-};
+} UndoRedoChunkScan;
 
-UndoRedoChunkScan *
-undoredo_store_begin_chunks(int64 step, bool backward)
+static UndoRedoChunkScan *
+begin_chunks(int64 step, bool backward)
 {
 	UndoRedoChunkScan *cs = palloc(sizeof(UndoRedoChunkScan));
 	ScanKeyData key;
@@ -747,8 +747,8 @@ undoredo_store_begin_chunks(int64 step, bool backward)
 /*
  * The next chunk, copied into the current memory context; false at the end.
  */
-bool
-undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
+static bool
+next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(cs->cxt);
 	HeapTuple	tuple = systable_getnext_ordered(cs->scan, cs->direction);
@@ -783,13 +783,79 @@ undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
 	return true;
 }
 
-void
-undoredo_store_end_chunks(UndoRedoChunkScan *cs)
+static void
+end_chunks(UndoRedoChunkScan *cs)
 {
 	systable_endscan_ordered(cs->scan);
 	UnregisterSnapshot(cs->snapshot);
 	index_close(cs->index, AccessShareLock);
 	table_close(cs->rel, AccessShareLock);
+	pfree(cs);
+}
+
+/*
+ * Reading a step's row changes one at a time, decoded (image.c), in
+ * capture order or backwards, with the chunk scan above: each chunk is
+ * read and decoded in a memory context of its own, reset for the next, so
+ * a step of any size is read in the memory of one chunk.  A change stays
+ * valid until the next call; the caller may run anything, SPI included,
+ * between two calls.
+ */
+struct UndoRedoChangeScan
+{
+	UndoRedoChunkScan *chunks;
+	MemoryContext chunk_cxt;
+	int64		step;
+	bool		backward;
+	Change	   *changes;		/* the current chunk's */
+	int32		nchanges;
+	int32		returned;		/* how many of them were returned */
+};
+
+UndoRedoChangeScan *
+undoredo_store_begin_changes(int64 step, bool backward)
+{
+	UndoRedoChangeScan *cs = palloc0(sizeof(UndoRedoChangeScan));
+
+	cs->chunks = begin_chunks(step, backward);
+	cs->chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo chunk",
+										  ALLOCSET_DEFAULT_SIZES);
+	cs->step = step;
+	cs->backward = backward;
+	return cs;
+}
+
+/* The next change, or NULL at the end. */
+Change *
+undoredo_store_next_change(UndoRedoChangeScan *cs)
+{
+	while (cs->returned == cs->nchanges)
+	{
+		MemoryContext oldcxt;
+		HistoryChunk chunk;
+		bool		found;
+
+		MemoryContextReset(cs->chunk_cxt);
+		cs->changes = NULL;
+		cs->nchanges = cs->returned = 0;
+		oldcxt = MemoryContextSwitchTo(cs->chunk_cxt);
+		found = next_chunk(cs->chunks, &chunk);
+		if (found)
+			cs->nchanges = undoredo_read_chunk(&chunk, cs->step, &cs->changes);
+		MemoryContextSwitchTo(oldcxt);
+		if (!found)
+			return NULL;
+	}
+	cs->returned++;
+	return &cs->changes[cs->backward ? cs->nchanges - cs->returned :
+						cs->returned - 1];
+}
+
+void
+undoredo_store_end_changes(UndoRedoChangeScan *cs)
+{
+	end_chunks(cs->chunks);
+	MemoryContextDelete(cs->chunk_cxt);
 	pfree(cs);
 }
 

@@ -315,7 +315,6 @@ typedef struct HistoryStep
 	int64		reverts;		/* the step it reverted, or 0 */
 } HistoryStep;
 
-typedef struct UndoRedoChunkScan UndoRedoChunkScan;
 
 extern int64 undoredo_store_scope(const char *scope, Oid owner, Oid relid,
 								  ScopeRow *row);
@@ -331,9 +330,11 @@ extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
 								 int nrelids, const Oid *relids,
 								 char *const *relcolumns,
 								 const TypeSet *types, StringInfo data);
-extern UndoRedoChunkScan *undoredo_store_begin_chunks(int64 step, bool backward);
-extern bool undoredo_store_next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk);
-extern void undoredo_store_end_chunks(UndoRedoChunkScan *cs);
+typedef struct UndoRedoChangeScan UndoRedoChangeScan;
+
+extern UndoRedoChangeScan *undoredo_store_begin_changes(int64 step, bool backward);
+extern Change *undoredo_store_next_change(UndoRedoChangeScan *cs);
+extern void undoredo_store_end_changes(UndoRedoChangeScan *cs);
 extern bool undoredo_store_newer_than_snapshot(int64 scope_id);
 extern void undoredo_store_counts(int64 scope_id, const char *actor,
 								  int32 *undo_count, int32 *redo_count);
