@@ -40,9 +40,7 @@ undoredo_status(PG_FUNCTION_ARGS)
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);
 	scope_id = undoredo_scope_for_reading(object_type, object_id);
 	undoredo_citus_check_here(object_type, object_id, scope_id);
-	undoredo_store_counts(scope_id,
-						  PG_NARGS() > 2 && !PG_ARGISNULL(2) ?
-						  text_to_cstring(PG_GETARG_TEXT_PP(2)) : NULL,
+	undoredo_store_counts(scope_id, undoredo_actor_arg(fcinfo, 2),
 						  &counts[0], &counts[1]);
 	/* a step committed meanwhile may have brought another table */
 	undoredo_access_check(object_type, object_id, UNDOREDO_ACCESS_READ);

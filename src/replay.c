@@ -2408,15 +2408,6 @@ replay_steps(bool undo, int64 scope_id, const char *actor, int32 steps)
 	PG_END_TRY();
 }
 
-/* The optional actor argument at argno: NULL when absent or null. */
-static char *
-actor_arg(FunctionCallInfo fcinfo, int argno)
-{
-	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return NULL;
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
-
 static Datum
 counts_result(FunctionCallInfo fcinfo, int64 scope_id, const char *actor)
 {
@@ -2439,7 +2430,7 @@ replay(FunctionCallInfo fcinfo, bool undo)
 {
 	char	   *object_type = undoredo_object_type_arg(fcinfo, 0);
 	char	   *object_id = undoredo_object_id_arg(fcinfo, 1);
-	char	   *actor = actor_arg(fcinfo, 3);
+	char	   *actor = undoredo_actor_arg(fcinfo, 3);
 	int32		steps;
 	ScopeState *ss;
 

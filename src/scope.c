@@ -838,6 +838,15 @@ undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno)
 	return object_type;
 }
 
+/* The optional actor argument at argno: NULL when absent or null. */
+char *
+undoredo_actor_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
 /* object_id is bigint or text: the bigint form is its decimal text form */
 char *
 undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno)

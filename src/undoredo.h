@@ -458,6 +458,7 @@ extern int64 undoredo_scope_for_reading(const char *object_type,
 										const char *object_id);
 extern char *undoredo_object_id_arg(FunctionCallInfo fcinfo, int argno);
 extern char *undoredo_object_type_arg(FunctionCallInfo fcinfo, int argno);
+extern char *undoredo_actor_arg(FunctionCallInfo fcinfo, int argno);
 extern void undoredo_scope_init(void);
 
 
