@@ -388,3 +388,18 @@ undoredo_citus_untrack(Oid relid, const char *qname, const char *qschema)
 	unsafe_trigger_ddl(psprintf("DROP TRIGGER undoredo_capture ON %s", qname));
 	unsafe_trigger_ddl(psprintf("DROP TRIGGER IF EXISTS undoredo_guard ON %s", qname));
 }
+
+/*
+ * undoredo_citus_register(object_type text, colocate_with regclass):
+ * Citus mode for an object type (docs/citus.md).
+ */
+PG_FUNCTION_INFO_V1(undoredo_citus_register);
+
+Datum
+undoredo_citus_register(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("undoredo_citus_register is not implemented yet")));
+	PG_RETURN_VOID();
+}
