@@ -2,7 +2,7 @@
 
 MODULE_big = undoredo
 OBJS = src/undoredo.o src/guc.o src/extension.o src/plans.o src/scope.o src/tableinfo.o src/image.o src/capture.o \
-       src/access.o src/citus.o \
+       src/access.o src/citus.o src/placement.o \
        src/replay.o src/history.o src/store.o src/changes.o src/verify.o
 EXTENSION = undoredo
 DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \

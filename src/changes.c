@@ -641,7 +641,7 @@ undoredo_changes(PG_FUNCTION_ARGS)
 
 	undoredo_spi_connect();
 	oldcxt = MemoryContextSwitchTo(call.cxt);
-	scan = undoredo_store_begin_changes(step, false);
+	scan = undoredo_store_begin_changes(scope_id, step, false);
 	while ((change = undoredo_store_next_change(scan)) != NULL)
 	{
 		MemoryContextSwitchTo(change_cxt);

@@ -46,18 +46,6 @@
 #include "undoredo.h"
 
 /*
- * Is Citus loaded and installed in this database?  Citus is always
- * preloaded where it is installed, so its setting exists exactly there: a
- * server without Citus answers with a setting lookup, reading no catalog.
- */
-bool
-undoredo_citus_loaded(void)
-{
-	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL &&
-		OidIsValid(get_extension_oid("citus", true));
-}
-
-/*
  * Is this a Citus coordinator on which tracked tables are distributed?
  * Then a scope without a history here has its history on a worker.
  */

@@ -1103,7 +1103,7 @@ later_step(const ReplayContext *rc, RowImage *expected, bool expect_row)
 		undoredo_store_later_steps(rc->scope_id, rc->step, &nsteps);
 	for (i = 0; steps != NULL && i < nsteps; i++)
 	{
-		UndoRedoChangeScan *scan = undoredo_store_begin_changes(steps[i], false);
+		UndoRedoChangeScan *scan = undoredo_store_begin_changes(rc->scope_id, steps[i], false);
 		Change	   *change;
 
 		while ((change = undoredo_store_next_change(scan)) != NULL)
@@ -2310,7 +2310,7 @@ replay_step(bool undo, bool overwrite, int64 scope_id, int64 step)
 	change_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo change",
 									   ALLOCSET_DEFAULT_SIZES);
 
-	scan = undoredo_store_begin_changes(step, undo);
+	scan = undoredo_store_begin_changes(scope_id, step, undo);
 	while ((change = undoredo_store_next_change(scan)) != NULL)
 	{
 		oldcxt = MemoryContextSwitchTo(change_cxt);

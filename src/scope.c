@@ -942,7 +942,7 @@ write_chunk(ScopeState *ss, PendingChunk *chunk)
 {
 	Assert(chunk->count == 0 || ss->step != 0);
 	if (chunk->count > 0)
-		undoredo_store_chunk(ss->step, chunk->first_seq, chunk->count,
+		undoredo_store_chunk(ss->scope_id, ss->step, chunk->first_seq, chunk->count,
 							 chunk->nrelids, chunk->relids, chunk->relcolumns,
 							 &chunk->types, &chunk->data);
 	free_chunk(chunk);

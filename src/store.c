@@ -64,6 +64,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/syscache.h"
+#include "parser/parse_type.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -273,6 +275,300 @@ new_id(const char *seq, const char *table, const char *index, uint32 which)
 }
 
 /*
+ * Which tables hold a scope's history.  A scope id is what the callers of
+ * this file hold for a scope: a positive id names the scope's rows in the
+ * extension's own tables (undoredo_scope.scope_id).  A scope of an object
+ * type registered for Citus (placement.c) is kept in this node's shards of
+ * the type's four distributed tables, in which the object id is the scope
+ * id and step ids come from a counter in the scope's row (they move with
+ * the shards, where sequences stay behind); its callers hold a negative
+ * id, a handle to an entry of this transaction's list of such scopes
+ * below, which says which shards they are and maps the tables the history
+ * names (table ids, placement.c) to this node's shards.  The list lives in
+ * the transaction's memory and is forgotten with it: a shard may move
+ * between two transactions, not while one holds locks on it.
+ */
+typedef struct HistoryTables
+{
+	bool		distributed;	/* a registered type's shards */
+	int64		key;			/* distributed: the object id */
+	char	   *object_type;	/* distributed: for messages */
+	Oid			scope;			/* the four relations */
+	Oid			undo;
+	Oid			redo;
+	Oid			change;
+	Oid			scope_index;	/* unique, on (object_type, object_id) or
+								 * (scope_id) */
+	Oid			redo_index;		/* led by scope_id */
+	Oid			change_index;	/* (step, seq) or (scope_id, step, seq) */
+	char	   *qnames[4];		/* qualified names, for SQL text */
+	int			ntables;		/* distributed: table ids seen, and */
+	Oid		   *table_ids;		/* this node's shards of them */
+	Oid		   *table_shards;
+} HistoryTables;
+
+enum
+{
+	HT_SCOPE, HT_UNDO, HT_REDO, HT_CHANGE
+};
+
+static HistoryTables local_tables;
+static uint64 local_tables_generation = 0;
+static List *distributed_scopes = NIL;	/* of HistoryTables, in this xact */
+
+static void
+forget_distributed_scopes(void *arg pg_attribute_unused())
+{
+	distributed_scopes = NIL;
+}
+
+/*
+ * The extension's own history tables.  Their oids are looked up each time
+ * (extension.c keeps them, and forgets an index that REINDEX CONCURRENTLY
+ * replaced); their names change only with the schema's.
+ */
+static HistoryTables *
+own_tables(void)
+{
+	const UndoRedoExtension *ext = undoredo_extension();
+	static const char *const names[] = {"undoredo_scope", "undo_action",
+	"redo_action", "undoredo_change"};
+	int			i;
+
+	local_tables.distributed = false;
+	local_tables.scope = undoredo_history_relid("undoredo_scope");
+	local_tables.undo = undoredo_history_relid("undo_action");
+	local_tables.redo = undoredo_history_relid("redo_action");
+	local_tables.change = undoredo_history_relid("undoredo_change");
+	local_tables.scope_index = undoredo_history_relid("undoredo_scope_object_type_object_id_key");
+	local_tables.redo_index = undoredo_history_relid("redo_action_scope_idx");
+	local_tables.change_index = undoredo_history_relid("undoredo_change_pkey");
+	if (local_tables.qnames[0] == NULL || local_tables_generation != ext->generation)
+	{
+		for (i = 0; i < 4; i++)
+		{
+			if (local_tables.qnames[i] != NULL)
+				pfree(local_tables.qnames[i]);
+			local_tables.qnames[i] = MemoryContextStrdup(TopMemoryContext,
+														 psprintf("%s.%s", ext->qschema,
+																  names[i]));
+		}
+		local_tables_generation = ext->generation;
+	}
+	return &local_tables;
+}
+
+/* Is the object type registered for Citus (placement.c)? */
+static bool
+registered(const char *object_type)
+{
+	return undoredo_citus_loaded() &&
+		OidIsValid(undoredo_placement_history_table(object_type, "scope"));
+}
+
+/* The index of rel whose key columns are exactly the given ones. */
+static Oid
+index_on(Oid relid, int ncolumns, const char *const *columns)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+		int			i;
+		bool		match;
+
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		match = index->indisunique && index->indnkeyatts == ncolumns;
+		for (i = 0; match && i < ncolumns; i++)
+			match = index->indkey.values[i] == attnameAttNum(rel, columns[i], false);
+		ReleaseSysCache(tuple);
+		if (match)
+			found = lfirst_oid(lc);
+	}
+	list_free(indexes);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(found))
+		elog(ERROR, "undoredo: history shard \"%s\" has no index on its keys",
+			 get_rel_name(relid));
+	return found;
+}
+
+/*
+ * The scope id of a scope of a registered type: the handle of its entry,
+ * made on first use in this transaction.  An error when this node does
+ * not hold the object's shards: the history is elsewhere.
+ */
+static int64
+distributed_scope(const char *object_type, const char *object_id)
+{
+	static const char *const parts[] = {"scope", "undo", "redo", "change"};
+	static const char *const scope_key[] = {"scope_id"};
+	static const char *const redo_key[] = {"scope_id", "step"};
+	static const char *const change_key[] = {"scope_id", "step", "seq"};
+	HistoryTables *t;
+	MemoryContext oldcxt;
+	Oid			relids[4];
+	Oid			shards[4];
+	int64		key;
+	char	   *end;
+	ListCell   *lc;
+	int			i;
+
+	errno = 0;
+	key = strtoi64(object_id, &end, 10);
+	if (errno != 0 || *end != '\0' || end == object_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("object id \"%s\" of object type \"%s\" is not a bigint",
+						object_id, object_type),
+				 errdetail("The object type is registered for Citus, where object ids are the bigint values its tables are distributed by.")));
+	i = 0;
+	foreach(lc, distributed_scopes)
+	{
+		t = lfirst(lc);
+		i++;
+		if (t->key == key && strcmp(t->object_type, object_type) == 0)
+			return -i;
+	}
+	for (i = 0; i < 4; i++)
+		relids[i] = undoredo_placement_history_table(object_type, parts[i]);
+	if (!undoredo_placement_shards(4, relids, key, shards))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the history of \"%s:%s\" is on another node",
+						object_type, object_id),
+				 errdetail("Object type \"%s\" is registered for Citus: the history of an object is kept with its rows, on the node that holds their shards.",
+						   object_type),
+				 errhint("Call the function in a statement that Citus routes by the object id, such as SELECT * FROM undoredo_undo('%s', %s).",
+						 object_type, object_id)));
+	if (distributed_scopes == NIL)
+	{
+		MemoryContextCallback *cb = MemoryContextAlloc(TopTransactionContext,
+													   sizeof(MemoryContextCallback));
+
+		cb->func = forget_distributed_scopes;
+		cb->arg = NULL;
+		MemoryContextRegisterResetCallback(TopTransactionContext, cb);
+	}
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	t = palloc0(sizeof(HistoryTables));
+	t->distributed = true;
+	t->key = key;
+	t->object_type = pstrdup(object_type);
+	t->scope = shards[HT_SCOPE];
+	t->undo = shards[HT_UNDO];
+	t->redo = shards[HT_REDO];
+	t->change = shards[HT_CHANGE];
+	for (i = 0; i < 4; i++)
+		t->qnames[i] = psprintf("%s.%s",
+								quote_identifier(get_namespace_name(get_rel_namespace(shards[i]))),
+								quote_identifier(get_rel_name(shards[i])));
+	t->scope_index = index_on(t->scope, 1, scope_key);
+	t->redo_index = index_on(t->redo, 2, redo_key);
+	t->change_index = index_on(t->change, 3, change_key);
+	distributed_scopes = lappend(distributed_scopes, t);
+	MemoryContextSwitchTo(oldcxt);
+	return -list_length(distributed_scopes);
+}
+
+/* The tables of a scope id, and the id its rows have in them. */
+static HistoryTables *
+tables_of(int64 scope_id, int64 *id)
+{
+	HistoryTables *t;
+
+	if (scope_id >= 0)
+	{
+		*id = scope_id;
+		return own_tables();
+	}
+	if (-scope_id > list_length(distributed_scopes))
+		elog(ERROR, "undoredo: scope handle " INT64_FORMAT " outlived its transaction",
+			 scope_id);
+	t = list_nth(distributed_scopes, (int) (-scope_id - 1));
+	*id = t->key;
+	return t;
+}
+
+/*
+ * A tracked table of a distributed scope: this node's shard of it from its
+ * table id, or back.  Kept for the transaction.
+ */
+static Oid
+table_shard(HistoryTables *t, Oid table_id)
+{
+	MemoryContext oldcxt;
+	Oid			shard;
+	int			i;
+
+	for (i = 0; i < t->ntables; i++)
+		if (t->table_ids[i] == table_id)
+			return t->table_shards[i];
+	shard = undoredo_placement_table_shard(table_id, t->key);
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	if (t->ntables == 0)
+	{
+		t->table_ids = palloc(sizeof(Oid) * 8);
+		t->table_shards = palloc(sizeof(Oid) * 8);
+	}
+	else if (t->ntables % 8 == 0)
+	{
+		t->table_ids = repalloc(t->table_ids, sizeof(Oid) * (t->ntables + 8));
+		t->table_shards = repalloc(t->table_shards, sizeof(Oid) * (t->ntables + 8));
+	}
+	t->table_ids[t->ntables] = table_id;
+	t->table_shards[t->ntables] = shard;
+	t->ntables++;
+	MemoryContextSwitchTo(oldcxt);
+	return shard;
+}
+
+static Oid
+table_id(HistoryTables *t, Oid shard)
+{
+	Oid			id;
+	int			i;
+
+	for (i = 0; i < t->ntables; i++)
+		if (t->table_shards[i] == shard && OidIsValid(shard))
+			return t->table_ids[i];
+	id = undoredo_placement_table_id(shard);
+	if (!OidIsValid(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has no table id for the history of object type \"%s\"",
+						get_rel_name(shard), t->object_type),
+				 errdetail("Its capture trigger was made before the table was distributed or before the object type was registered for Citus."),
+				 errhint("Run undoredo_track on the distributed table again on the coordinator.")));
+	(void) table_shard(t, id);
+	return id;
+}
+
+/* The oids of a regclass[] or oid[] of table ids, as this node's tables. */
+static Oid *
+local_tables_of(HistoryTables *t, ArrayType *arr, int *n)
+{
+	Datum	   *elems;
+	Oid		   *oids;
+	int			i;
+
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), sizeof(Oid), true, TYPALIGN_INT,
+					  &elems, NULL, n);
+	oids = palloc(sizeof(Oid) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+		oids[i] = t->distributed ? table_shard(t, DatumGetObjectId(elems[i])) :
+			DatumGetObjectId(elems[i]);
+	return oids;
+}
+
+/*
  * Scope rows seen committed, kept across transactions: the scope's id, its
  * owner and tables known to be in its set of tables (access.c).  An id
  * never changes; an owner changes only from none to a role (entries with
@@ -376,7 +672,7 @@ undoredo_store_remember_scope(const char *scope, int64 scope_id,
 	ScopeIdEntry *entry;
 	bool		found;
 
-	if (scope_ids == NULL || scope_ids_stale)
+	if (scope_ids == NULL || scope_ids_stale || scope_id < 0)
 		return;
 	if (!OidIsValid(row->owner))
 	{
@@ -404,6 +700,96 @@ undoredo_store_remember_scope(const char *scope, int64 scope_id,
 	}
 }
 
+/* A role's name, for a distributed history, which keeps no oids. */
+static Datum
+role_name(Oid role)
+{
+	return CStringGetTextDatum(GetUserNameFromId(role, false));
+}
+
+/* A role from its name in a distributed history: InvalidOid when gone. */
+static Oid
+role_of(Datum name)
+{
+	return get_role_oid(TextDatumGetCString(name), true);
+}
+
+/*
+ * The scope row of a scope of a registered type, in this node's shard
+ * (undoredo_store_scope).  Not cached across transactions: the shard may
+ * move away between them.
+ */
+static int64
+distributed_scope_row(const char *scope, Oid owner, Oid relid, bool make,
+					  ScopeRow *row)
+{
+	const char *colon = strchr(scope, ':');
+	int64		scope_id = distributed_scope(pnstrdup(scope, colon - scope), colon + 1);
+	int64		key;
+	HistoryTables *t = tables_of(scope_id, &key);
+	Relation	rel = table_open(t->scope, make ? RowExclusiveLock : AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		isnull;
+
+	ScanKeyInit(&skey, attnameAttNum(rel, "scope_id", false),
+				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	scan = systable_beginscan(rel, t->scope_index, true, snapshot, 1, &skey);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		Datum		d = heap_getattr(tuple, attnameAttNum(rel, "owner", false),
+									 desc, &isnull);
+
+		row->owner = isnull ? InvalidOid : role_of(d);
+		d = heap_getattr(tuple, attnameAttNum(rel, "relids", false), desc, &isnull);
+		row->ntables = 0;
+		row->tables = NULL;
+		if (!isnull)
+			row->tables = local_tables_of(t, DatumGetArrayTypeP(d), &row->ntables);
+	}
+	else if (!make)
+	{
+		row->owner = InvalidOid;
+		row->ntables = 0;
+		row->tables = NULL;
+		scope_id = 0;
+	}
+	else
+	{
+		static const char *const names[] = {"scope_id", "object_type", "object_id",
+		"owner", "relids", "next_step"};
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum		elem;
+
+		values[0] = Int64GetDatum(key);
+		values[1] = PointerGetDatum(cstring_to_text_with_len(scope, colon - scope));
+		values[2] = CStringGetTextDatum(colon + 1);
+		if (OidIsValid(owner))
+			values[3] = role_name(owner);
+		nulls[3] = !OidIsValid(owner);
+		if (OidIsValid(relid))
+			elem = ObjectIdGetDatum(table_id(t, relid));
+		values[4] = PointerGetDatum(construct_array(&elem, OidIsValid(relid) ? 1 : 0,
+													OIDOID, sizeof(Oid), true,
+													TYPALIGN_INT));
+		values[5] = Int64GetDatum(0);
+		insert_row(rel, form_row(rel, 6, names, values, nulls));
+		row->owner = owner;
+		row->ntables = OidIsValid(relid) ? 1 : 0;
+		row->tables = palloc(sizeof(Oid));
+		row->tables[0] = relid;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, make ? NoLock : AccessShareLock);
+	return scope_id;
+}
+
 /*
  * The scope's id, its row made if missing: with the given owner and table
  * when they are valid (a capture makes it).  What the row says of the
@@ -428,6 +814,8 @@ undoredo_store_scope(const char *scope, Oid owner, Oid relid, ScopeRow *row)
 	Datum		values[5];
 	bool		isnull;
 
+	if (registered(pnstrdup(scope, colon - scope)))
+		return distributed_scope_row(scope, owner, relid, true, row);
 	check_scope_ids();
 	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
 	if (entry != NULL && strcmp(entry->scope, scope) == 0)
@@ -512,6 +900,8 @@ undoredo_store_cached_owner(const char *scope, Oid *owner)
 	uint64		hash = scope_hash(scope);
 	ScopeIdEntry *entry;
 
+	if (registered(pnstrdup(scope, strchr(scope, ':') - scope)))
+		return false;
 	check_scope_ids();
 	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
 	if (entry == NULL || strcmp(entry->scope, scope) != 0)
@@ -528,13 +918,22 @@ Oid
 undoredo_store_read_owner(const char *scope)
 {
 	const char *colon = strchr(scope, ':');
-	Relation	rel = table_open(undoredo_history_relid("undoredo_scope"), AccessShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	Relation	rel;
+	Snapshot	snapshot;
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	Oid			owner = InvalidOid;
 
+	if (registered(pnstrdup(scope, colon - scope)))
+	{
+		ScopeRow	row;
+
+		(void) distributed_scope_row(scope, InvalidOid, InvalidOid, false, &row);
+		return row.owner;
+	}
+	rel = table_open(undoredo_history_relid("undoredo_scope"), AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyInit(&key[0], attnameAttNum(rel, "object_type", false),
 				BTEqualStrategyNumber, F_TEXTEQ,
 				PointerGetDatum(cstring_to_text_with_len(scope, colon - scope)));
@@ -560,6 +959,34 @@ undoredo_store_read_owner(const char *scope)
 	return owner;
 }
 
+/* The next step id of a distributed scope, from the counter in its row. */
+static int64
+next_step_id(HistoryTables *t)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	UserContext saved;
+	int64		step;
+	bool		isnull;
+
+	values[0] = Int64GetDatum(t->key);
+	undoredo_spi_connect();
+	undoredo_become_owner(&saved);
+	if (SPI_execute_with_args(psprintf("UPDATE %s SET next_step = next_step"
+									   " OPERATOR(pg_catalog.+) 1"
+									   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+									   " RETURNING next_step",
+									   t->qnames[HT_SCOPE]),
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "undoredo: scope row " INT64_FORMAT " is missing", t->key);
+	step = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   1, &isnull));
+	undoredo_restore_user(&saved);
+	undoredo_spi_finish();
+	return step;
+}
+
 /*
  * Does the scope have steps to redo of this actor (NULL: of no actor)?
  * Called with the scope lock held.
@@ -567,7 +994,9 @@ undoredo_store_read_owner(const char *scope)
 bool
 undoredo_store_has_redo(int64 scope_id, const char *actor)
 {
-	Relation	rel = table_open(undoredo_history_relid("redo_action"), AccessShareLock);
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+	Relation	rel = table_open(t->redo, AccessShareLock);
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	AttrNumber	actor_att = attnameAttNum(rel, "actor", false);
 	ScanKeyData key;
@@ -576,9 +1005,8 @@ undoredo_store_has_redo(int64 scope_id, const char *actor)
 	bool		found = false;
 
 	ScanKeyInit(&key, attnameAttNum(rel, "scope_id", false),
-				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(scope_id));
-	scan = systable_beginscan(rel, undoredo_history_relid("redo_action_scope_idx"), true,
-							  snapshot, 1, &key);
+				BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = systable_beginscan(rel, t->redo_index, true, snapshot, 1, &key);
 	while (!found && HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		bool		isnull;
@@ -608,16 +1036,18 @@ int64
 undoredo_store_step(int64 scope_id, const char *label, const char *actor,
 					int64 reverts, TimestampTz created_at)
 {
-	Relation	rel = table_open(undoredo_history_relid("undo_action"), RowExclusiveLock);
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+	Relation	rel = table_open(t->undo, RowExclusiveLock);
 	static const char *const names[] = {"step", "scope_id", "label",
 	"created_at", "actor", "reverts"};
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, true, true};
-	int64		step = new_id("undoredo_step_seq", "undoredo_change",
-							  "undoredo_change_pkey", 2);
+	int64		step = t->distributed ? next_step_id(t) :
+		new_id("undoredo_step_seq", "undoredo_change", "undoredo_change_pkey", 2);
 
 	values[0] = Int64GetDatum(step);
-	values[1] = Int64GetDatum(scope_id);
+	values[1] = Int64GetDatum(id);
 	if (label != NULL && label[0] != '\0')
 		values[2] = CStringGetTextDatum(label);
 	else
@@ -653,16 +1083,19 @@ undoredo_store_step(int64 scope_id, const char *label, const char *actor,
  * that is not the one that recorded the changes (image.c).
  */
 void
-undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
-					 const Oid *relids, char *const *relcolumns,
+undoredo_store_chunk(int64 scope_id, int64 step, int32 seq, int32 count,
+					 int nrelids, const Oid *relids, char *const *relcolumns,
 					 const TypeSet *types, StringInfo data)
 {
-	Relation	rel = table_open(undoredo_history_relid("undoredo_change"), RowExclusiveLock);
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+	Relation	rel = table_open(t->change, RowExclusiveLock);
 	static const char *const names[] = {"step", "seq", "nchanges", "relids",
-	"changes", "typoids", "types", "reloids", "relcolumns", "origin"};
-	Datum		values[10];
-	bool		nulls[10] = {false, false, false, false, false, true, true,
-	false, false, false};
+	"changes", "typoids", "types", "reloids", "relcolumns", "origin",
+	"scope_id"};
+	Datum		values[11];
+	bool		nulls[11] = {false, false, false, false, false, true, true,
+	false, false, false, false};
 	Datum	   *elems = palloc(sizeof(Datum) * Max(Max(nrelids, types->ntypes), 1));
 	Datum	   *texts = palloc(sizeof(Datum) * Max(nrelids, 1));
 	HeapTuple	tuple;
@@ -684,8 +1117,18 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 	values[0] = Int64GetDatum(step);
 	values[1] = Int32GetDatum(seq);
 	values[2] = Int32GetDatum(count);
-	values[3] = PointerGetDatum(construct_array(elems, nrelids, REGCLASSOID,
-												sizeof(Oid), true, TYPALIGN_INT));
+	values[10] = Int64GetDatum(id);
+	if (t->distributed)
+	{
+		/* tables by their ids, types by name: no oid of this node */
+		for (i = 0; i < nrelids; i++)
+			elems[i] = ObjectIdGetDatum(table_id(t, relids[i]));
+		values[3] = PointerGetDatum(construct_array(elems, nrelids, OIDOID,
+													sizeof(Oid), true, TYPALIGN_INT));
+	}
+	else
+		values[3] = PointerGetDatum(construct_array(elems, nrelids, REGCLASSOID,
+													sizeof(Oid), true, TYPALIGN_INT));
 	values[4] = PointerGetDatum(data->data);
 	if (types->ntypes > 0)
 	{
@@ -693,16 +1136,69 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
 			elems[i] = ObjectIdGetDatum(types->types[i]);
 		values[5] = PointerGetDatum(construct_array(elems, types->ntypes, OIDOID,
 													sizeof(Oid), true, TYPALIGN_INT));
-		values[6] = PointerGetDatum(construct_array(elems, types->ntypes, REGTYPEOID,
-													sizeof(Oid), true, TYPALIGN_INT));
+		if (t->distributed)
+		{
+			for (i = 0; i < types->ntypes; i++)
+				elems[i] = CStringGetTextDatum(format_type_be_qualified(types->types[i]));
+			values[6] = PointerGetDatum(construct_array(elems, types->ntypes, TEXTOID,
+														-1, false, TYPALIGN_INT));
+		}
+		else
+			values[6] = PointerGetDatum(construct_array(elems, types->ntypes, REGTYPEOID,
+														sizeof(Oid), true, TYPALIGN_INT));
 		nulls[5] = nulls[6] = false;
 	}
-	tuple = form_row(rel, 10, names, values, nulls);
+	tuple = form_row(rel, 11, names, values, nulls);
 	/* taken: freed before the row is stored, which may toast a copy */
 	pfree(data->data);
 	data->data = NULL;
 	insert_row(rel, tuple);
 	table_close(rel, NoLock);
+}
+
+/* A chunk's table ids as a regclass[] of this node's shards of them. */
+static ArrayType *
+local_relids(HistoryTables *t, ArrayType *ids)
+{
+	int			n;
+	Oid		   *oids = local_tables_of(t, ids, &n);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = ObjectIdGetDatum(oids[i]);
+	return construct_array(elems, n, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT);
+}
+
+/*
+ * A chunk's type names as a regtype[] of this node's types; a type that
+ * is gone is InvalidOid, which replay reports (image.c).
+ */
+static ArrayType *
+types_by_name(ArrayType *names)
+{
+	Datum	   *elems;
+	int			n;
+	int			i;
+
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &n);
+	for (i = 0; i < n; i++)
+	{
+		Oid			typid;
+		int32		typmod;
+
+#if PG_VERSION_NUM >= 160000
+		ErrorSaveContext escontext = {T_ErrorSaveContext};
+
+		if (!parseTypeString(TextDatumGetCString(elems[i]), &typid, &typmod,
+							 (Node *) &escontext))
+			typid = InvalidOid;
+#else
+		parseTypeString(TextDatumGetCString(elems[i]), &typid, &typmod, true);
+#endif
+		elems[i] = ObjectIdGetDatum(typid);
+	}
+	return construct_array(elems, n, REGTYPEOID, sizeof(Oid), true, TYPALIGN_INT);
 }
 
 /*
@@ -718,6 +1214,7 @@ undoredo_store_chunk(int64 step, int32 seq, int32 count, int nrelids,
  */
 typedef struct UndoRedoChunkScan
 {
+	HistoryTables *tables;
 	Relation	rel;
 	Relation	index;
 	Snapshot	snapshot;
@@ -727,18 +1224,28 @@ typedef struct UndoRedoChunkScan
 } UndoRedoChunkScan;
 
 static UndoRedoChunkScan *
-begin_chunks(int64 step, bool backward)
+begin_chunks(int64 scope_id, int64 step, bool backward)
 {
 	UndoRedoChunkScan *cs = palloc(sizeof(UndoRedoChunkScan));
-	ScanKeyData key;
+	int64		id;
+	ScanKeyData key[2];
+	int			nkeys = 0;
 
+	cs->tables = tables_of(scope_id, &id);
 	/* chunks this transaction wrote just before are visible */
 	CommandCounterIncrement();
-	cs->rel = table_open(undoredo_history_relid("undoredo_change"), AccessShareLock);
-	cs->index = index_open(undoredo_history_relid("undoredo_change_pkey"), AccessShareLock);
+	cs->rel = table_open(cs->tables->change, AccessShareLock);
+	cs->index = index_open(cs->tables->change_index, AccessShareLock);
 	cs->snapshot = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(step));
-	cs->scan = systable_beginscan_ordered(cs->rel, cs->index, cs->snapshot, 1, &key);
+	/* the index is on (step, seq), or (scope_id, step, seq) */
+	if (cs->tables->distributed)
+		ScanKeyInit(&key[nkeys++], 1, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(id));
+	ScanKeyInit(&key[nkeys], nkeys + 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(step));
+	nkeys++;
+	cs->scan = systable_beginscan_ordered(cs->rel, cs->index, cs->snapshot,
+										  nkeys, key);
 	cs->direction = backward ? BackwardScanDirection : ForwardScanDirection;
 	cs->cxt = CurrentMemoryContext;
 	return cs;
@@ -765,6 +1272,8 @@ next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
 	chunk->relids = DatumGetArrayTypePCopy(heap_getattr(tuple,
 														attnameAttNum(cs->rel, "relids", false),
 														desc, &isnull));
+	if (cs->tables->distributed)
+		chunk->relids = local_relids(cs->tables, chunk->relids);
 	chunk->changes = DatumGetByteaPCopy(heap_getattr(tuple,
 													 attnameAttNum(cs->rel, "changes", false),
 													 desc, &isnull));
@@ -773,6 +1282,8 @@ next_chunk(UndoRedoChunkScan *cs, HistoryChunk *chunk)
 	chunk->typoids = isnull ? NULL : DatumGetArrayTypePCopy(d);
 	d = heap_getattr(tuple, attnameAttNum(cs->rel, "types", false), desc, &isnull);
 	chunk->types = isnull ? NULL : DatumGetArrayTypePCopy(d);
+	if (chunk->types != NULL && cs->tables->distributed)
+		chunk->types = types_by_name(chunk->types);
 	/* what finds the columns by name: null in chunks recorded before */
 	d = heap_getattr(tuple, attnameAttNum(cs->rel, "reloids", false), desc, &isnull);
 	chunk->reloids = isnull ? NULL : DatumGetArrayTypePCopy(d);
@@ -813,11 +1324,11 @@ struct UndoRedoChangeScan
 };
 
 UndoRedoChangeScan *
-undoredo_store_begin_changes(int64 step, bool backward)
+undoredo_store_begin_changes(int64 scope_id, int64 step, bool backward)
 {
 	UndoRedoChangeScan *cs = palloc0(sizeof(UndoRedoChangeScan));
 
-	cs->chunks = begin_chunks(step, backward);
+	cs->chunks = begin_chunks(scope_id, step, backward);
 	cs->chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "undoredo chunk",
 										  ALLOCSET_DEFAULT_SIZES);
 	cs->step = step;
@@ -896,193 +1407,223 @@ typedef enum HistoryStatement
 	HS_LATER_STEPS				/* $1 scope, $2 step: undoable ones after */
 } HistoryStatement;
 
+typedef struct StatementArg
+{
+	HistoryStatement which;
+	const HistoryTables *t;
+} StatementArg;
+
+/*
+ * The text of a statement on a scope's tables.  In a distributed history
+ * a step id is one scope's (undoredo_change has scope_id), and tables and
+ * owners are kept as ids and names.
+ */
 static char *
 statement_sql(void *arg)
 {
-	HistoryStatement which = (HistoryStatement) (intptr_t) arg;
-	const char *q = undoredo_extension()->qschema;
+	HistoryStatement which = ((StatementArg *) arg)->which;
+	const HistoryTables *t = ((StatementArg *) arg)->t;
+	const char *scope = t->qnames[HT_SCOPE];
+	const char *undo = t->qnames[HT_UNDO];
+	const char *redo = t->qnames[HT_REDO];
+	const char *change = t->qnames[HT_CHANGE];
+	/* a step's chunks: in a distributed history, of the scope $1 */
+	const char *its = t->distributed ? " AND c.scope_id OPERATOR(pg_catalog.=) $1" : "";
 
 	switch (which)
 	{
 		case HS_STEP_STATES:
 			return psprintf("SELECT pg_catalog.string_agg(s.step::pg_catalog.text"
 							" OPERATOR(pg_catalog.||) s.state, ',' ORDER BY s.step)"
-							" FROM (SELECT step, 'u' AS state FROM %s.undo_action"
+							" FROM (SELECT step, 'u' AS state FROM %s"
 							"       WHERE scope_id OPERATOR(pg_catalog.=) $1"
-							"       UNION ALL SELECT step, 'r' FROM %s.redo_action"
+							"       UNION ALL SELECT step, 'r' FROM %s"
 							"       WHERE scope_id OPERATOR(pg_catalog.=) $1) s",
-							q, q);
+							undo, redo);
 		case HS_COUNTS:
 			return psprintf("SELECT"
-							" (SELECT pg_catalog.count(*) FROM %s.undo_action"
+							" (SELECT pg_catalog.count(*) FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4,"
-							" (SELECT pg_catalog.count(*) FROM %s.redo_action"
+							" (SELECT pg_catalog.count(*) FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1)::pg_catalog.int4",
-							q, q);
+							undo, redo);
 		case HS_DISCARD_UNDO:
 		case HS_DISCARD_REDO:
-			return psprintf("WITH gone AS (DELETE FROM %s.%s"
+			return psprintf("WITH gone AS (DELETE FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1 RETURNING step)"
-							" DELETE FROM %s.undoredo_change c USING gone"
-							" WHERE c.step OPERATOR(pg_catalog.=) gone.step",
-							q, which == HS_DISCARD_UNDO ? "undo_action" : "redo_action",
-							q);
+							" DELETE FROM %s c USING gone"
+							" WHERE c.step OPERATOR(pg_catalog.=) gone.step%s",
+							which == HS_DISCARD_UNDO ? undo : redo, change, its);
 		case HS_PRUNE:
 			/*
 			 * The newest $2 undoable steps are kept; older ones go, and so
 			 * do steps to redo older than the oldest kept (another actor's
 			 * undone steps that fell out of the window).
 			 */
-			return psprintf("WITH old AS (SELECT step FROM %s.undo_action"
+			return psprintf("WITH old AS (SELECT step FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							"  ORDER BY step DESC OFFSET $2),"
 							" kept AS (SELECT pg_catalog.min(step) AS step FROM"
-							"  (SELECT step FROM %s.undo_action"
+							"  (SELECT step FROM %s"
 							"   WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							"   ORDER BY step DESC LIMIT $2) k),"
-							" gone_undo AS (DELETE FROM %s.undo_action a USING old"
+							" gone_undo AS (DELETE FROM %s a USING old"
 							"  WHERE a.scope_id OPERATOR(pg_catalog.=) $1"
 							"  AND a.step OPERATOR(pg_catalog.=) old.step RETURNING a.step),"
-							" gone_redo AS (DELETE FROM %s.redo_action r USING kept"
+							" gone_redo AS (DELETE FROM %s r USING kept"
 							"  WHERE r.scope_id OPERATOR(pg_catalog.=) $1"
 							"  AND EXISTS (SELECT FROM old)"
 							"  AND r.step OPERATOR(pg_catalog.<) kept.step RETURNING r.step)"
-							" DELETE FROM %s.undoredo_change c"
+							" DELETE FROM %s c"
 							" WHERE c.step OPERATOR(pg_catalog.=) ANY"
 							" (ARRAY(SELECT step FROM gone_undo UNION ALL"
-							"        SELECT step FROM gone_redo))",
-							q, q, q, q, q);
+							"        SELECT step FROM gone_redo))%s",
+							undo, undo, undo, redo, change, its);
 		case HS_SCOPE_TABLES:
+			if (t->distributed)
+				return psprintf("SELECT scope_id, relids FROM %s"
+								" WHERE scope_id OPERATOR(pg_catalog.=) $2::pg_catalog.int8"
+								" AND object_type OPERATOR(pg_catalog.=) $1",
+								scope);
 			return psprintf("SELECT scope_id, relids::pg_catalog.oid[]"
-							" FROM %s.undoredo_scope"
+							" FROM %s"
 							" WHERE object_type OPERATOR(pg_catalog.=) $1"
 							" AND object_id OPERATOR(pg_catalog.=) $2",
-							q);
+							scope);
 		case HS_REFERS_TO:
 			return psprintf("SELECT EXISTS (SELECT FROM"
-							" (SELECT step FROM %s.undo_action"
+							" (SELECT step FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
-							"  UNION ALL SELECT step FROM %s.redo_action"
+							"  UNION ALL SELECT step FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
-							" JOIN %s.undoredo_change c"
-							" ON c.step OPERATOR(pg_catalog.=) a.step"
+							" JOIN %s c"
+							" ON c.step OPERATOR(pg_catalog.=) a.step%s"
 							" WHERE $2 OPERATOR(pg_catalog.=) ANY"
 							" (c.relids::pg_catalog.oid[]))",
-							q, q, q);
+							undo, redo, change, its);
 		case HS_CLAIM:
-			return psprintf("WITH claimed AS (UPDATE %s.undoredo_scope SET owner = $2"
+			/* the owner: a role's oid, or its name in a distributed history */
+			if (t->distributed)
+				return psprintf("WITH claimed AS (UPDATE %s SET owner = $2"
+								"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NULL"
+								"  RETURNING owner)"
+								" SELECT owner FROM claimed"
+								" UNION ALL SELECT owner FROM %s"
+								"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NOT NULL",
+								scope, scope);
+			return psprintf("WITH claimed AS (UPDATE %s SET owner = $2"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NULL"
 							"  RETURNING owner)"
 							" SELECT owner::pg_catalog.oid FROM claimed"
-							" UNION ALL SELECT owner::pg_catalog.oid FROM %s.undoredo_scope"
+							" UNION ALL SELECT owner::pg_catalog.oid FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1 AND owner IS NOT NULL",
-							q, q);
+							scope, scope);
 		case HS_ADD_TABLE:
-			return psprintf("UPDATE %s.undoredo_scope"
+			return psprintf("UPDATE %s"
 							" SET relids = relids OPERATOR(pg_catalog.||) $2"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND NOT ($2 OPERATOR(pg_catalog.=) ANY (relids))",
-							q);
+							scope);
 		case HS_CLEAR_SCOPE:
-			return psprintf("UPDATE %s.undoredo_scope"
+			return psprintf("UPDATE %s"
 							" SET owner = NULL, relids = '{}'"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1",
-							q);
+							scope);
 		case HS_HISTORY:
 			return psprintf("SELECT a.step, a.undoable, a.label, a.created_at,"
 							" (SELECT COALESCE(pg_catalog.sum(c.nchanges), 0)"
-							"  FROM %s.undoredo_change c"
-							"  WHERE c.step OPERATOR(pg_catalog.=) a.step)::pg_catalog.int8,"
+							"  FROM %s c"
+							"  WHERE c.step OPERATOR(pg_catalog.=) a.step%s)::pg_catalog.int8,"
 							" a.actor, a.reverts"
 							" FROM (SELECT step, true AS undoable, label, created_at,"
 							"       actor, reverts"
-							"       FROM %s.undo_action WHERE scope_id OPERATOR(pg_catalog.=) $1"
+							"       FROM %s WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							"       UNION ALL"
 							"       SELECT step, false, label, created_at, actor, reverts"
-							"       FROM %s.redo_action WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
+							"       FROM %s WHERE scope_id OPERATOR(pg_catalog.=) $1) a"
 							" ORDER BY a.step",
-							q, q, q);
+							change, its, undo, redo);
 		case HS_TO_REDO:
-			return psprintf("WITH m AS (DELETE FROM %s.undo_action"
+			return psprintf("WITH m AS (DELETE FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $2"
 							" AND step OPERATOR(pg_catalog.=) $1"
 							" RETURNING step, scope_id, label, created_at, actor, reverts)"
-							" INSERT INTO %s.redo_action (step, scope_id, label, created_at,"
+							" INSERT INTO %s (step, scope_id, label, created_at,"
 							" actor, reverts, undone)"
 							" SELECT step, scope_id, label, created_at, actor, reverts, $3"
 							" FROM m",
-							q, q);
+							undo, redo);
 		case HS_TO_UNDO:
-			return psprintf("WITH m AS (DELETE FROM %s.redo_action"
+			return psprintf("WITH m AS (DELETE FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $2"
 							" AND step OPERATOR(pg_catalog.=) $1"
 							" RETURNING step, scope_id, label, created_at, actor, reverts)"
-							" INSERT INTO %s.undo_action (step, scope_id, label, created_at,"
+							" INSERT INTO %s (step, scope_id, label, created_at,"
 							" actor, reverts)"
 							" SELECT step, scope_id, label, created_at, actor, reverts FROM m",
-							q, q);
+							redo, undo);
 		case HS_NEXT_UNDO:
-			return psprintf("SELECT step, step FROM %s.undo_action"
+			return psprintf("SELECT step, step FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.<) $2"
 							" ORDER BY step DESC LIMIT 1",
-							q);
+							undo);
 		case HS_NEXT_REDO:
-			return psprintf("SELECT step, undone FROM %s.redo_action"
+			return psprintf("SELECT step, undone FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND undone OPERATOR(pg_catalog.<) $2"
 							" ORDER BY undone DESC LIMIT 1",
-							q);
+							redo);
 		case HS_COUNTS_ACTOR:
 			return psprintf("SELECT"
-							" (SELECT pg_catalog.count(*) FROM %s.undo_action"
+							" (SELECT pg_catalog.count(*) FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							"  AND (actor OPERATOR(pg_catalog.=) $2 OR (actor IS NULL AND $2 OPERATOR(pg_catalog.=) '')))::pg_catalog.int4,"
-							" (SELECT pg_catalog.count(*) FROM %s.redo_action"
+							" (SELECT pg_catalog.count(*) FROM %s"
 							"  WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							"  AND (actor OPERATOR(pg_catalog.=) $2 OR (actor IS NULL AND $2 OPERATOR(pg_catalog.=) '')))::pg_catalog.int4",
-							q, q);
+							undo, redo);
 		case HS_DISCARD_REDO_ACTOR:
-			return psprintf("WITH gone AS (DELETE FROM %s.redo_action"
+			return psprintf("WITH gone AS (DELETE FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND (actor OPERATOR(pg_catalog.=) $2 OR (actor IS NULL AND $2 IS NULL))"
 							" RETURNING step)"
-							" DELETE FROM %s.undoredo_change c USING gone"
-							" WHERE c.step OPERATOR(pg_catalog.=) gone.step",
-							q, q);
+							" DELETE FROM %s c USING gone"
+							" WHERE c.step OPERATOR(pg_catalog.=) gone.step%s",
+							redo, change, its);
 		case HS_NEXT_UNDO_ACTOR:
-			return psprintf("SELECT step, step FROM %s.undo_action"
+			return psprintf("SELECT step, step FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.<) $2"
 							" AND (actor OPERATOR(pg_catalog.=) $3 OR (actor IS NULL AND $3 OPERATOR(pg_catalog.=) ''))"
 							" ORDER BY step DESC LIMIT 1",
-							q);
+							undo);
 		case HS_NEXT_REDO_ACTOR:
-			return psprintf("SELECT step, undone FROM %s.redo_action"
+			return psprintf("SELECT step, undone FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND undone OPERATOR(pg_catalog.<) $2"
 							" AND (actor OPERATOR(pg_catalog.=) $3 OR (actor IS NULL AND $3 OPERATOR(pg_catalog.=) ''))"
 							" ORDER BY undone DESC LIMIT 1",
-							q);
+							redo);
 		case HS_LAST_UNDONE:
-			return psprintf("SELECT undone FROM %s.redo_action"
+			return psprintf("SELECT undone FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" ORDER BY undone DESC LIMIT 1",
-							q);
+							redo);
 		case HS_STEP_INFO:
-			return psprintf("SELECT true, label FROM %s.undo_action"
+			return psprintf("SELECT true, label FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.=) $2"
-							" UNION ALL SELECT false, label FROM %s.redo_action"
+							" UNION ALL SELECT false, label FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.=) $2",
-							q, q);
+							undo, redo);
 		case HS_LATER_STEPS:
-			return psprintf("SELECT step FROM %s.undo_action"
+			return psprintf("SELECT step FROM %s"
 							" WHERE scope_id OPERATOR(pg_catalog.=) $1"
 							" AND step OPERATOR(pg_catalog.>) $2"
 							" ORDER BY step",
-							q);
+							undo);
 	}
 	elog(ERROR, "undoredo: unknown history statement %d", (int) which);
 	return NULL;				/* keep the compiler quiet */
@@ -1096,13 +1637,15 @@ statement_sql(void *arg)
  * nulls as SPI_execute_plan takes them (NULL: none is null).
  */
 static void
-run3(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
+run3(HistoryStatement which, const HistoryTables *t,
+	 Oid type1, Datum arg1, Oid type2, Datum arg2,
 	 Oid type3, Datum arg3, const char *nulls,
 	 Snapshot snapshot, bool read_only, long count)
 {
 	Oid			argtypes[3];
 	Datum		values[3];
 	int			nargs = OidIsValid(type3) ? 3 : OidIsValid(type2) ? 2 : 1;
+	StatementArg arg = {which, t};
 	UserContext saved;
 	int			rc;
 
@@ -1114,10 +1657,24 @@ run3(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
 	values[2] = arg3;
 	undoredo_spi_connect();
 	undoredo_become_owner(&saved);
-	rc = undoredo_execute_plan(undoredo_plan_for((uint32) which, statement_sql,
-												 (void *) (intptr_t) which,
-												 nargs, argtypes),
-							   values, nulls, snapshot, read_only, count);
+	if (t->distributed)
+	{
+		/*
+		 * Shards of one object, not kept: a plan per shard and purpose
+		 * would be many, and the network round trips of a Citus call cost
+		 * more than planning.
+		 */
+		SPIPlanPtr	plan = SPI_prepare(statement_sql(&arg), nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "undoredo: could not prepare history statement %d: %s",
+				 (int) which, SPI_result_code_string(SPI_result));
+		rc = undoredo_execute_plan(plan, values, nulls, snapshot, read_only, count);
+	}
+	else
+		rc = undoredo_execute_plan(undoredo_plan_for((uint32) which, statement_sql,
+													 &arg, nargs, argtypes),
+								   values, nulls, snapshot, read_only, count);
 	undoredo_restore_user(&saved);
 	if (rc < 0)
 		elog(ERROR, "undoredo: history statement %d failed: %s",
@@ -1125,10 +1682,11 @@ run3(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
 }
 
 static void
-run(HistoryStatement which, Oid type1, Datum arg1, Oid type2, Datum arg2,
+run(HistoryStatement which, const HistoryTables *t,
+	Oid type1, Datum arg1, Oid type2, Datum arg2,
 	Snapshot snapshot, bool read_only, long count)
 {
-	run3(which, type1, arg1, type2, arg2, InvalidOid, 0, NULL,
+	run3(which, t, type1, arg1, type2, arg2, InvalidOid, 0, NULL,
 		 snapshot, read_only, count);
 }
 
@@ -1159,6 +1717,8 @@ result_int64(void)
 bool
 undoredo_store_newer_than_snapshot(int64 scope_id)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *seen[2];
 	int			i;
@@ -1168,7 +1728,7 @@ undoredo_store_newer_than_snapshot(int64 scope_id)
 		bool		isnull;
 		Datum		d;
 
-		run(HS_STEP_STATES, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+		run(HS_STEP_STATES, t, INT8OID, Int64GetDatum(id), InvalidOid, 0,
 			i == 0 ? InvalidSnapshot : GetLatestSnapshot(), true, 1);
 		d = result(0, 1, &isnull);
 		/* out of the SPI connection's memory, which its end frees */
@@ -1189,16 +1749,18 @@ void
 undoredo_store_counts(int64 scope_id, const char *actor, int32 *undo_count,
 					  int32 *redo_count)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	bool		isnull;
 
 	*undo_count = *redo_count = 0;
 	if (scope_id == 0)
 		return;
 	if (actor != NULL)
-		run(HS_COUNTS_ACTOR, INT8OID, Int64GetDatum(scope_id),
+		run(HS_COUNTS_ACTOR, t, INT8OID, Int64GetDatum(id),
 			TEXTOID, CStringGetTextDatum(actor), InvalidSnapshot, false, 1);
 	else
-		run(HS_COUNTS, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+		run(HS_COUNTS, t, INT8OID, Int64GetDatum(id), InvalidOid, 0,
 			InvalidSnapshot, false, 1);
 	*undo_count = DatumGetInt32(result(0, 1, &isnull));
 	*redo_count = DatumGetInt32(result(0, 2, &isnull));
@@ -1209,8 +1771,9 @@ undoredo_store_counts(int64 scope_id, const char *actor, int32 *undo_count,
 void
 undoredo_store_discard_steps(int64 scope_id, bool undoable)
 {
-	run(undoable ? HS_DISCARD_UNDO : HS_DISCARD_REDO,
-		INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+	run(undoable ? HS_DISCARD_UNDO : HS_DISCARD_REDO, t, INT8OID, Int64GetDatum(id), InvalidOid, 0,
 		InvalidSnapshot, false, 0);
 	undoredo_spi_finish();
 }
@@ -1222,7 +1785,9 @@ undoredo_store_discard_steps(int64 scope_id, bool undoable)
 void
 undoredo_store_discard_redo(int64 scope_id, const char *actor)
 {
-	run3(HS_DISCARD_REDO_ACTOR, INT8OID, Int64GetDatum(scope_id),
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+	run3(HS_DISCARD_REDO_ACTOR, t, INT8OID, Int64GetDatum(id),
 		 TEXTOID, actor != NULL ? CStringGetTextDatum(actor) : (Datum) 0,
 		 InvalidOid, 0, actor != NULL ? NULL : " n",
 		 InvalidSnapshot, false, 0);
@@ -1236,7 +1801,9 @@ undoredo_store_discard_redo(int64 scope_id, const char *actor)
 void
 undoredo_store_prune(int64 scope_id, int32 keep)
 {
-	run(HS_PRUNE, INT8OID, Int64GetDatum(scope_id), INT4OID, Int32GetDatum(keep),
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+	run(HS_PRUNE, t, INT8OID, Int64GetDatum(id), INT4OID, Int32GetDatum(keep),
 		InvalidSnapshot, false, 0);
 	undoredo_spi_finish();
 }
@@ -1253,11 +1820,19 @@ undoredo_store_scope_tables(const char *object_type, const char *object_id,
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		isnull;
 	int64		scope_id;
+	int64		handle = 0;
+	HistoryTables *t = own_tables();
+	ArrayType  *relids = NULL;
 	Datum		d;
 
 	*ntables = 0;
 	*tables = NULL;
-	run(HS_SCOPE_TABLES, TEXTOID, CStringGetTextDatum(object_type),
+	if (registered(object_type))
+	{
+		handle = distributed_scope(object_type, object_id);
+		t = tables_of(handle, &scope_id);
+	}
+	run(HS_SCOPE_TABLES, t, TEXTOID, CStringGetTextDatum(object_type),
 		TEXTOID, CStringGetTextDatum(object_id),
 		latest ? GetLatestSnapshot() : InvalidSnapshot, false, 1);
 	scope_id = result_int64();
@@ -1266,17 +1841,23 @@ undoredo_store_scope_tables(const char *object_type, const char *object_id,
 		d = result(0, 2, &isnull);
 		if (!isnull)
 		{
-			Datum	   *elems;
-			int			i;
+			MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
 
-			deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true,
-							  TYPALIGN_INT, &elems, NULL, ntables);
-			*tables = MemoryContextAlloc(cxt, sizeof(Oid) * Max(*ntables, 1));
-			for (i = 0; i < *ntables; i++)
-				(*tables)[i] = DatumGetObjectId(elems[i]);
+			relids = DatumGetArrayTypePCopy(d);
+			MemoryContextSwitchTo(oldcxt);
 		}
+		if (t->distributed)
+			scope_id = handle;
 	}
 	undoredo_spi_finish();
+	/* after the statement: table ids are resolved with queries of their own */
+	if (relids != NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+		*tables = local_tables_of(t, relids, ntables);
+		MemoryContextSwitchTo(oldcxt);
+	}
 	return scope_id;
 }
 
@@ -1284,11 +1865,14 @@ undoredo_store_scope_tables(const char *object_type, const char *object_id,
 bool
 undoredo_store_refers_to(int64 scope_id, Oid relid)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	bool		isnull;
 	bool		found;
 
-	run(HS_REFERS_TO, INT8OID, Int64GetDatum(scope_id),
-		OIDOID, ObjectIdGetDatum(relid), GetLatestSnapshot(), false, 0);
+	run(HS_REFERS_TO, t, INT8OID, Int64GetDatum(id), OIDOID,
+		ObjectIdGetDatum(t->distributed ? table_id(t, relid) : relid),
+		GetLatestSnapshot(), false, 0);
 	found = DatumGetBool(result(0, 1, &isnull));
 	undoredo_spi_finish();
 	return found;
@@ -1301,14 +1885,21 @@ undoredo_store_refers_to(int64 scope_id, Oid relid)
 Oid
 undoredo_store_claim(int64 scope_id, Oid writer)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	bool		isnull;
 	Oid			owner;
 
-	run(HS_CLAIM, INT8OID, Int64GetDatum(scope_id),
-		REGROLEOID, ObjectIdGetDatum(writer), GetLatestSnapshot(), false, 0);
+	if (t->distributed)
+		run(HS_CLAIM, t, INT8OID, Int64GetDatum(id),
+			TEXTOID, role_name(writer), GetLatestSnapshot(), false, 0);
+	else
+		run(HS_CLAIM, t, INT8OID, Int64GetDatum(id),
+			REGROLEOID, ObjectIdGetDatum(writer), GetLatestSnapshot(), false, 0);
 	if (SPI_processed != 1)
-		elog(ERROR, "undoredo: scope row " INT64_FORMAT " is missing", scope_id);
-	owner = DatumGetObjectId(result(0, 1, &isnull));
+		elog(ERROR, "undoredo: scope row " INT64_FORMAT " is missing", id);
+	owner = t->distributed ? role_of(result(0, 1, &isnull)) :
+		DatumGetObjectId(result(0, 1, &isnull));
 	undoredo_spi_finish();
 	return owner;
 }
@@ -1317,8 +1908,15 @@ undoredo_store_claim(int64 scope_id, Oid writer)
 void
 undoredo_store_add_table(int64 scope_id, Oid relid)
 {
-	run(HS_ADD_TABLE, INT8OID, Int64GetDatum(scope_id),
-		REGCLASSOID, ObjectIdGetDatum(relid), GetLatestSnapshot(), false, 0);
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+
+	if (t->distributed)
+		run(HS_ADD_TABLE, t, INT8OID, Int64GetDatum(id),
+			OIDOID, ObjectIdGetDatum(table_id(t, relid)), GetLatestSnapshot(), false, 0);
+	else
+		run(HS_ADD_TABLE, t, INT8OID, Int64GetDatum(id),
+			REGCLASSOID, ObjectIdGetDatum(relid), GetLatestSnapshot(), false, 0);
 	undoredo_spi_finish();
 }
 
@@ -1329,10 +1927,15 @@ undoredo_store_add_table(int64 scope_id, Oid relid)
 void
 undoredo_store_clear_scope(int64 scope_id)
 {
-	run(HS_CLEAR_SCOPE, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+
+	run(HS_CLEAR_SCOPE, t, INT8OID, Int64GetDatum(id), InvalidOid, 0,
 		GetLatestSnapshot(), false, 0);
 	undoredo_spi_finish();
-	CacheInvalidateRelcacheByRelid(undoredo_history_relid("undoredo_scope"));
+	/* a distributed scope's row is not kept across transactions */
+	if (!t->distributed)
+		CacheInvalidateRelcacheByRelid(undoredo_history_relid("undoredo_scope"));
 }
 
 /*
@@ -1342,11 +1945,13 @@ undoredo_store_clear_scope(int64 scope_id)
 HistoryStep *
 undoredo_store_history(int64 scope_id, int *nsteps)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	MemoryContext cxt = CurrentMemoryContext;
 	HistoryStep *steps;
 	uint64		i;
 
-	run(HS_HISTORY, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+	run(HS_HISTORY, t, INT8OID, Int64GetDatum(id), InvalidOid, 0,
 		InvalidSnapshot, false, 0);
 	*nsteps = (int) SPI_processed;
 	steps = MemoryContextAlloc(cxt, sizeof(HistoryStep) * Max(SPI_processed, 1));
@@ -1379,8 +1984,10 @@ undoredo_store_history(int64 scope_id, int *nsteps)
 void
 undoredo_store_move_step(bool undo, int64 scope_id, int64 step, int64 undone)
 {
-	run3(undo ? HS_TO_REDO : HS_TO_UNDO, INT8OID, Int64GetDatum(step),
-		 INT8OID, Int64GetDatum(scope_id),
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
+	run3(undo ? HS_TO_REDO : HS_TO_UNDO, t, INT8OID, Int64GetDatum(step),
+		 INT8OID, Int64GetDatum(id),
 		 undo ? INT8OID : InvalidOid, Int64GetDatum(undone), NULL,
 		 InvalidSnapshot, false, 0);
 	undoredo_spi_finish();
@@ -1393,9 +2000,11 @@ undoredo_store_move_step(bool undo, int64 scope_id, int64 step, int64 undone)
 int64
 undoredo_store_last_undone(int64 scope_id)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	int64		undone;
 
-	run(HS_LAST_UNDONE, INT8OID, Int64GetDatum(scope_id), InvalidOid, 0,
+	run(HS_LAST_UNDONE, t, INT8OID, Int64GetDatum(id), InvalidOid, 0,
 		InvalidSnapshot, false, 1);
 	undone = Max(result_int64(), 0);
 	undoredo_spi_finish();
@@ -1415,16 +2024,17 @@ int64
 undoredo_store_next_step(bool undo, int64 scope_id, const char *actor,
 						 int64 from, int64 *order)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	int64		step = 0;
 	bool		isnull;
 
 	if (actor != NULL)
-		run3(undo ? HS_NEXT_UNDO_ACTOR : HS_NEXT_REDO_ACTOR,
-			 INT8OID, Int64GetDatum(scope_id), INT8OID, Int64GetDatum(from),
+		run3(undo ? HS_NEXT_UNDO_ACTOR : HS_NEXT_REDO_ACTOR, t, INT8OID, Int64GetDatum(id), INT8OID, Int64GetDatum(from),
 			 TEXTOID, CStringGetTextDatum(actor), NULL,
 			 InvalidSnapshot, false, 1);
 	else
-		run(undo ? HS_NEXT_UNDO : HS_NEXT_REDO, INT8OID, Int64GetDatum(scope_id),
+		run(undo ? HS_NEXT_UNDO : HS_NEXT_REDO, t, INT8OID, Int64GetDatum(id),
 			INT8OID, Int64GetDatum(from), InvalidSnapshot, false, 1);
 	if (SPI_processed > 0)
 	{
@@ -1443,11 +2053,13 @@ bool
 undoredo_store_step_info(int64 scope_id, int64 step, bool *undoable,
 						 char **label)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		found = false;
 	bool		isnull;
 
-	run(HS_STEP_INFO, INT8OID, Int64GetDatum(scope_id), INT8OID,
+	run(HS_STEP_INFO, t, INT8OID, Int64GetDatum(id), INT8OID,
 		Int64GetDatum(step), InvalidSnapshot, false, 1);
 	if (SPI_processed > 0)
 	{
@@ -1469,11 +2081,13 @@ undoredo_store_step_info(int64 scope_id, int64 step, bool *undoable,
 int64 *
 undoredo_store_later_steps(int64 scope_id, int64 step, int *nsteps)
 {
+	int64		id;
+	HistoryTables *t = tables_of(scope_id, &id);
 	MemoryContext cxt = CurrentMemoryContext;
 	int64	   *steps;
 	uint64		i;
 
-	run(HS_LATER_STEPS, INT8OID, Int64GetDatum(scope_id), INT8OID,
+	run(HS_LATER_STEPS, t, INT8OID, Int64GetDatum(id), INT8OID,
 		Int64GetDatum(step), InvalidSnapshot, false, 0);
 	*nsteps = (int) SPI_processed;
 	steps = MemoryContextAlloc(cxt, sizeof(int64) * Max(SPI_processed, 1));

@@ -16,6 +16,8 @@
  * scope.c     the scope lock, the current step, pending changes: the only
  *             file that knows transaction state
  * store.c     the history tables: the only file that reads or writes them
+ * placement.c on Citus: this node's shards of a registered object type's
+ *             history and of the tables it names
  * image.c     binary row images
  * tableinfo.c what capture and replay need to know about a tracked table
  * citus.c     on Citus: where a scope's history is not, whose rows a shard
@@ -173,8 +175,18 @@ typedef struct TableInfo
 								 * distributed by an object's key; else 0 */
 } TableInfo;
 
-/* citus.c */
+/* placement.c */
+#define UNDOREDO_MAX_TYPE_NAME 30	/* of an object type registered for Citus */
+
 extern bool undoredo_citus_loaded(void);
+extern Oid	undoredo_placement_history_table(const char *object_type,
+											 const char *part);
+extern bool undoredo_placement_shards(int n, const Oid *relids, int64 key,
+									  Oid *shards);
+extern Oid	undoredo_placement_table_id(Oid relid);
+extern Oid	undoredo_placement_table_shard(Oid id, int64 key);
+
+/* citus.c */
 extern AttrNumber undoredo_citus_shard_key(Relation rel);
 extern void undoredo_citus_check_row(TableInfo *ti, Relation rel,
 									 HeapTuple tuple, const char *scope);
@@ -326,13 +338,14 @@ extern bool undoredo_store_has_redo(int64 scope_id, const char *actor);
 extern int64 undoredo_store_step(int64 scope_id, const char *label,
 								 const char *actor, int64 reverts,
 								 TimestampTz created_at);
-extern void undoredo_store_chunk(int64 step, int32 seq, int32 count,
-								 int nrelids, const Oid *relids,
+extern void undoredo_store_chunk(int64 scope_id, int64 step, int32 seq,
+								 int32 count, int nrelids, const Oid *relids,
 								 char *const *relcolumns,
 								 const TypeSet *types, StringInfo data);
 typedef struct UndoRedoChangeScan UndoRedoChangeScan;
 
-extern UndoRedoChangeScan *undoredo_store_begin_changes(int64 step, bool backward);
+extern UndoRedoChangeScan *undoredo_store_begin_changes(int64 scope_id, int64 step,
+														bool backward);
 extern Change *undoredo_store_next_change(UndoRedoChangeScan *cs);
 extern void undoredo_store_end_changes(UndoRedoChangeScan *cs);
 extern bool undoredo_store_newer_than_snapshot(int64 scope_id);

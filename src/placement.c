@@ -1,0 +1,211 @@
+/*-------------------------------------------------------------------------
+ *
+ * placement.c
+ *	  Where, on a Citus node, the history and the rows of an object of a
+ *	  type registered for Citus are: this node's shards of them.
+ *
+ * In Citus mode (docs/citus.md) the history of a registered object type
+ * lives in four tables distributed by the object id and co-located with
+ * the type's data (made by undoredo_citus_register, citus.c), so shard
+ * moves, rebalances and splits carry each object's history with its rows.
+ * A node reads and writes the shards of them that hold the object's id;
+ * store.c asks here which they are.  Only the node that holds them may:
+ * a placement on another node (a shard moved away and not yet cleaned up
+ * included) is not this node's.
+ *
+ * A tracked distributed table is named in such a history by a table id,
+ * not by an oid, which is per node: the coordinator's oid of the table
+ * when undoredo_track made its capture trigger, given to that trigger as
+ * its argument.  Citus copies the trigger, argument included, to the
+ * table's copy on every node and to every shard (made later by moves and
+ * splits too), so capture reads the id from the trigger that fires, and
+ * replay finds the table again by it wherever the shard has gone.  A
+ * table dropped takes its id along: a step naming it finds no table, as
+ * a step naming a dropped table's oid does.
+ *
+ * Each lookup is one query on Citus's metadata; store.c keeps what it
+ * found for the rest of the transaction.  Nothing here is reached on a
+ * server without Citus.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "commands/extension.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "undoredo.h"
+
+/*
+ * Is Citus loaded and installed in this database?  Citus is always
+ * preloaded where it is installed, so its setting exists exactly there: a
+ * server without Citus answers with a setting lookup, reading no catalog.
+ */
+bool
+undoredo_citus_loaded(void)
+{
+	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL &&
+		OidIsValid(get_extension_oid("citus", true));
+}
+
+/* The oid of undoredo_capture(), the capture and guard triggers' function. */
+static Oid
+capture_function(void)
+{
+	List	   *name = list_make2(makeString(get_namespace_name(undoredo_extension()->schema)),
+								  makeString(pstrdup("undoredo_capture")));
+
+	return LookupFuncName(name, 0, NULL, false);
+}
+
+/*
+ * The distributed table "undoredo_<object_type>_<part>" of a registered
+ * object type in the extension's schema, or InvalidOid when the type is
+ * not registered.  Types are registered with names of lower-case letters,
+ * digits and underscores only (citus.c); any other name is not one.
+ */
+Oid
+undoredo_placement_history_table(const char *object_type, const char *part)
+{
+	const char *c;
+
+	if (strlen(object_type) > UNDOREDO_MAX_TYPE_NAME || object_type[0] == '\0')
+		return InvalidOid;
+	for (c = object_type; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			return InvalidOid;
+	return get_relname_relid(psprintf("undoredo_%s_%s", object_type, part),
+							 undoredo_extension()->schema);
+}
+
+/*
+ * This node's shards of the distributed tables relids[0 .. n-1], all
+ * co-located, that hold the distribution value key, into shards; false
+ * when this node holds none of them (then shards is untouched).
+ */
+bool
+undoredo_placement_shards(int n, const Oid *relids, int64 key, Oid *shards)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, INT8OID};
+	Datum		values[2];
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+	bool		found;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = ObjectIdGetDatum(relids[i]);
+	values[0] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid),
+												true, TYPALIGN_INT));
+	values[1] = Int64GetDatum(key);
+	undoredo_spi_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass(pg_catalog.shard_name(t.rel,"
+							  "  s.shardid))::pg_catalog.oid"
+							  " FROM pg_catalog.unnest($1) WITH ORDINALITY t(rel, n),"
+							  " LATERAL (SELECT pg_catalog.get_shard_id_for_distribution_column("
+							  "  t.rel::pg_catalog.regclass, $2) AS shardid) s"
+							  " WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p"
+							  "  JOIN pg_catalog.pg_dist_local_group g"
+							  "  ON g.groupid OPERATOR(pg_catalog.=) p.groupid"
+							  "  WHERE p.shardid OPERATOR(pg_catalog.=) s.shardid)"
+							  " ORDER BY t.n",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	found = SPI_processed == (uint64) n;
+	for (i = 0; found && i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  1, &isnull);
+
+		if (isnull)
+			found = false;
+		else
+			shards[i] = DatumGetObjectId(d);
+	}
+	undoredo_spi_finish();
+	return found;
+}
+
+/*
+ * The table id of a tracked table or shard: the argument of its capture
+ * trigger; InvalidOid when its capture trigger has none (it was tracked
+ * before Citus mode, or before it was distributed).
+ */
+Oid
+undoredo_placement_table_id(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	Oid			capture = capture_function();
+	Oid			id = InvalidOid;
+	int			i;
+
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+
+		if (t->tgfoid == capture && TRIGGER_FOR_ROW(t->tgtype) && t->tgnargs == 1)
+			id = atooid(t->tgargs[0]);
+	}
+	relation_close(rel, AccessShareLock);
+	return id;
+}
+
+/*
+ * This node's shard, holding key, of the distributed table whose capture
+ * trigger has table id id; InvalidOid when no table has it any more.  A
+ * table whose shard for key is on another node is not found either: it is
+ * not co-located with the history that names it.
+ */
+Oid
+undoredo_placement_table_shard(Oid id, int64 key)
+{
+	Oid			argtypes[3] = {TEXTOID, INT8OID, OIDOID};
+	Datum		values[3];
+	Oid			shard = InvalidOid;
+
+	values[0] = CStringGetTextDatum(psprintf("%u", id));
+	values[1] = Int64GetDatum(key);
+	values[2] = ObjectIdGetDatum(capture_function());
+	undoredo_spi_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass(pg_catalog.shard_name("
+							  "  p.logicalrelid, s.shardid))::pg_catalog.oid"
+							  " FROM pg_catalog.pg_dist_partition p"
+							  " JOIN pg_catalog.pg_trigger t"
+							  " ON t.tgrelid OPERATOR(pg_catalog.=) p.logicalrelid,"
+							  " LATERAL (SELECT pg_catalog.get_shard_id_for_distribution_column("
+							  "  p.logicalrelid, $2) AS shardid) s"
+							  " WHERE p.partmethod OPERATOR(pg_catalog.=) 'h'"
+							  " AND t.tgfoid OPERATOR(pg_catalog.=) $3"
+							  " AND t.tgnargs OPERATOR(pg_catalog.=) 1"
+							  " AND t.tgargs OPERATOR(pg_catalog.=)"
+							  "  (pg_catalog.convert_to($1, 'SQL_ASCII')"
+							  "   OPERATOR(pg_catalog.||) '\\x00'::pg_catalog.bytea)"
+							  " AND EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl"
+							  "  JOIN pg_catalog.pg_dist_local_group g"
+							  "  ON g.groupid OPERATOR(pg_catalog.=) pl.groupid"
+							  "  WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid)",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  1, &isnull);
+
+		if (!isnull)
+			shard = DatumGetObjectId(d);
+	}
+	undoredo_spi_finish();
+	return shard;
+}
