@@ -293,6 +293,9 @@ FROM (SELECT p.proname ~ '^undoredo_(track|untrack|undo|redo|status|history|clea
       FROM public.ext_object o JOIN pg_proc p
         ON o.catalog = 'pg_proc'::regclass AND p.oid = o.objid) f
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+-- and with values: only the extension's owner may register an object type
+-- for Citus mode (it creates distributed history tables)
+SELECT public.try('SELECT public.undoredo_citus_register(''document'', ''pg_catalog.pg_class'')');
 RESET ROLE;
 -- the history is unchanged
 SELECT state, changes FROM undoredo_history('sec', 1);
