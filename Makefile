@@ -8,7 +8,8 @@ EXTENSION = undoredo
 DATA = sql/undoredo--1.0.sql sql/undoredo--1.1.sql sql/undoredo--1.0--1.1.sql \
        sql/undoredo--1.1.1.sql sql/undoredo--1.1--1.1.1.sql \
        sql/undoredo--1.1.2.sql sql/undoredo--1.1.1--1.1.2.sql \
-       sql/undoredo--1.2.sql sql/undoredo--1.1.2--1.2.sql
+       sql/undoredo--1.2.sql sql/undoredo--1.1.2--1.2.sql \
+       sql/undoredo--1.3.sql sql/undoredo--1.2--1.3.sql
 PGFILEDESC = "undoredo - per-object undo/redo histories"
 
 REGRESS = install tracking capture undo_redo types conflicts privileges \

@@ -273,7 +273,10 @@ SELECT public.try('UPDATE public.redo_action SET label = NULL');
 -- the SPEC's API check their arguments; every other one must be refused:
 -- the trigger functions (executable by PUBLIC, as trigger functions need
 -- not be) refuse a direct call, anything else must not be executable by
--- the role.  Shown: SQLSTATE only, the messages name internals.
+-- the role.  Shown: SQLSTATE only, the messages name internals.  A STRICT
+-- function called with NULL constants is folded to NULL by the planner,
+-- neither called nor checked for privileges: its outcome is ok, and
+-- executable is what shows it refused (undoredo_citus_register).
 SELECT f.in_spec, f.rettype, f.executable,
        CASE WHEN f.in_spec THEN f.outcome ELSE split_part(f.outcome, ':', 1) END
            AS outcome,
@@ -290,6 +293,9 @@ FROM (SELECT p.proname ~ '^undoredo_(track|untrack|undo|redo|status|history|clea
       FROM public.ext_object o JOIN pg_proc p
         ON o.catalog = 'pg_proc'::regclass AND p.oid = o.objid) f
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+-- and with values: only the extension's owner may register an object type
+-- for Citus mode (it creates distributed history tables)
+SELECT public.try('SELECT public.undoredo_citus_register(''document'', ''pg_catalog.pg_class'')');
 RESET ROLE;
 -- the history is unchanged
 SELECT state, changes FROM undoredo_history('sec', 1);

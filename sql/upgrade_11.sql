@@ -1,8 +1,8 @@
 -- Upgrade from 1.1: a database created at version 1.1, with a history that
 -- 1.1 recorded (steps to undo and steps to redo), is updated with ALTER
--- EXTENSION undoredo UPDATE (1.1 -> 1.1.1 -> 1.1.2 -> 1.2).  The history
--- keeps its steps, lists their changes, redoes in 1.1's order (the most
--- recently undone step first: the lowest step id, as 1.1 undid newest
+-- EXTENSION undoredo UPDATE (1.1 -> 1.1.1 -> 1.1.2 -> 1.2 -> 1.3).  The
+-- history keeps its steps, lists their changes, redoes in 1.1's order (the
+-- most recently undone step first: the lowest step id, as 1.1 undid newest
 -- first), and undoes and redoes back to exact values; the extension's
 -- objects are then those of a fresh install.  Runs in a database of its
 -- own.

@@ -47,7 +47,7 @@
 #define ERRCODE_UNDOREDO_CONFLICT MAKE_SQLSTATE('U','R','0','0','1')
 
 /* the version of the SQL objects this library works with */
-#define UNDOREDO_VERSION "1.2"
+#define UNDOREDO_VERSION "1.3"
 
 /*
  * An intended fall-through between case labels.  PostgreSQL 19 builds with
