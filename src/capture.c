@@ -545,6 +545,11 @@ undoredo_track(PG_FUNCTION_ARGS)
 			add_missing_guards(relid, ext);
 			undoredo_spi_finish();
 		}
+		/* tracked before it was distributed: its capture trigger gets an id */
+		if (undoredo_citus_loaded() && undoredo_citus_table(relid) &&
+			!OidIsValid(undoredo_placement_table_id(relid)))
+			undoredo_citus_track(relid, qualified_relation_name(relid), ext->qschema,
+								 true);
 		relation_close(rel, NoLock);
 		PG_RETURN_VOID();
 	}
@@ -552,7 +557,7 @@ undoredo_track(PG_FUNCTION_ARGS)
 	qname = qualified_relation_name(relid);
 	if (undoredo_citus_loaded() && undoredo_citus_table(relid))
 	{
-		undoredo_citus_track(relid, qname, ext->qschema);
+		undoredo_citus_track(relid, qname, ext->qschema, false);
 		relation_close(rel, NoLock);
 		PG_RETURN_VOID();
 	}

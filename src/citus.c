@@ -38,6 +38,8 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -72,8 +74,10 @@ histories_on_workers(void)
 
 /*
  * Refuse a call on a scope that has no history on this node (scope_id 0)
- * when its history may be on a Citus worker.  scope_id -1: not looked up
- * yet; it is looked up (as last committed) only on such a coordinator.
+ * when its history may be on a Citus worker.  UNDOREDO_SCOPE_UNKNOWN: not
+ * looked up yet; it is looked up (as last committed) only on such a
+ * coordinator.  (A scope of a type registered for Citus is refused where
+ * its shards are not, by store.c, when it is looked up.)
  */
 void
 undoredo_citus_check_here(const char *object_type, const char *object_id,
@@ -82,9 +86,10 @@ undoredo_citus_check_here(const char *object_type, const char *object_id,
 	int			ntables;
 	Oid		   *tables;
 
-	if (scope_id > 0 || !histories_on_workers())
+	if ((scope_id != 0 && scope_id != UNDOREDO_SCOPE_UNKNOWN) ||
+		!histories_on_workers())
 		return;
-	if (scope_id < 0 &&
+	if (scope_id == UNDOREDO_SCOPE_UNKNOWN &&
 		undoredo_store_scope_tables(object_type, object_id, true,
 									&ntables, &tables) != 0)
 		return;
@@ -175,6 +180,16 @@ undoredo_citus_check_row(TableInfo *ti, Relation rel, HeapTuple tuple,
 
 	if (ti->citus_key == 0 || tuple == NULL)
 		return;
+	if (ti->citus_key > 0 &&
+		!OidIsValid(undoredo_placement_history_table(pnstrdup(scope, strchr(scope, ':') - scope),
+													 "scope")))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot capture a change of \"%s\" under undoredo.scope \"%s\"",
+						RelationGetRelationName(rel), scope),
+				 errdetail("The table is distributed by Citus and the scope's object type is not registered for Citus: its history would stay on this node when the shard moves."),
+				 errhint("Register the object type on the coordinator with undoredo_citus_register."),
+				 errtable(rel)));
 	if (ti->citus_key < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -327,20 +342,27 @@ unsafe_trigger_ddl(const char *sql)
  * the distributed table, the capture trigger reaching the shards with
  * it.  The guard on the coordinator's table refuses a TRUNCATE there.
  * Shards made later (splits, moves) are made from the coordinator's table
- * with both.
+ * with both.  The capture trigger carries the table's id for Citus mode
+ * (placement.c); a table tracked before it was distributed, whose trigger
+ * has none, is given one when it is tracked again (again: its capture
+ * trigger is replaced, the guards are there).
  */
 void
-undoredo_citus_track(Oid relid, const char *qname, const char *qschema)
+undoredo_citus_track(Oid relid, const char *qname, const char *qschema,
+					 bool again)
 {
 	on_placements(relid,
 				  psprintf("CREATE OR REPLACE TRIGGER undoredo_guard"
 						   " BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %%1$s"
 						   " FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
 						   format_escaped(qschema)));
+	if (again)
+		unsafe_trigger_ddl(psprintf("DROP TRIGGER undoredo_capture ON %s", qname));
+	/* the table id (placement.c): this table's oid on the coordinator */
 	unsafe_trigger_ddl(psprintf("CREATE TRIGGER undoredo_capture"
 								" AFTER INSERT OR UPDATE OR DELETE ON %s"
-								" FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture()",
-								qname, qschema));
+								" FOR EACH ROW EXECUTE FUNCTION %s.undoredo_capture('%u')",
+								qname, qschema, relid));
 	unsafe_trigger_ddl(psprintf("CREATE OR REPLACE TRIGGER undoredo_guard"
 								" BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s"
 								" FOR EACH STATEMENT EXECUTE FUNCTION %s.undoredo_capture()",
@@ -377,17 +399,190 @@ undoredo_citus_untrack(Oid relid, const char *qname, const char *qschema)
 	unsafe_trigger_ddl(psprintf("DROP TRIGGER IF EXISTS undoredo_guard ON %s", qname));
 }
 
+/* Run a statement of undoredo_citus_register, connected to SPI. */
+static void
+register_sql(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL,
+										   false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "undoredo: could not run \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+}
+
 /*
- * undoredo_citus_register(object_type text, colocate_with regclass):
- * Citus mode for an object type (docs/citus.md).
+ * undoredo_citus_register(object_type text, colocate_with regclass): Citus
+ * mode for an object type (docs/citus.md, placement.c).  On the
+ * coordinator, by the extension's owner: creates the type's four history
+ * tables, distributed by the object id and co-located with colocate_with,
+ * which must be hash-distributed by a bigint column; makes undoredo's
+ * functions of a scope (their bigint overloads) distributed functions
+ * routed by the object id through that co-location group, unless they are
+ * already.  Citus routes a call by the value of
+ * object_id alone, so every registered type must be in the one group.
  */
 PG_FUNCTION_INFO_V1(undoredo_citus_register);
 
 Datum
 undoredo_citus_register(PG_FUNCTION_ARGS)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("undoredo_citus_register is not implemented yet")));
+	char	   *object_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			colocate = PG_GETARG_OID(1);
+	const UndoRedoExtension *ext = undoredo_extension();
+	static const char *const functions[] = {
+		"undoredo_undo(text, bigint, integer, text)",
+		"undoredo_redo(text, bigint, integer, text)",
+		"undoredo_status(text, bigint, text)",
+		"undoredo_history(text, bigint)",
+		"undoredo_clear(text, bigint)",
+		"undoredo_changes(text, bigint, bigint)",
+		"undoredo_revert(text, bigint, bigint)"
+	};
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	char	   *qcolocate;
+	char	   *prefix;
+	const char *c;
+	bool		isnull;
+	int64		colocation;
+	UserContext saved;
+	int			i;
+
+	if (!undoredo_citus_loaded())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("Citus is not installed in this database")));
+	if (!has_privs_of_role(GetUserId(), ext->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to register object type \"%s\" for Citus",
+						object_type),
+				 errdetail("Only the owner of extension undoredo may register an object type.")));
+	for (c = object_type; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			break;
+	if (*c != '\0' || object_type[0] == '\0' ||
+		strlen(object_type) > UNDOREDO_MAX_TYPE_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("object type \"%s\" cannot be registered for Citus", object_type),
+				 errdetail("The name of a registered object type names its history tables: it must be 1 to %d lower-case letters, digits and underscores.",
+						   UNDOREDO_MAX_TYPE_NAME)));
+	if (OidIsValid(undoredo_placement_history_table(object_type, "scope")))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("object type \"%s\" is registered for Citus already", object_type)));
+
+	undoredo_spi_connect();
+	if (SPI_execute("SELECT FROM pg_catalog.pg_dist_local_group"
+					" WHERE groupid OPERATOR(pg_catalog.=) 0", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("an object type can be registered for Citus on the coordinator only")));
+	values[0] = ObjectIdGetDatum(colocate);
+	if (SPI_execute_with_args("SELECT p.colocationid::pg_catalog.int8,"
+							  " p.partmethod OPERATOR(pg_catalog.=) 'h'"
+							  " AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.int8'::pg_catalog.regtype"
+							  " FROM pg_catalog.pg_dist_partition p"
+							  " LEFT JOIN pg_catalog.pg_attribute a"
+							  " ON a.attrelid OPERATOR(pg_catalog.=) p.logicalrelid"
+							  " AND a.attname OPERATOR(pg_catalog.=)"
+							  "  pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)"
+							  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	if (SPI_processed == 0 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+									&isnull)) || isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" is not distributed by a bigint column",
+						get_rel_name(colocate)),
+				 errdetail("The history of a registered object type is co-located with a table hash-distributed by the object id, a bigint as undoredo_undo's object_id, by which Citus routes the call.")));
+	colocation = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* the functions of a scope: routed through one group only */
+	values[1] = CStringGetTextDatum(psprintf("%s.%s", ext->qschema, functions[0]));
+	argtypes[0] = INT8OID;
+	values[0] = Int64GetDatum(colocation);
+	if (SPI_execute_with_args("SELECT FROM pg_catalog.pg_dist_object o"
+							  " WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+							  " AND o.objid OPERATOR(pg_catalog.=) $2::pg_catalog.regprocedure"
+							  " AND o.colocationid IS NOT NULL"
+							  " AND o.colocationid::pg_catalog.int8 OPERATOR(pg_catalog.<>) $1",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" is not co-located with the object types registered for Citus already",
+						get_rel_name(colocate)),
+				 errdetail("Citus routes undoredo's functions by the object id alone, through one co-location group: every registered object type must be co-located with the same tables.")));
+
+	qcolocate = quote_qualified_identifier(get_namespace_name(get_rel_namespace(colocate)),
+										   get_rel_name(colocate));
+	prefix = psprintf("%s.%s", ext->qschema,
+					  quote_identifier(psprintf("undoredo_%s", object_type)));
+	undoredo_become_owner(&saved);
+
+	/*
+	 * The tables of undoredo--1.3.sql's history, keyed by the object id
+	 * (scope_id), with no column that Citus would copy as a node's oid.
+	 */
+	register_sql(psprintf("CREATE TABLE %s_scope (scope_id bigint NOT NULL,"
+						  " object_type text NOT NULL, object_id text NOT NULL,"
+						  " owner text, relids oid[] NOT NULL DEFAULT '{}',"
+						  " next_step bigint NOT NULL DEFAULT 0,"
+						  " PRIMARY KEY (scope_id))",
+						  prefix), 0, NULL, NULL);
+	register_sql(psprintf("CREATE TABLE %s_undo (scope_id bigint NOT NULL,"
+						  " step bigint NOT NULL, label text,"
+						  " created_at timestamptz NOT NULL, actor text, reverts bigint,"
+						  " PRIMARY KEY (scope_id, step))",
+						  prefix), 0, NULL, NULL);
+	register_sql(psprintf("CREATE TABLE %s_redo (scope_id bigint NOT NULL,"
+						  " step bigint NOT NULL, label text,"
+						  " created_at timestamptz NOT NULL, actor text, reverts bigint,"
+						  " undone bigint NOT NULL,"
+						  " PRIMARY KEY (scope_id, step), UNIQUE (scope_id, undone))",
+						  prefix), 0, NULL, NULL);
+	register_sql(psprintf("CREATE TABLE %s_change (scope_id bigint NOT NULL,"
+						  " step bigint NOT NULL, seq integer NOT NULL,"
+						  " nchanges integer NOT NULL, relids oid[] NOT NULL,"
+						  " changes bytea NOT NULL, typoids oid[], types text[],"
+						  " reloids oid[], relcolumns text[], origin text,"
+						  " PRIMARY KEY (scope_id, step, seq))"
+						  " WITH (toast_tuple_target = 8160)",
+						  prefix), 0, NULL, NULL);
+	argtypes[0] = TEXTOID;
+	argtypes[1] = TEXTOID;
+	values[1] = CStringGetTextDatum(qcolocate);
+	for (i = 0; i < 4; i++)
+	{
+		static const char *const parts[] = {"scope", "undo", "redo", "change"};
+		char	   *table = psprintf("%s_%s", prefix, parts[i]);
+
+		register_sql(psprintf("REVOKE ALL ON %s FROM PUBLIC", table), 0, NULL, NULL);
+		values[0] = CStringGetTextDatum(table);
+		register_sql("SELECT pg_catalog.create_distributed_table($1::pg_catalog.regclass,"
+					 " 'scope_id', colocate_with => $2)", 2, argtypes, values);
+	}
+	for (i = 0; i < (int) lengthof(functions); i++)
+	{
+		values[0] = CStringGetTextDatum(psprintf("%s.%s", ext->qschema, functions[i]));
+		register_sql("SELECT pg_catalog.create_distributed_function($1::pg_catalog.regprocedure,"
+					 " 'object_id', colocate_with => $2, force_delegation => true)"
+					 " WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o"
+					 "  WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+					 "  AND o.objid OPERATOR(pg_catalog.=) $1::pg_catalog.regprocedure"
+					 "  AND o.colocationid IS NOT NULL)",
+					 2, argtypes, values);
+	}
+	undoredo_restore_user(&saved);
+	undoredo_spi_finish();
 	PG_RETURN_VOID();
 }

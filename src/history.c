@@ -114,7 +114,7 @@ undoredo_clear(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot clear a history while an undo or redo is replaying"),
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
-	undoredo_citus_check_here(object_type, object_id, -1);
+	undoredo_citus_check_here(object_type, object_id, UNDOREDO_SCOPE_UNKNOWN);
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_CLEAR);
 	undoredo_flush_for_reading(ss);
 	undoredo_store_discard_steps(undoredo_scope_id(ss), true);

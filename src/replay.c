@@ -2451,7 +2451,7 @@ replay(FunctionCallInfo fcinfo, bool undo)
 				 errmsg("cannot redo while an undo or redo is replaying"),
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo or undoredo_redo.")));
 
-	undoredo_citus_check_here(object_type, object_id, -1);
+	undoredo_citus_check_here(object_type, object_id, UNDOREDO_SCOPE_UNKNOWN);
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
 	/* the scope is locked to the end of the transaction (scope.c) */
 	Assert(undoredo_find_scope_state(ss->scope) == ss);
@@ -2510,7 +2510,7 @@ undoredo_revert(PG_FUNCTION_ARGS)
 				 errmsg("cannot revert while an undo or redo is replaying"),
 				 errdetail("The function was called from a trigger or function that runs during undoredo_undo, undoredo_redo or undoredo_revert.")));
 
-	undoredo_citus_check_here(object_type, object_id, -1);
+	undoredo_citus_check_here(object_type, object_id, UNDOREDO_SCOPE_UNKNOWN);
 	ss = undoredo_access_lock_scope(object_type, object_id, UNDOREDO_ACCESS_REPLAY);
 	Assert(undoredo_find_scope_state(ss->scope) == ss);
 	undoredo_flush_for_reading(ss);

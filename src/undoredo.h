@@ -187,6 +187,8 @@ extern Oid	undoredo_placement_table_id(Oid relid);
 extern Oid	undoredo_placement_table_shard(Oid id, int64 key);
 
 /* citus.c */
+#define UNDOREDO_SCOPE_UNKNOWN PG_INT64_MIN	/* a scope id not looked up */
+
 extern AttrNumber undoredo_citus_shard_key(Relation rel);
 extern void undoredo_citus_check_row(TableInfo *ti, Relation rel,
 									 HeapTuple tuple, const char *scope);
@@ -196,7 +198,7 @@ extern bool undoredo_citus_table(Oid relid);
 extern void undoredo_citus_refuse_untravelled(const char *relname,
 											  const char *scope);
 extern void undoredo_citus_track(Oid relid, const char *qname,
-								 const char *qschema);
+								 const char *qschema, bool again);
 extern void undoredo_citus_untrack(Oid relid, const char *qname,
 								   const char *qschema);
 

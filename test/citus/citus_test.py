@@ -17,16 +17,14 @@ FAIL, never an xfail.
 
 The schema of every test: `<p>_document (id bigint primary key)` and
 `<p>_paragraph (doc_id, pos, body)`, distributed by the document id and
-co-located with the suite's `document` table (4 shards), tracked before
-distribution with citus.enable_unsafe_triggers = on.  undoredo_undo, _redo,
-_status and _history (bigint overloads) are distributed functions
-(distribution_arg_name => 'object_id', colocate_with => 'document',
-force_delegation => true), so a call of the form SELECT f(...) or SELECT *
-FROM f(...) runs on the worker that holds the object's shard.  That is
-today's API; when Citus mode brings a registration of an object type
-(docs/citus.md), Suite.start registers "document" with it, and the tests
-that call the generic functions keep asserting what they assert: routed
-or refused, never a silent (0,0).
+co-located with the suite's `document` table (4 shards), then tracked
+(make_doc_tables).  Suite.start sets up Citus mode as README's "Scaling
+out with Citus" does: `document` distributed, the object type "document"
+registered with undoredo_citus_register (its history in tables
+co-located with `document`, undoredo's functions of a scope made
+distributed functions routed by object_id), `document` tracked.  A call
+of the form SELECT f(...) or SELECT * FROM f(...) then runs on the worker
+that holds the object's shards.
 """
 import contextlib
 import os
@@ -102,16 +100,11 @@ class Suite:
             q(c, "SELECT citus_add_node(%s, %s)", (w.dir, w.port))
         # undoredo itself: created once on the coordinator
         q(c, "CREATE EXTENSION undoredo")
-        q(c, "SET citus.enable_unsafe_triggers = on")
+        # Citus mode as README's "Scaling out with Citus" sets it up
         q(c, "CREATE TABLE document (id bigint PRIMARY KEY, title text)")
-        q(c, "SELECT undoredo_track('document')")
         q(c, "SELECT create_distributed_table('document', 'id', shard_count => %s)", (SHARDS,))
-        for f in ("undoredo_undo(text, bigint, integer, text)",
-                  "undoredo_redo(text, bigint, integer, text)",
-                  "undoredo_status(text, bigint, text)", "undoredo_history(text, bigint)",
-                  "undoredo_revert(text, bigint, bigint)"):
-            q(c, "SELECT create_distributed_function(%s, distribution_arg_name => 'object_id',"
-                 " colocate_with => 'document', force_delegation => true)", (f,))
+        q(c, "SELECT undoredo_citus_register('document', 'document')")
+        q(c, "SELECT undoredo_track('document')")
 
     def conn(self, node):
         if node.name not in self.conns or self.conns[node.name].closed:
@@ -278,12 +271,15 @@ def make_doc_tables(s, p, docs, track=True, paragraphs=2):
     q(c, "CREATE TABLE %s_document (id bigint PRIMARY KEY, title text)" % p)
     q(c, "CREATE TABLE %s_paragraph (doc_id bigint, pos int, body text,"
          " PRIMARY KEY (doc_id, pos))" % p)
-    if track:
+    if track == "before":
         q(c, "SELECT undoredo_track('%s_document')" % p)
         q(c, "SELECT undoredo_track('%s_paragraph')" % p)
     q(c, "SELECT create_distributed_table('%s_document', 'id', colocate_with => 'document')" % p)
     q(c, "SELECT create_distributed_table('%s_paragraph', 'doc_id',"
          " colocate_with => 'document')" % p)
+    if track is True:
+        q(c, "SELECT undoredo_track('%s_document')" % p)
+        q(c, "SELECT undoredo_track('%s_paragraph')" % p)
     for d in docs:
         q(c, "INSERT INTO %s_document VALUES (%%s, %%s)" % p, (d, "doc %d" % d))
         for i in range(1, paragraphs + 1):
@@ -333,15 +329,33 @@ def fresh_docs(s, n_same=0, split=False):
 
 
 def local_counts(node, object_type, object_id):
-    """The scope's undo and redo steps in the node's own history tables."""
+    """The scope's undo and redo steps on the node: in its own history
+    tables, and in its shards of the type's tables if it is registered for
+    Citus."""
     c = node.connect()
     try:
-        return q1(c, """
+        undo, redo = q1(c, """
             SELECT (SELECT count(*) FROM undo_action a WHERE a.scope_id = s.scope_id),
                    (SELECT count(*) FROM redo_action r WHERE r.scope_id = s.scope_id)
             FROM (SELECT scope_id FROM undoredo_scope
                   WHERE object_type = %s AND object_id = %s
                   UNION ALL SELECT NULL LIMIT 1) s""", (object_type, str(object_id)))
+        if q1(c, "SELECT to_regclass(%s) IS NOT NULL", ("undoredo_%s_undo" % object_type,)):
+            for part in ("undo", "redo"):
+                table = "undoredo_%s_%s" % (object_type, part)
+                shard = q1(c, """
+                    SELECT shard_name(%s::regclass, p.shardid)
+                    FROM pg_dist_placement p JOIN pg_dist_local_group g USING (groupid)
+                    WHERE p.shardid = get_shard_id_for_distribution_column(%s, %s)""",
+                           (table, table, object_id)) if q(c, """
+                    SELECT FROM pg_dist_placement p JOIN pg_dist_local_group g USING (groupid)
+                    WHERE p.shardid = get_shard_id_for_distribution_column(%s, %s)""",
+                                                           (table, object_id)) else None
+                if shard:
+                    n = q1(c, "SELECT count(*) FROM %s WHERE scope_id = %%s" % shard,
+                           (object_id,))
+                    undo, redo = (undo + n, redo) if part == "undo" else (undo, redo + n)
+        return undo, redo
     finally:
         c.close()
 
@@ -933,21 +947,22 @@ def shard_move_test(s, p, mode):
         undo_redo_after_move(s, p, d)
 
 
-@xfail(6, r"undo after the move returned \(0, 0\)")
+@test
 def shard_move_block_writes(s):
     """Item 6: after citus_move_shard_placement (block_writes) the
-    document's history must have moved with its rows: the routed undo and
-    redo work on the new node.  Today the history stays on the old node."""
+    document's history has moved with its rows: the routed undo and redo
+    work on the new node.  (Before Citus mode the history stayed on the old
+    node and the undo returned (0, 0).)"""
     shard_move_test(s, "mb", "block_writes")
 
 
-@xfail(6, r"undo after the move returned \(0, 0\)")
+@test
 def shard_move_force_logical(s):
     """Item 6: the same with a non-blocking (logical replication) move."""
     shard_move_test(s, "ml", "force_logical")
 
 
-@xfail(6, r"undo after the rebalance returned \(0, 0\)")
+@test
 def rebalance(s):
     """Item 6: every document's history follows its shard through
     rebalance_table_shards.  All shard groups are moved onto one worker,
@@ -986,12 +1001,13 @@ def rebalance(s):
             assert body(s, "rb", d) == "v0"
 
 
-@xfail(7, r"changed a table that no longer exists")
+@test
 def shard_moved_away_and_back(s):
-    """Item 7: the history names tables by regclass (an OID); a shard moved
-    to the other worker and back is a new relation with a new OID on the
-    node that kept the history.  The undo of a step recorded before must
-    still find the shard."""
+    """Item 7: a shard moved to the other worker and back is a new relation
+    with a new OID on the node that recorded the step; the history names
+    tables by table id, so the undo of a step recorded before finds the
+    shard.  (With regclass it failed: "changed a table that no longer
+    exists".)"""
     d, = fresh_docs(s, 1)
     make_doc_tables(s, "mab", [d])
     edit(s, "mab", d, "v1")
