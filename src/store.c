@@ -333,7 +333,6 @@ own_tables(void)
 	const UndoRedoExtension *ext = undoredo_extension();
 	static const char *const names[] = {"undoredo_scope", "undo_action",
 	"redo_action", "undoredo_change"};
-	int			i;
 
 	local_tables.distributed = false;
 	local_tables.scope = undoredo_history_relid("undoredo_scope");
@@ -345,6 +344,8 @@ own_tables(void)
 	local_tables.change_index = undoredo_history_relid("undoredo_change_pkey");
 	if (local_tables.qnames[0] == NULL || local_tables_generation != ext->generation)
 	{
+		int			i;
+
 		for (i = 0; i < 4; i++)
 		{
 			if (local_tables.qnames[i] != NULL)
