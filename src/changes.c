@@ -74,6 +74,9 @@ typedef struct ChangesTable
 {
 	Oid			relid;			/* hash key: the tracked table */
 	bool		shown;			/* it exists, the caller may select some of it */
+	Oid			listed;			/* the table tbl names: a Citus shard's
+								 * distributed table, which the coordinator
+								 * knows by name */
 	TableInfo  *ti;
 	int			natts;
 	bool	   *readable;		/* [natts + 1]: the caller may select it */
@@ -228,6 +231,8 @@ changes_table(ChangesCall *call, Oid relid)
 		int			i;
 
 		ct->ti = undoredo_table_info(rel, relid);
+		if (ct->ti->citus_key != 0)
+			ct->listed = undoredo_placement_logical_table(relid);
 		ct->natts = ct->ti->natts;
 		ct->rowtype = RelationGetForm(rel)->reltype;
 		ct->readable = palloc0(sizeof(bool) * (ct->natts + 1));
@@ -548,7 +553,7 @@ list_change(ChangesCall *call, ReturnSetInfo *rsinfo, int32 seq, Change *change)
 	Decoded		after;
 
 	values[0] = Int32GetDatum(seq);
-	values[1] = ObjectIdGetDatum(change->relid);
+	values[1] = ObjectIdGetDatum(OidIsValid(ct->listed) ? ct->listed : change->relid);
 	values[2] = CStringGetTextDatum(change->op == 'i' ? "insert" :
 									change->op == 'u' ? "update" : "delete");
 	if (ct->shown)

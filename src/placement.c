@@ -209,3 +209,52 @@ undoredo_placement_table_shard(Oid id, int64 key)
 	undoredo_spi_finish();
 	return shard;
 }
+
+/*
+ * The distributed table whose shard relid is (named "<table>_<shard id>"
+ * in the table's schema), as this node knows it; relid itself when it is
+ * not a shard.  What undoredo_changes names a change's table by.
+ */
+Oid
+undoredo_placement_logical_table(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+	const char *underscore = relname != NULL ? strrchr(relname, '_') : NULL;
+	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
+	Datum		values[3];
+	Oid			table = relid;
+	char	   *end;
+	int64		shardid;
+
+	if (underscore == NULL || !undoredo_citus_loaded())
+		return relid;
+	shardid = strtoi64(underscore + 1, &end, 10);
+	if (*end != '\0' || end == underscore + 1 || shardid <= 0)
+		return relid;
+	values[0] = Int64GetDatum(shardid);
+	values[1] = CStringGetTextDatum(relname);
+	values[2] = ObjectIdGetDatum(get_rel_namespace(relid));
+	undoredo_spi_connect();
+	if (SPI_execute_with_args("SELECT s.logicalrelid::pg_catalog.oid"
+							  " FROM pg_catalog.pg_dist_shard s"
+							  " JOIN pg_catalog.pg_class c"
+							  " ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
+							  " WHERE s.shardid OPERATOR(pg_catalog.=) $1"
+							  " AND c.relname::pg_catalog.text OPERATOR(pg_catalog.||) '_'"
+							  " OPERATOR(pg_catalog.||) $1::pg_catalog.text"
+							  " OPERATOR(pg_catalog.=) $2"
+							  " AND c.relnamespace OPERATOR(pg_catalog.=) $3",
+							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  1, &isnull);
+
+		if (!isnull)
+			table = DatumGetObjectId(d);
+	}
+	undoredo_spi_finish();
+	return table;
+}

@@ -185,6 +185,7 @@ extern bool undoredo_placement_shards(int n, const Oid *relids, int64 key,
 									  Oid *shards);
 extern Oid	undoredo_placement_table_id(Oid relid);
 extern Oid	undoredo_placement_table_shard(Oid id, int64 key);
+extern Oid	undoredo_placement_logical_table(Oid relid);
 
 /* citus.c */
 #define UNDOREDO_SCOPE_UNKNOWN PG_INT64_MIN	/* a scope id not looked up */

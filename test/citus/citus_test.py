@@ -1019,6 +1019,31 @@ def shard_moved_away_and_back(s):
 
 
 @test
+def direct_call_on_holding_worker(s):
+    """A scope function called directly on the worker that holds the
+    document's shards (not routed by the coordinator) undoes, redoes and
+    lists there as a routed call does; it is not refused for writing the
+    history's and the data's shards itself."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "dc", [d])
+    edit(s, "dc", d, "v1")
+    holder = placement(s, "dc_paragraph", d)
+    w = holder.connect()
+    try:
+        with should():
+            assert q1(w, "SELECT * FROM undoredo_status('document', %s)", (d,)) == (1, 0)
+            assert q1(w, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (0, 1)
+            assert body(s, "dc", d) == "v0"
+            assert q1(w, "SELECT * FROM undoredo_redo('document', %s)", (d,)) == (1, 0)
+            assert body(s, "dc", d) == "v1"
+            step = q1(w, "SELECT step FROM undoredo_history('document', %s)", (d,))
+            assert [r[0] for r in q(w, "SELECT tbl::text FROM undoredo_changes('document', %s, %s)",
+                                    (d, step))] == ["dc_paragraph"]
+    finally:
+        w.close()
+
+
+@test
 def triggers_survive_moves(s):
     """Both triggers are on every shard of a table tracked before
     distribution after its shards move, both ways (Citus recreates a moved
