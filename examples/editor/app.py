@@ -3,14 +3,17 @@
 Every write the user makes is one transaction that names the document it
 edits, who edits it and what they did, through transaction-local settings:
 
-    SELECT set_config('undoredo.scope', 'document:<id>', true),
-           set_config('undoredo.actor', 'alice', true),
-           set_config('undoredo.label', 'Edit paragraph 2', true);
+    SET LOCAL undoredo.scope = 'document:<id>';
+    SET LOCAL undoredo.actor = 'alice';
+    SET LOCAL undoredo.label = 'Edit paragraph 2';
 
 so the extension records it as one labelled step of that document's history,
-made by alice.  Who edits is picked in the page's header (no login: this is a
-demo); the choice is part of the page's address (?user=alice), so two tabs of
-one browser can be two people.  With nobody picked, steps have no actor.
+made by alice.  These are SET LOCAL statements rather than set_config(...,
+true) calls because on Citus only the statement is sent on to the workers
+(with citus.propagate_set_commands = 'local').  Who edits is picked in the
+page's header (no login: this is a demo); the choice is part of the page's
+address (?user=alice), so two tabs of one browser can be two people.  With
+nobody picked, steps have no actor.
 
 The Undo and Redo buttons call undoredo_undo / undoredo_redo for anyone's
 newest step and show the counts of undoredo_status; "Undo my last change" and
@@ -54,6 +57,19 @@ LATER_STEP = re.compile(r"^Step (\d+) of this history changed the row after step
 # document is the one on the page
 IMPLIED_COLUMNS = ("document_id",)
 SHOWN_TEXT = 60             # longer texts are cut in the history panel
+
+
+def set_local(cur, name, value):
+    """SET LOCAL name = value.  SET takes no parameters, so the value is
+    written into the statement dollar-quoted, with a tag whose first
+    occurrence in value + tag is the closing one: dollar quoting has no
+    escapes, so the value reads the same whatever standard_conforming_strings.
+    Executed without parameters, psycopg2 leaves any '%' in it alone."""
+    tag, n = "$v$", 0
+    while (value + tag).find(tag) != len(value):
+        n += 1
+        tag = "$v%d$" % n
+    cur.execute("SET LOCAL %s = %s%s%s" % (name, tag, value, tag))
 
 
 def shown_value(value):
@@ -139,14 +155,12 @@ def create_app(dsn=""):
     def set_actor(cur):
         """The user picked in the page makes what this transaction records
         (nobody picked: no actor)."""
-        cur.execute("SELECT pg_catalog.set_config('undoredo.actor', %s, true)",
-                    (g.user or "",))
+        set_local(cur, "undoredo.actor", g.user or "")
 
     def begin_step(cur, doc_id, label):
         """Make the rest of this transaction one step of the document's history."""
-        cur.execute("SELECT pg_catalog.set_config('undoredo.scope', %s, true),"
-                    "       pg_catalog.set_config('undoredo.label', %s, true)",
-                    ("%s:%d" % (OBJECT_TYPE, doc_id), label))
+        set_local(cur, "undoredo.scope", "%s:%d" % (OBJECT_TYPE, doc_id))
+        set_local(cur, "undoredo.label", label)
         set_actor(cur)
 
     def document_title(cur, doc_id):
@@ -340,8 +354,7 @@ def create_app(dsn=""):
                 document_title(cur, doc_id)
                 set_actor(cur)
                 if force:
-                    cur.execute("SELECT pg_catalog.set_config('undoredo.on_conflict', "
-                                "'overwrite', true)")
+                    set_local(cur, "undoredo.on_conflict", "overwrite")
                 counts(cur, function, doc_id, *more)
         except psycopg2.Error as exc:
             if exc.pgcode in REFUSED:

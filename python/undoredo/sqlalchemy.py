@@ -17,7 +17,8 @@ that scope at the right moments and make sure the tables are tracked:
   once a migration tracked the tables.
 - ``capture(session, ...)`` pushes the scope onto a stack kept in
   ``session.info``.  Listeners installed once per Session then set it with
-  ``set_config('undoredo.scope', ..., true)`` (a SET LOCAL) on every
+  a ``SET LOCAL undoredo.scope = '...'`` statement (not set_config: on
+  Citus only the statement reaches the workers) on every
   connection a transaction of the session begins inside the block (session
   event ``after_begin``), so a commit inside the block, or a new pooled
   connection, still captures.  A transaction already open when the block is
@@ -187,15 +188,48 @@ def _schema(connection):
     return state.schema
 
 
+# The settings this module sets, by name: SET takes no bind parameters, so
+# the name goes into the statement as it is (one of these only).
+_SETTINGS = ("undoredo.scope", "undoredo.label", "undoredo.actor", "undoredo.on_conflict")
+
+
+def _literal(value):
+    """``value`` as a dollar-quoted SQL string constant, with a tag that does
+    not end it early: the first occurrence of the tag in value + tag is the
+    closing one.  Dollar quoting knows no escapes, so the constant reads the
+    same whatever standard_conforming_strings, backslash_quote or the
+    driver (no driver quoting is involved)."""
+    if not isinstance(value, str):
+        raise TypeError("a setting's value must be a string, not %r" % (value,))
+    n = 0
+    while True:
+        tag = "$undoredo%s$" % (n or "")
+        if (value + tag).find(tag) == len(value):
+            return tag + value + tag
+        n += 1
+
+
+def _set_local(connection, name, value):
+    """``SET LOCAL name = 'value'``: a statement, not set_config(..., true),
+    because on Citus only the statement is sent on to the workers (with
+    citus.propagate_set_commands = 'local').  Run as driver SQL with no
+    parameter collection at all (``no_parameters``: ``cursor.execute(sql)``),
+    so that neither SQLAlchemy (':') nor the driver ('%') reads anything in
+    the value."""
+    if name not in _SETTINGS:
+        raise ValueError("not a setting of undoredo: %r" % (name,))
+    connection.exec_driver_sql("SET LOCAL %s = %s" % (name, _literal(value)),
+                               execution_options={"no_parameters": True})
+
+
 def _set_scope(connection, scope, label, actor=None):
     """SET LOCAL the scope, and the label and the actor unless None."""
     _state(connection.engine)   # the engine's listeners, before any write
-    sql = "SELECT pg_catalog.set_config('undoredo.scope', :scope, true)"
+    _set_local(connection, "undoredo.scope", scope)
     if label is not None:
-        sql += ", pg_catalog.set_config('undoredo.label', :label, true)"
+        _set_local(connection, "undoredo.label", label)
     if actor is not None:
-        sql += ", pg_catalog.set_config('undoredo.actor', :actor, true)"
-    connection.execute(text(sql), {"scope": scope, "label": label, "actor": actor})
+        _set_local(connection, "undoredo.actor", actor)
     connection.info[_ACTIVE] = bool(scope)
 
 
@@ -578,10 +612,11 @@ def _replay(session, action, call, params, object_type, object_id, settings):
     # the settings are back as they were whatever happens.
     connection.execute(text("SAVEPOINT undoredo_replay"))
     try:
-        previous = [connection.execute(
-            text("SELECT pg_catalog.current_setting(:n, true),"
-                 " pg_catalog.set_config(:n, :v, true)"), {"n": name, "v": value}).scalar()
-            for name, value, _ in settings]
+        previous = []
+        for name, value, _ in settings:
+            previous.append(connection.execute(
+                text("SELECT pg_catalog.current_setting(:n, true)"), {"n": name}).scalar())
+            _set_local(connection, name, value)
         row = connection.execute(
             text("SELECT undo_count, redo_count FROM %s.%s" % (schema, call)), params).one()
     except DBAPIError as error:
@@ -597,8 +632,7 @@ def _replay(session, action, call, params, object_type, object_id, settings):
     # A SET LOCAL outlives the savepoint's release: put back the value the
     # transaction had (unset before the library loaded: the default).
     for (name, _, default), value in zip(settings, previous):
-        connection.execute(text("SELECT pg_catalog.set_config(:n, :v, true)"),
-                           {"n": name, "v": value or default})
+        _set_local(connection, name, value or default)
     connection.execute(text("RELEASE SAVEPOINT undoredo_replay"))
     session.expire_all()
     return (row.undo_count, row.redo_count)
