@@ -39,7 +39,7 @@ endif
 .DEFAULT_GOAL := all
 
 
-.PHONY: test test-all test-citus deb dist demo demo-web deps lint bench soak
+.PHONY: test test-all test-citus bench-citus deb dist demo demo-web deps lint bench soak
 deps:
 	@bash test/deps.sh
 
@@ -60,6 +60,10 @@ test-all: deps
 # CITUS_PG=18 for PostgreSQL 18 (built by test/matrix/build-pg.sh) and Citus 14
 test-citus: deps
 	@bash test/citus/run.sh $(or $(CITUS_PG),15)
+
+# make bench-citus [CITUS_PG=18]: what capture and undo cost in Citus mode
+bench-citus: deps
+	@CITUS_SCRIPT=$(CURDIR)/bench/citus.py bash test/citus/run.sh $(or $(CITUS_PG),15)
 
 # build/deb/postgresql-NN-undoredo_*.deb (pg_buildext, one per major)
 deb:

@@ -15,7 +15,8 @@
 # three servers, runs the tests and removes the servers.  Output: one
 # "<name> ... ok", "<name> ... xfail" (a known fault, recorded until Citus
 # mode exists; not counted as passed) or "<name> ... FAIL" line per test,
-# then "citus: N passed, M failed, K xfail".
+# then "citus: N passed, M failed, K xfail".  CITUS_SCRIPT runs another
+# script on the cluster instead (make bench-citus: bench/citus.py).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -80,4 +81,4 @@ fi
 
 mkdir -p "$tmp/nodes"
 CITUS_NODES_DIR="$tmp/nodes" CITUS_PORT=$port \
-    /usr/bin/python3 "$here/citus_test.py" "$@"
+    /usr/bin/python3 "${CITUS_SCRIPT:-$here/citus_test.py}" "$@"
