@@ -1067,6 +1067,136 @@ def truncate_refused_under_scope(s):
         assert not problems, "; ".join(problems)
 
 
+# --------------------------------------------------------------------------
+# Citus mode: undoredo_citus_register, table ids, placement checks
+
+def refused(conn, sql, args, code, pattern=None):
+    """Run sql, which must fail with SQLSTATE `code` (and a message that
+    matches `pattern`); the error.  The connection's transaction, if
+    any, is rolled back."""
+    try:
+        q(conn, sql, args)
+    except psycopg2.Error as e:
+        if not conn.autocommit:
+            conn.rollback()
+        assert e.pgcode == code, "%s: SQLSTATE %s, not %s: %s" % (sql, e.pgcode, code,
+                                                                  str(e).strip())
+        if pattern:
+            assert re.search(pattern, str(e)), "%s: %s" % (sql, str(e).strip())
+        return e
+    raise AssertionError("%s succeeded, SQLSTATE %s expected" % (sql % (args or ()), code))
+
+
+def scoped_edit(s, p, scope, doc, body_, pos=1, conn=None):
+    """One transaction under undoredo.scope = `scope` (SET LOCAL, set
+    commands propagated) that sets the body of paragraph `pos` of doc."""
+    c = conn or s.coord.connect(autocommit=False)
+    c.autocommit = False
+    try:
+        q(c, "SET LOCAL citus.propagate_set_commands = 'local'")
+        q(c, "SET LOCAL undoredo.scope = '%s'" % scope)
+        q(c, "UPDATE %s_paragraph SET body = %%s WHERE doc_id = %%s AND pos = %%s" % p,
+          (body_, doc, pos))
+        c.commit()
+    except Exception:
+        c.rollback()
+        raise
+    finally:
+        if conn is None:
+            c.close()
+
+
+def no_history_table(s, object_type, nodes=None):
+    for n in nodes or s.nodes:
+        got = q1(s.conn(n), "SELECT to_regclass(%s)", ("undoredo_%s_scope" % object_type,))
+        assert got is None, "%s: the refused call made %s" % (n.name, got)
+
+
+@test
+def register_refusals(s):
+    """undoredo_citus_register refuses, each with its SQLSTATE and
+    creating no history table: Citus absent (0A000), a role without the
+    extension owner's privileges (42501, also with EXECUTE granted), a
+    call on a worker (0A000), a table distributed by an int column, a
+    reference table, a local table (0A000), names that are not 1-30 of
+    [a-z0-9_] (22023), a type registered already (42710), a table in
+    another co-location group than the types registered before (0A000)."""
+    c = s.conn(s.coord)
+    # a database of the coordinator without Citus
+    q(c, "CREATE DATABASE rr_nocitus")
+    try:
+        nc = s.coord.connect("rr_nocitus")
+        try:
+            q(nc, "CREATE EXTENSION undoredo")
+            q(nc, "CREATE TABLE rr_t (id bigint PRIMARY KEY)")
+            with should():
+                refused(nc, "SELECT undoredo_citus_register('rr_a', 'rr_t')", None, "0A000",
+                        r"Citus is not installed")
+                assert q1(nc, "SELECT to_regclass('undoredo_rr_a_scope')") is None
+        finally:
+            nc.close()
+    finally:
+        q(c, "DROP DATABASE rr_nocitus")
+    q(c, "CREATE TABLE rr_int (id int PRIMARY KEY)")
+    q(c, "SELECT create_distributed_table('rr_int', 'id')")
+    q(c, "CREATE TABLE rr_ref (id bigint PRIMARY KEY)")
+    q(c, "SELECT create_reference_table('rr_ref')")
+    q(c, "CREATE TABLE rr_local (id bigint PRIMARY KEY)")
+    q(c, "CREATE TABLE rr_other (id bigint PRIMARY KEY)")
+    q(c, "SELECT create_distributed_table('rr_other', 'id', shard_count => 3)")
+    q(c, "CREATE TABLE rr_ok (id bigint PRIMARY KEY)")
+    q(c, "SELECT create_distributed_table('rr_ok', 'id', colocate_with => 'document')")
+    q(c, "CREATE ROLE rr_app LOGIN")
+    a = s.coord.connect(autocommit=False)
+    try:
+        with should():
+            # not the extension owner: the function is not PUBLIC's ...
+            q(a, "SET LOCAL ROLE rr_app")
+            refused(a, "SELECT undoredo_citus_register('rr_b', 'rr_ok')", None, "42501")
+            # ... and with EXECUTE granted the function itself refuses
+            q(c, "GRANT EXECUTE ON FUNCTION undoredo_citus_register(text, regclass) TO rr_app")
+            try:
+                q(a, "SET LOCAL ROLE rr_app")
+                refused(a, "SELECT undoredo_citus_register('rr_b', 'rr_ok')", None, "42501",
+                        r"permission denied to register object type")
+            finally:
+                q(c, "REVOKE EXECUTE ON FUNCTION undoredo_citus_register(text, regclass)"
+                     " FROM rr_app")
+            no_history_table(s, "rr_b")
+            # on a worker
+            w = s.conn(s.workers[0])
+            refused(w, "SELECT undoredo_citus_register('rr_c', 'rr_ok')", None, "0A000",
+                    r"on the coordinator only")
+            no_history_table(s, "rr_c")
+            # not a table hash-distributed by a bigint column
+            for table in ("rr_int", "rr_ref", "rr_local"):
+                refused(c, "SELECT undoredo_citus_register('rr_d', %s)", (table,), "0A000",
+                        r"is not distributed by a bigint column")
+            no_history_table(s, "rr_d")
+            # names
+            for name in ("Doc", "a" * 31, "", "doc-x", "doc x", "dóc"):
+                refused(c, "SELECT undoredo_citus_register(%s, 'rr_ok')", (name,), "22023",
+                        r"cannot be registered for Citus")
+            assert q1(c, "SELECT count(*) FROM pg_class WHERE relname ~ '^undoredo_.*_scope$'"
+                         " AND relname NOT IN ('undoredo_document_scope',"
+                         " 'undoredo_folder_scope')") == 0
+            # registered already: document's history tables stay as they were
+            before = q1(c, "SELECT 'undoredo_document_scope'::regclass::oid")
+            refused(c, "SELECT undoredo_citus_register('document', 'rr_ok')", None, "42710",
+                    r"registered for Citus already")
+            assert q1(c, "SELECT 'undoredo_document_scope'::regclass::oid") == before
+            # another co-location group than document's
+            refused(c, "SELECT undoredo_citus_register('rr_e', 'rr_other')", None, "0A000",
+                    r"is not co-located with the object types registered")
+            no_history_table(s, "rr_e")
+            # a name of 30 characters is accepted (the limit is not off by one)
+            name30 = "r" * 30
+            q(c, "SELECT undoredo_citus_register(%s, 'rr_ok')", (name30,))
+            assert q1(c, "SELECT to_regclass(%s) IS NOT NULL", ("undoredo_%s_scope" % name30,))
+    finally:
+        a.close()
+
+
 @test
 def triggers_on_split_shards(s):
     """Shards made by citus_split_shard_by_split_points (onto the node of
