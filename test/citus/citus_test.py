@@ -1198,6 +1198,33 @@ def register_refusals(s):
 
 
 @test
+def second_type_colocated(s):
+    """A second object type, "folder", registered co-located with
+    document: steps under folder:<d> and document:<d> (the same id) on
+    the same tables are two histories, each in its own type's tables;
+    the undo of one restores its own change and leaves the other
+    history and its change alone."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "st", [d])
+    c = s.conn(s.coord)
+    q(c, "SELECT undoredo_citus_register('folder', 'document')")
+    scoped_edit(s, "st", "document:%d" % d, d, "doc1", pos=1)
+    scoped_edit(s, "st", "folder:%d" % d, d, "fold1", pos=2)
+    with should():
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d,)) == (1, 0)
+        assert q1(c, "SELECT * FROM undoredo_status('folder', %s)", (d,)) == (1, 0)
+        assert q1(c, "SELECT * FROM undoredo_undo('folder', %s)", (d,)) == (0, 1)
+        assert body(s, "st", d, 2) == "v0"
+        assert body(s, "st", d, 1) == "doc1"
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d,)) == (1, 0)
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (0, 1)
+        assert body(s, "st", d, 1) == "v0"
+        assert q1(c, "SELECT * FROM undoredo_status('folder', %s)", (d,)) == (0, 1)
+        assert q1(c, "SELECT * FROM undoredo_redo('folder', %s)", (d,)) == (1, 0)
+        assert (body(s, "st", d, 1), body(s, "st", d, 2)) == ("v0", "fold1")
+
+
+@test
 def triggers_on_split_shards(s):
     """Shards made by citus_split_shard_by_split_points (onto the node of
     the shard split) carry both triggers, and the document's undo works
