@@ -1225,6 +1225,26 @@ def second_type_colocated(s):
 
 
 @test
+def unregistered_type_refused(s):
+    """A write to a tracked distributed table under a scope of a type
+    not registered for Citus (memo:<d>) is refused with 0A000 (its
+    history would be node-local and lost by a shard move), and the row is
+    unchanged."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "un", [d])
+    with should():
+        try:
+            scoped_edit(s, "un", "memo:%d" % d, d, "m1")
+        except psycopg2.Error as e:
+            assert e.pgcode == "0A000", (e.pgcode, str(e).strip())
+            assert "cannot capture a change of" in str(e), str(e).strip()
+        else:
+            raise AssertionError("the write under memo:%d went through" % d)
+        assert body(s, "un", d) == "v0"
+        assert histories(s, "memo", d) == {}
+
+
+@test
 def triggers_on_split_shards(s):
     """Shards made by citus_split_shard_by_split_points (onto the node of
     the shard split) carry both triggers, and the document's undo works
