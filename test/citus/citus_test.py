@@ -1245,6 +1245,43 @@ def unregistered_type_refused(s):
 
 
 @test
+def wrong_node_refused(s):
+    """A scope function called directly on the worker that does not hold
+    the document's history shard (undo, status, history, clear, changes;
+    in a form Citus does not delegate, as the worker would route a plain
+    SELECT f(...) to the holder, which answers),
+    and the text-id overload of undo on the coordinator (which Citus
+    cannot route), fail with 0A000 "is on another node", never answer
+    (0,0) or nothing; the routed call then still undoes: the history was
+    left intact."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "wn", [d])
+    edit(s, "wn", d, "v1")
+    holder = placement(s, "wn_paragraph", d)
+    other = [w for w in s.workers if w is not holder][0]
+    w = s.conn(other)
+    c = s.conn(s.coord)
+    step = q1(c, "SELECT step FROM undoredo_history('document', %s)", (d,))
+    with should():
+        # the worker routes SELECT f(...) to the holder itself (it has
+        # Citus's metadata; also with WHERE true): an id computed by a
+        # volatile expression is a call Citus runs where it is made
+        oid = "(%s + 0 * floor(random()))::bigint"
+        for sql in ("SELECT * FROM undoredo_undo('document', %s)" % oid,
+                    "SELECT * FROM undoredo_status('document', %s)" % oid,
+                    "SELECT * FROM undoredo_history('document', %s)" % oid,
+                    "SELECT undoredo_clear('document', %s)" % oid,
+                    "SELECT * FROM undoredo_changes('document', %s, %d)" % (oid, step)):
+            refused(w, sql, (d,), "0A000", r'the history of "document:%d" is on another node' % d)
+        refused(c, "SELECT * FROM undoredo_undo('document', %s::text)", (str(d),), "0A000",
+                r'the history of "document:%d" is on another node' % d)
+        assert body(s, "wn", d) == "v1"
+        assert q1(w, "SELECT * FROM undoredo_status('document', %s)", (d,)) == (1, 0)
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (0, 1)
+        assert body(s, "wn", d) == "v0"
+
+
+@test
 def triggers_on_split_shards(s):
     """Shards made by citus_split_shard_by_split_points (onto the node of
     the shard split) carry both triggers, and the document's undo works
