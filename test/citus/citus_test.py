@@ -1282,6 +1282,33 @@ def wrong_node_refused(s):
 
 
 @test
+def tracked_before_distribution_needs_track_again(s):
+    """A table tracked before it was distributed has a capture trigger
+    without a table id: a write under a registered type's scope is refused
+    (55000 "has no table id", nothing changed); undoredo_track again gives
+    it one, after which capture and undo work."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "tbd", [d], track="before")
+    c = s.conn(s.coord)
+    with should():
+        try:
+            edit(s, "tbd", d, "v1")
+        except psycopg2.Error as e:
+            assert e.pgcode == "55000", (e.pgcode, str(e).strip())
+            assert "has no table id" in str(e), str(e).strip()
+        else:
+            raise AssertionError("the write to a table without a table id went through")
+        assert body(s, "tbd", d) == "v0"
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d,)) == (0, 0)
+        q(c, "SELECT undoredo_track('tbd_document')")
+        q(c, "SELECT undoredo_track('tbd_paragraph')")
+        edit(s, "tbd", d, "v1")
+        assert body(s, "tbd", d) == "v1"
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (0, 1)
+        assert body(s, "tbd", d) == "v0"
+
+
+@test
 def triggers_on_split_shards(s):
     """Shards made by citus_split_shard_by_split_points (onto the node of
     the shard split) carry both triggers, and the document's undo works
