@@ -1309,6 +1309,30 @@ def tracked_before_distribution_needs_track_again(s):
 
 
 @test
+def dropped_and_recreated_table(s):
+    """A table dropped and created again under the same name (distributed,
+    tracked, the same rows) is another table: the undo of a step recorded
+    on the old one fails with 42P01 "changed a table that no longer
+    exists" and leaves the new table's rows alone."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "dr", [d])
+    edit(s, "dr", d, "v1")
+    c = s.conn(s.coord)
+    q(c, "DROP TABLE dr_paragraph")
+    q(c, "CREATE TABLE dr_paragraph (doc_id bigint, pos int, body text,"
+         " PRIMARY KEY (doc_id, pos))")
+    q(c, "SELECT create_distributed_table('dr_paragraph', 'doc_id', colocate_with => 'document')")
+    q(c, "SELECT undoredo_track('dr_paragraph')")
+    q(c, "INSERT INTO dr_paragraph VALUES (%s, 1, 'v1'), (%s, 2, 'v0')", (d, d))
+    with should():
+        refused(c, "SELECT * FROM undoredo_undo('document', %s)", (d,), "42P01",
+                r"step \d+ changed a table that no longer exists")
+        rows = q(c, "SELECT pos, body FROM dr_paragraph WHERE doc_id = %s ORDER BY pos", (d,))
+        assert rows == [(1, "v1"), (2, "v0")], rows
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d,)) == (1, 0)
+
+
+@test
 def triggers_on_split_shards(s):
     """Shards made by citus_split_shard_by_split_points (onto the node of
     the shard split) carry both triggers, and the document's undo works
