@@ -1333,6 +1333,49 @@ def dropped_and_recreated_table(s):
 
 
 @test
+def enum_column_after_move(s):
+    """A column of a user-defined enum type (its oid and its labels' oids
+    differ per node): two steps changing it, the shard group moved to the
+    other worker, then two undos and a redo restore the values exactly
+    (the history keeps the type's name, not the recording node's oid)."""
+    d, = fresh_docs(s, 1)
+    c = s.conn(s.coord)
+    # make the oids of the enum differ between the workers
+    q(s.conn(s.workers[1]), "CREATE TABLE ec_pad (a int, b int, c int)")
+    q(s.conn(s.workers[1]), "DROP TABLE ec_pad")
+    q(c, "CREATE TYPE ec_mood AS ENUM ('sad', 'ok', 'happy')")
+    q(c, "CREATE TABLE ec_paragraph (doc_id bigint, pos int, mood ec_mood, body text,"
+         " PRIMARY KEY (doc_id, pos))")
+    q(c, "SELECT create_distributed_table('ec_paragraph', 'doc_id', colocate_with => 'document')")
+    q(c, "SELECT undoredo_track('ec_paragraph')")
+    q(c, "INSERT INTO ec_paragraph VALUES (%s, 1, 'sad', 'v0')", (d,))
+    oids = [q1(s.conn(w), "SELECT array_agg(oid ORDER BY enumsortorder)::text FROM pg_enum"
+                          " WHERE enumtypid = 'ec_mood'::regtype") for w in s.workers]
+    assert oids[0] != oids[1], "the enum's labels have the same oids on both workers: %r" % oids
+    w = s.coord.connect(autocommit=False)
+    try:
+        for mood in ("ok", "happy"):
+            q(w, "SET LOCAL citus.propagate_set_commands = 'local'")
+            q(w, "SET LOCAL undoredo.scope = 'document:%d'" % d)
+            q(w, "UPDATE ec_paragraph SET mood = %s WHERE doc_id = %s", (mood, d))
+            w.commit()
+    finally:
+        w.close()
+
+    def mood():
+        return q1(c, "SELECT mood::text FROM ec_paragraph WHERE doc_id = %s", (d,))
+    assert mood() == "happy"
+    move(s, "ec_paragraph", d, "block_writes")
+    with should():
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (1, 1)
+        assert mood() == "ok"
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (0, 2)
+        assert mood() == "sad"
+        assert q1(c, "SELECT * FROM undoredo_redo('document', %s)", (d,)) == (1, 1)
+        assert mood() == "ok"
+
+
+@test
 def triggers_on_split_shards(s):
     """Shards made by citus_split_shard_by_split_points (onto the node of
     the shard split) carry both triggers, and the document's undo works
