@@ -52,6 +52,7 @@
 #include "executor/tuptable.h"
 #include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "miscadmin.h"
 #include "access/relscan.h"
@@ -286,7 +287,8 @@ new_id(const char *seq, const char *table, const char *index, uint32 which)
  * below, which says which shards they are and maps the tables the history
  * names (table ids, placement.c) to this node's shards.  The list lives in
  * the transaction's memory and is forgotten with it: a shard may move
- * between two transactions, not while one holds locks on it.
+ * between two transactions, not while one holds a lock on it, which the
+ * transaction that looks a scope up takes.
  */
 typedef struct HistoryTables
 {
@@ -420,16 +422,19 @@ distributed_scope(const char *object_type, const char *object_id)
 	int64		key;
 	char	   *end;
 	ListCell   *lc;
+	bool		found;
 	int			i;
 
 	errno = 0;
 	key = strtoi64(object_id, &end, 10);
-	if (errno != 0 || *end != '\0' || end == object_id)
+	/* one text per id, as for the bigint forms of the functions: not "042" */
+	if (errno != 0 || *end != '\0' || end == object_id ||
+		strcmp(psprintf(INT64_FORMAT, key), object_id) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("object id \"%s\" of object type \"%s\" is not a bigint",
-						object_id, object_type),
-				 errdetail("The object type is registered for Citus, where object ids are the bigint values its tables are distributed by.")));
+				 errmsg("object id \"%s\" is not the decimal text of a bigint", object_id),
+				 errdetail("Object type \"%s\" is registered for Citus, where object ids are the bigint values its tables are distributed by.",
+						   object_type)));
 	i = 0;
 	foreach(lc, distributed_scopes)
 	{
@@ -440,7 +445,19 @@ distributed_scope(const char *object_type, const char *object_id)
 	}
 	for (i = 0; i < 4; i++)
 		relids[i] = undoredo_placement_history_table(object_type, parts[i]);
-	if (!undoredo_placement_shards(4, relids, key, shards))
+	found = undoredo_placement_shards(4, relids, key, shards);
+
+	/*
+	 * Locked until the transaction ends, as a query on them would: a shard
+	 * move's drop of the source shards waits for this transaction (and one
+	 * that dropped them first leaves none to lock).
+	 */
+	for (i = 0; found && i < 4; i++)
+	{
+		LockRelationOid(shards[i], AccessShareLock);
+		found = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(shards[i]));
+	}
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the history of \"%s:%s\" is on another node",
