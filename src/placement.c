@@ -190,7 +190,7 @@ undoredo_placement_table_shard(Oid id, int64 key)
 							  " AND t.tgnargs OPERATOR(pg_catalog.=) 1"
 							  " AND t.tgargs OPERATOR(pg_catalog.=)"
 							  "  (pg_catalog.convert_to($1, 'SQL_ASCII')"
-							  "   OPERATOR(pg_catalog.||) '\\x00'::pg_catalog.bytea)"
+							  "   OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex'))"
 							  " AND EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl"
 							  "  JOIN pg_catalog.pg_dist_local_group g"
 							  "  ON g.groupid OPERATOR(pg_catalog.=) pl.groupid"

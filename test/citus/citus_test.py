@@ -1026,13 +1026,17 @@ def direct_call_on_holding_worker(s):
     """A scope function called directly on the worker that holds the
     document's shards (not routed by the coordinator) undoes, redoes and
     lists there as a routed call does; it is not refused for writing the
-    history's and the data's shards itself."""
+    history's and the data's shards itself.  An id in another text than
+    the bigint's ("042") is refused.  The session has
+    standard_conforming_strings off."""
     d, = fresh_docs(s, 1)
     make_doc_tables(s, "dc", [d])
     edit(s, "dc", d, "v1")
     holder = placement(s, "dc_paragraph", d)
     w = holder.connect()
     try:
+        # the queries undoredo runs must not depend on the session's settings
+        q(w, "SET standard_conforming_strings = off")
         with should():
             assert q1(w, "SELECT * FROM undoredo_status('document', %s)", (d,)) == (1, 0)
             assert q1(w, "SELECT * FROM undoredo_undo('document', %s)", (d,)) == (0, 1)
@@ -1042,6 +1046,15 @@ def direct_call_on_holding_worker(s):
             step = q1(w, "SELECT step FROM undoredo_history('document', %s)", (d,))
             assert [r[0] for r in q(w, "SELECT tbl::text FROM undoredo_changes('document', %s, %s)",
                                     (d, step))] == ["dc_paragraph"]
+            # the text form of the id names the same history; "0<id>" is no
+            # other history of it but an error (ids are bigint in Citus mode)
+            assert q1(w, "SELECT * FROM undoredo_status('document', %s)", (str(d),)) == (1, 0)
+            try:
+                q(w, "SELECT * FROM undoredo_status('document', %s)", ("0%d" % d,))
+            except psycopg2.Error as e:
+                assert e.pgcode == "22023" and "decimal text of a bigint" in str(e), str(e)
+            else:
+                raise AssertionError("undoredo_status('document', '0%d') answered" % d)
     finally:
         w.close()
 
