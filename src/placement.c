@@ -23,15 +23,16 @@
  * table dropped takes its id along: a step naming it finds no table, as
  * a step naming a dropped table's oid does.
  *
- * Each lookup is one query on Citus's metadata; store.c keeps what it
- * found for the rest of the transaction.  Nothing here is reached on a
- * server without Citus.
+ * Each lookup is one query on Citus's metadata, whose answer is kept across
+ * transactions (below).  Nothing here is reached on a server without
+ * Citus.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_trigger.h"
 #include "commands/extension.h"
@@ -42,6 +43,8 @@
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -50,13 +53,148 @@
 /*
  * Is Citus loaded and installed in this database?  Citus is always
  * preloaded where it is installed, so its setting exists exactly there: a
- * server without Citus answers with a setting lookup, reading no catalog.
+ * server without Citus answers with a setting lookup, reading no catalog;
+ * one with it reads pg_extension once per transaction.
  */
+static int	citus_installed = -1;	/* this transaction's answer, or -1 */
+
+static void
+forget_citus_installed(void *arg pg_attribute_unused())
+{
+	citus_installed = -1;
+}
+
 bool
 undoredo_citus_loaded(void)
 {
-	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL &&
-		OidIsValid(get_extension_oid("citus", true));
+	if (GetConfigOption("citus.propagate_set_commands", true, false) == NULL)
+		return false;
+	/* read once per transaction: capture asks for each statement */
+	if (!IsTransactionState())
+		return OidIsValid(get_extension_oid("citus", true));
+	if (citus_installed < 0)
+	{
+		MemoryContextCallback *cb = MemoryContextAlloc(TopTransactionContext,
+													   sizeof(MemoryContextCallback));
+
+		cb->func = forget_citus_installed;
+		cb->arg = NULL;
+		MemoryContextRegisterResetCallback(TopTransactionContext, cb);
+		citus_installed = OidIsValid(get_extension_oid("citus", true)) ? 1 : 0;
+	}
+	return citus_installed == 1;
+}
+
+/*
+ * Shards found, kept across transactions, by what was asked: the history
+ * tables' first table or a table id, and the object id.  Citus invalidates
+ * the relcache entry of a distributed table whenever a placement of one of
+ * its shards is added, moved or removed, on every node (the trigger on
+ * pg_dist_placement and its metadata functions call
+ * CitusInvalidateRelcacheByShardId), and a shard dropped invalidates its
+ * own: the cache is forgotten whole on an invalidation of any table or
+ * shard it holds, or of every relation.  A shard moved away is thus never
+ * found here again, even while its orphaned relation waits to be dropped.
+ * Emptied when full.
+ */
+#define SHARD_CACHE_SIZE 1024
+
+typedef struct ShardKey
+{
+	char		kind;			/* 'h' history tables, 't' a table id */
+	Oid			table;
+	int64		key;
+} ShardKey;
+
+typedef struct ShardEntry
+{
+	ShardKey	key;
+	Oid			shards[4];
+} ShardEntry;
+
+static HTAB *shard_cache = NULL;
+static HTAB *shard_cache_relids = NULL;	/* what invalidates it */
+static bool shard_cache_stale = false;
+static bool shard_cache_callback = false;
+
+static void
+forget_shards(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (shard_cache_relids != NULL &&
+		(relid == InvalidOid ||
+		 hash_search(shard_cache_relids, &relid, HASH_FIND, NULL) != NULL))
+		shard_cache_stale = true;
+}
+
+/* The cache, made afresh when stale or full. */
+static HTAB *
+shards_cached(void)
+{
+	if (!shard_cache_callback)
+	{
+		undoredo_on_relcache_change(forget_shards);
+		shard_cache_callback = true;
+	}
+	if (shard_cache != NULL &&
+		(shard_cache_stale || hash_get_num_entries(shard_cache) >= SHARD_CACHE_SIZE))
+	{
+		hash_destroy(shard_cache);
+		hash_destroy(shard_cache_relids);
+		shard_cache = shard_cache_relids = NULL;
+	}
+	if (shard_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(ShardKey);
+		ctl.entrysize = sizeof(ShardEntry);
+		shard_cache = hash_create("undoredo shards", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(Oid);
+		shard_cache_relids = hash_create("undoredo shard relations", 64, &ctl,
+										 HASH_ELEM | HASH_BLOBS);
+		shard_cache_stale = false;
+	}
+	return shard_cache;
+}
+
+static void
+watch(Oid relid)
+{
+	(void) hash_search(shard_cache_relids, &relid, HASH_ENTER, NULL);
+}
+
+static ShardEntry *
+cached(char kind, Oid table, int64 key)
+{
+	ShardKey	k;
+
+	memset(&k, 0, sizeof(k));
+	k.kind = kind;
+	k.table = table;
+	k.key = key;
+	return hash_search(shards_cached(), &k, HASH_FIND, NULL);
+}
+
+static ShardEntry *
+remember(char kind, Oid table, int64 key)
+{
+	ShardKey	k;
+
+	memset(&k, 0, sizeof(k));
+	k.kind = kind;
+	k.table = table;
+	k.key = key;
+	return hash_search(shards_cached(), &k, HASH_ENTER, NULL);
+}
+
+/* Run one of this file's queries on Citus's metadata, with a kept plan. */
+static void
+metadata_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	if (undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
+							  values, NULL, InvalidSnapshot, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "undoredo: could not read Citus's metadata");
 }
 
 /* The oid of undoredo_capture(), the capture and guard triggers' function. */
@@ -100,27 +238,34 @@ undoredo_placement_shards(int n, const Oid *relids, int64 key, Oid *shards)
 	Oid			argtypes[2] = {OIDARRAYOID, INT8OID};
 	Datum		values[2];
 	Datum	   *elems = palloc(sizeof(Datum) * n);
+	ShardEntry *entry;
 	bool		found;
 	int			i;
 
+	Assert(n <= 4);
+	entry = cached('h', relids[0], key);
+	if (entry != NULL)
+	{
+		memcpy(shards, entry->shards, sizeof(Oid) * n);
+		return true;
+	}
 	for (i = 0; i < n; i++)
 		elems[i] = ObjectIdGetDatum(relids[i]);
 	values[0] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid),
 												true, TYPALIGN_INT));
 	values[1] = Int64GetDatum(key);
 	undoredo_spi_connect();
-	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass(pg_catalog.shard_name(t.rel,"
-							  "  s.shardid))::pg_catalog.oid"
-							  " FROM pg_catalog.unnest($1) WITH ORDINALITY t(rel, n),"
-							  " LATERAL (SELECT pg_catalog.get_shard_id_for_distribution_column("
-							  "  t.rel::pg_catalog.regclass, $2) AS shardid) s"
-							  " WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p"
-							  "  JOIN pg_catalog.pg_dist_local_group g"
-							  "  ON g.groupid OPERATOR(pg_catalog.=) p.groupid"
-							  "  WHERE p.shardid OPERATOR(pg_catalog.=) s.shardid)"
-							  " ORDER BY t.n",
-							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "undoredo: could not read Citus's metadata");
+	metadata_query("SELECT pg_catalog.to_regclass(pg_catalog.shard_name(t.rel,"
+				   "  s.shardid))::pg_catalog.oid"
+				   " FROM pg_catalog.unnest($1) WITH ORDINALITY t(rel, n),"
+				   " LATERAL (SELECT pg_catalog.get_shard_id_for_distribution_column("
+				   "  t.rel::pg_catalog.regclass, $2) AS shardid) s"
+				   " WHERE EXISTS (SELECT FROM pg_catalog.pg_dist_placement p"
+				   "  JOIN pg_catalog.pg_dist_local_group g"
+				   "  ON g.groupid OPERATOR(pg_catalog.=) p.groupid"
+				   "  WHERE p.shardid OPERATOR(pg_catalog.=) s.shardid)"
+				   " ORDER BY t.n",
+				   2, argtypes, values);
 	found = SPI_processed == (uint64) n;
 	for (i = 0; found && i < n; i++)
 	{
@@ -134,6 +279,16 @@ undoredo_placement_shards(int n, const Oid *relids, int64 key, Oid *shards)
 			shards[i] = DatumGetObjectId(d);
 	}
 	undoredo_spi_finish();
+	if (found)
+	{
+		entry = remember('h', relids[0], key);
+		memcpy(entry->shards, shards, sizeof(Oid) * n);
+		for (i = 0; i < n; i++)
+		{
+			watch(relids[i]);
+			watch(shards[i]);
+		}
+	}
 	return found;
 }
 
@@ -173,30 +328,34 @@ undoredo_placement_table_shard(Oid id, int64 key)
 	Oid			argtypes[3] = {TEXTOID, INT8OID, OIDOID};
 	Datum		values[3];
 	Oid			shard = InvalidOid;
+	Oid			table = InvalidOid;
+	ShardEntry *entry = cached('t', id, key);
 
+	if (entry != NULL)
+		return entry->shards[0];
 	values[0] = CStringGetTextDatum(psprintf("%u", id));
 	values[1] = Int64GetDatum(key);
 	values[2] = ObjectIdGetDatum(capture_function());
 	undoredo_spi_connect();
-	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass(pg_catalog.shard_name("
-							  "  p.logicalrelid, s.shardid))::pg_catalog.oid"
-							  " FROM pg_catalog.pg_dist_partition p"
-							  " JOIN pg_catalog.pg_trigger t"
-							  " ON t.tgrelid OPERATOR(pg_catalog.=) p.logicalrelid,"
-							  " LATERAL (SELECT pg_catalog.get_shard_id_for_distribution_column("
-							  "  p.logicalrelid, $2) AS shardid) s"
-							  " WHERE p.partmethod OPERATOR(pg_catalog.=) 'h'"
-							  " AND t.tgfoid OPERATOR(pg_catalog.=) $3"
-							  " AND t.tgnargs OPERATOR(pg_catalog.=) 1"
-							  " AND t.tgargs OPERATOR(pg_catalog.=)"
-							  "  (pg_catalog.convert_to($1, 'SQL_ASCII')"
-							  "   OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex'))"
-							  " AND EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl"
-							  "  JOIN pg_catalog.pg_dist_local_group g"
-							  "  ON g.groupid OPERATOR(pg_catalog.=) pl.groupid"
-							  "  WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid)",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "undoredo: could not read Citus's metadata");
+	metadata_query("SELECT pg_catalog.to_regclass(pg_catalog.shard_name("
+				   "  p.logicalrelid, s.shardid))::pg_catalog.oid,"
+				   " p.logicalrelid::pg_catalog.oid"
+				   " FROM pg_catalog.pg_dist_partition p"
+				   " JOIN pg_catalog.pg_trigger t"
+				   " ON t.tgrelid OPERATOR(pg_catalog.=) p.logicalrelid,"
+				   " LATERAL (SELECT pg_catalog.get_shard_id_for_distribution_column("
+				   "  p.logicalrelid, $2) AS shardid) s"
+				   " WHERE p.partmethod OPERATOR(pg_catalog.=) 'h'"
+				   " AND t.tgfoid OPERATOR(pg_catalog.=) $3"
+				   " AND t.tgnargs OPERATOR(pg_catalog.=) 1"
+				   " AND t.tgargs OPERATOR(pg_catalog.=)"
+				   "  (pg_catalog.convert_to($1, 'SQL_ASCII')"
+				   "   OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex'))"
+				   " AND EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl"
+				   "  JOIN pg_catalog.pg_dist_local_group g"
+				   "  ON g.groupid OPERATOR(pg_catalog.=) pl.groupid"
+				   "  WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid)",
+				   3, argtypes, values);
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
@@ -204,9 +363,20 @@ undoredo_placement_table_shard(Oid id, int64 key)
 									  1, &isnull);
 
 		if (!isnull)
+		{
 			shard = DatumGetObjectId(d);
+			table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+		}
 	}
 	undoredo_spi_finish();
+	if (OidIsValid(shard))
+	{
+		entry = remember('t', id, key);
+		entry->shards[0] = shard;
+		watch(table);
+		watch(shard);
+	}
 	return shard;
 }
 
