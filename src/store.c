@@ -990,12 +990,14 @@ next_step_id(HistoryTables *t)
 	values[0] = Int64GetDatum(t->key);
 	undoredo_spi_connect();
 	undoredo_become_owner(&saved);
-	if (SPI_execute_with_args(psprintf("UPDATE %s SET next_step = next_step"
-									   " OPERATOR(pg_catalog.+) 1"
-									   " WHERE scope_id OPERATOR(pg_catalog.=) $1"
-									   " RETURNING next_step",
-									   t->qnames[HT_SCOPE]),
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
+	if (undoredo_execute_plan(undoredo_plan(t->scope,
+											psprintf("UPDATE %s SET next_step = next_step"
+													 " OPERATOR(pg_catalog.+) 1"
+													 " WHERE scope_id OPERATOR(pg_catalog.=) $1"
+													 " RETURNING next_step",
+													 t->qnames[HT_SCOPE]),
+											1, argtypes),
+							  values, NULL, InvalidSnapshot, false, 0) != SPI_OK_UPDATE_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "undoredo: scope row " INT64_FORMAT " is missing", t->key);
 	step = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
@@ -1677,17 +1679,10 @@ run3(HistoryStatement which, const HistoryTables *t,
 	undoredo_become_owner(&saved);
 	if (t->distributed)
 	{
-		/*
-		 * Shards of one object, not kept: a plan per shard and purpose
-		 * would be many, and the network round trips of a Citus call cost
-		 * more than planning.
-		 */
-		SPIPlanPtr	plan = SPI_prepare(statement_sql(&arg), nargs, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "undoredo: could not prepare history statement %d: %s",
-				 (int) which, SPI_result_code_string(SPI_result));
-		rc = undoredo_execute_plan(plan, values, nulls, snapshot, read_only, count);
+		/* a shard's statement: kept by the shard and the statement's text */
+		rc = undoredo_execute_plan(undoredo_plan(t->scope, statement_sql(&arg),
+												 nargs, argtypes),
+								   values, nulls, snapshot, read_only, count);
 	}
 	else
 		rc = undoredo_execute_plan(undoredo_plan_for((uint32) which, statement_sql,
