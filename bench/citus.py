@@ -8,7 +8,9 @@ through the coordinator on each table, alternating, every transaction with
 SET LOCAL undoredo.scope (so the only difference is capture); the ratio of
 their times is printed per round and as the median.  Then the time of a
 routed undo of a one-row step against that of the one-row UPDATE
-transaction.
+transaction.  And the same one-row transactions run on a worker, on the
+shards it holds (citus.enable_manual_changes_to_shards): capture's own cost,
+without the network.
 """
 import os
 import statistics
@@ -38,6 +40,42 @@ def transactions(conn, table, n, start):
     return time.perf_counter() - t0
 
 
+def shard_transactions(conn, shard, doc, n):
+    t0 = time.perf_counter()
+    cur = conn.cursor()
+    for i in range(n):
+        cur.execute("SET LOCAL citus.enable_manual_changes_to_shards = on")
+        cur.execute("SET LOCAL undoredo.scope = 'document:%d'" % doc)
+        cur.execute("UPDATE %s SET body = %%s WHERE doc_id = %%s AND pos = 1" % shard,
+                    ("w%d" % i, doc))
+        conn.commit()
+    return time.perf_counter() - t0
+
+
+def on_worker(s, c):
+    """Capture's cost on the worker itself: one-row transactions on the
+    shards of one document, tracked and not."""
+    doc = 1
+    holder = citus_test.placement(s, "bt_tracked", doc)
+    shards = {t: "%s_%d" % (t, citus_test.shard_id(s, t, doc)) for t in ("bt_tracked", "bt_plain")}
+    w = holder.connect(autocommit=False)
+    shard_transactions(w, shards["bt_tracked"], doc, 50)
+    shard_transactions(w, shards["bt_plain"], doc, 50)
+    ratios = []
+    for r in range(ROUNDS):
+        tracked = shard_transactions(w, shards["bt_tracked"], doc, PER_ROUND)
+        plain = shard_transactions(w, shards["bt_plain"], doc, PER_ROUND)
+        ratios.append(tracked / plain)
+        print("round %d: one-row UPDATE transaction on the worker's shard,"
+              " tracked %.3f ms, untracked %.3f ms: %.2fx"
+              % (r + 1, 1000 * tracked / PER_ROUND, 1000 * plain / PER_ROUND, ratios[-1]),
+              flush=True)
+    print("capture on a worker (tracked / untracked transaction time): median %.2fx"
+          " (range %.2f-%.2f, %d rounds of %d transactions)"
+          % (statistics.median(ratios), min(ratios), max(ratios), ROUNDS, PER_ROUND))
+    w.close()
+
+
 def main():
     s = Suite()
     try:
@@ -50,6 +88,7 @@ def main():
               (t,))
             q(c, "INSERT INTO %s SELECT d, 1, 'v0' FROM generate_series(1, %d) d" % (t, DOCS))
         q(c, "SELECT undoredo_track('bt_tracked')")
+        on_worker(s, c)
         w = s.coord.connect(autocommit=False)
         transactions(w, "bt_tracked", DOCS, 0)   # warm both up
         transactions(w, "bt_plain", DOCS, 0)
