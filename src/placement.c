@@ -164,8 +164,9 @@ watch(Oid relid)
 	(void) hash_search(shard_cache_relids, &relid, HASH_ENTER, NULL);
 }
 
+/* The entry of what was asked: found (or NULL), or made (HASH_ENTER). */
 static ShardEntry *
-cached(char kind, Oid table, int64 key)
+shard_entry(char kind, Oid table, int64 key, HASHACTION action)
 {
 	ShardKey	k;
 
@@ -173,19 +174,7 @@ cached(char kind, Oid table, int64 key)
 	k.kind = kind;
 	k.table = table;
 	k.key = key;
-	return hash_search(shards_cached(), &k, HASH_FIND, NULL);
-}
-
-static ShardEntry *
-remember(char kind, Oid table, int64 key)
-{
-	ShardKey	k;
-
-	memset(&k, 0, sizeof(k));
-	k.kind = kind;
-	k.table = table;
-	k.key = key;
-	return hash_search(shards_cached(), &k, HASH_ENTER, NULL);
+	return hash_search(shards_cached(), &k, action, NULL);
 }
 
 /* Run one of this file's queries on Citus's metadata, with a kept plan. */
@@ -243,7 +232,7 @@ undoredo_placement_shards(int n, const Oid *relids, int64 key, Oid *shards)
 	int			i;
 
 	Assert(n <= 4);
-	entry = cached('h', relids[0], key);
+	entry = shard_entry('h', relids[0], key, HASH_FIND);
 	if (entry != NULL)
 	{
 		memcpy(shards, entry->shards, sizeof(Oid) * n);
@@ -281,7 +270,7 @@ undoredo_placement_shards(int n, const Oid *relids, int64 key, Oid *shards)
 	undoredo_spi_finish();
 	if (found)
 	{
-		entry = remember('h', relids[0], key);
+		entry = shard_entry('h', relids[0], key, HASH_ENTER);
 		memcpy(entry->shards, shards, sizeof(Oid) * n);
 		for (i = 0; i < n; i++)
 		{
@@ -329,7 +318,7 @@ undoredo_placement_table_shard(Oid id, int64 key)
 	Datum		values[3];
 	Oid			shard = InvalidOid;
 	Oid			table = InvalidOid;
-	ShardEntry *entry = cached('t', id, key);
+	ShardEntry *entry = shard_entry('t', id, key, HASH_FIND);
 
 	if (entry != NULL)
 		return entry->shards[0];
@@ -372,7 +361,7 @@ undoredo_placement_table_shard(Oid id, int64 key)
 	undoredo_spi_finish();
 	if (OidIsValid(shard))
 	{
-		entry = remember('t', id, key);
+		entry = shard_entry('t', id, key, HASH_ENTER);
 		entry->shards[0] = shard;
 		watch(table);
 		watch(shard);
