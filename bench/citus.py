@@ -24,7 +24,7 @@ from citus_test import Suite, q  # noqa: E402
 
 DOCS = 50
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-PER_ROUND = int(os.environ.get("BENCH_TRANSACTIONS", "400"))
+PER_ROUND = int(os.environ.get("BENCH_TRANSACTIONS", "1500"))
 
 
 def transactions(conn, table, n, start):
