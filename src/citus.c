@@ -102,44 +102,30 @@ undoredo_citus_check_here(const char *object_type, const char *object_id,
 }
 
 /*
- * If rel is a shard of a Citus table (named "<table>_<shard id>", in the
- * table's schema), the attnum of the column its table is distributed by,
- * or -1 when the table is not distributed by a column (a reference
- * table); 0 when rel is not a shard.
+ * If rel is a shard of a Citus table (placement.c), the attnum of the
+ * column its table is distributed by, or -1 when the table is not
+ * distributed by a column (a reference table); 0 when rel is not a shard.
  */
 AttrNumber
 undoredo_citus_shard_key(Relation rel)
 {
-	const char *relname = RelationGetRelationName(rel);
-	const char *underscore = strrchr(relname, '_');
-	char	   *end;
-	int64		shardid;
-	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
-	Datum		values[3];
+	Oid			table;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
 	AttrNumber	attnum = 0;
 
-	if (underscore == NULL || !undoredo_citus_loaded())
+	if (!undoredo_citus_loaded())
 		return 0;
-	shardid = strtoi64(underscore + 1, &end, 10);
-	if (*end != '\0' || end == underscore + 1 || shardid <= 0)
+	table = undoredo_placement_logical_table(RelationGetRelid(rel));
+	if (table == RelationGetRelid(rel))
 		return 0;
-	values[0] = Int64GetDatum(shardid);
-	values[1] = CStringGetTextDatum(relname);
-	values[2] = ObjectIdGetDatum(RelationGetNamespace(rel));
+	values[0] = ObjectIdGetDatum(table);
 	undoredo_spi_connect();
 	if (SPI_execute_with_args("SELECT p.partmethod OPERATOR(pg_catalog.=) 'h',"
 							  " pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)"
-							  " FROM pg_catalog.pg_dist_shard s"
-							  " JOIN pg_catalog.pg_dist_partition p"
-							  " ON p.logicalrelid OPERATOR(pg_catalog.=) s.logicalrelid"
-							  " JOIN pg_catalog.pg_class c"
-							  " ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
-							  " WHERE s.shardid OPERATOR(pg_catalog.=) $1"
-							  " AND c.relname::pg_catalog.text OPERATOR(pg_catalog.||) '_'"
-							  " OPERATOR(pg_catalog.||) $1::pg_catalog.text"
-							  " OPERATOR(pg_catalog.=) $2"
-							  " AND c.relnamespace OPERATOR(pg_catalog.=) $3",
-							  3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+							  " FROM pg_catalog.pg_dist_partition p"
+							  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "undoredo: could not read Citus's metadata");
 	if (SPI_processed > 0)
 	{

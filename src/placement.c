@@ -372,7 +372,8 @@ undoredo_placement_table_shard(Oid id, int64 key)
 /*
  * The distributed table whose shard relid is (named "<table>_<shard id>"
  * in the table's schema), as this node knows it; relid itself when it is
- * not a shard.  What undoredo_changes names a change's table by.
+ * not a shard: what undoredo_changes names a change's table by, and
+ * where capture finds which column a shard is distributed by (citus.c).
  */
 Oid
 undoredo_placement_logical_table(Oid relid)

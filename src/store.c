@@ -718,6 +718,21 @@ undoredo_store_remember_scope(const char *scope, int64 scope_id,
 	}
 }
 
+/*
+ * Insert a scope's row, made by a capture with its owner and first table
+ * (relid: InvalidOid for none), and say so in row.
+ */
+static void
+new_scope_row(Relation rel, int n, const char *const *names, const Datum *values,
+			  const bool *nulls, Oid owner, Oid relid, ScopeRow *row)
+{
+	insert_row(rel, form_row(rel, n, names, values, nulls));
+	row->owner = owner;
+	row->ntables = OidIsValid(relid) ? 1 : 0;
+	row->tables = palloc(sizeof(Oid));
+	row->tables[0] = relid;
+}
+
 /* A role's name, for a distributed history, which keeps no oids. */
 static Datum
 role_name(Oid role)
@@ -796,11 +811,7 @@ distributed_scope_row(const char *scope, Oid owner, Oid relid, bool make,
 													OIDOID, sizeof(Oid), true,
 													TYPALIGN_INT));
 		values[5] = Int64GetDatum(0);
-		insert_row(rel, form_row(rel, 6, names, values, nulls));
-		row->owner = owner;
-		row->ntables = OidIsValid(relid) ? 1 : 0;
-		row->tables = palloc(sizeof(Oid));
-		row->tables[0] = relid;
+		new_scope_row(rel, 6, names, values, nulls, owner, relid, row);
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
@@ -896,11 +907,7 @@ undoredo_store_scope(const char *scope, Oid owner, Oid relid, ScopeRow *row)
 		values[4] = PointerGetDatum(construct_array(&elem, OidIsValid(relid) ? 1 : 0,
 													REGCLASSOID, sizeof(Oid),
 													true, TYPALIGN_INT));
-		insert_row(rel, form_row(rel, 5, names, values, nulls));
-		row->owner = owner;
-		row->ntables = OidIsValid(relid) ? 1 : 0;
-		row->tables = palloc(sizeof(Oid));
-		row->tables[0] = relid;
+		new_scope_row(rel, 5, names, values, nulls, owner, relid, row);
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
