@@ -177,12 +177,22 @@ shard_entry(char kind, Oid table, int64 key, HASHACTION action)
 	return hash_search(shards_cached(), &k, action, NULL);
 }
 
-/* Run one of this file's queries on Citus's metadata, with a kept plan. */
+/*
+ * Run one of this file's queries on Citus's metadata, with a kept plan, as
+ * the extension's owner: Citus's functions check the caller's privileges
+ * on the tables named, and the history tables are the owner's alone.
+ */
 static void
 metadata_query(const char *sql, int nargs, Oid *argtypes, Datum *values)
 {
-	if (undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
-							  values, NULL, InvalidSnapshot, true, 0) != SPI_OK_SELECT)
+	UserContext saved;
+	int			rc;
+
+	undoredo_become_owner(&saved);
+	rc = undoredo_execute_plan(undoredo_plan(InvalidOid, sql, nargs, argtypes),
+							   values, NULL, InvalidSnapshot, true, 0);
+	undoredo_restore_user(&saved);
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "undoredo: could not read Citus's metadata");
 }
 
