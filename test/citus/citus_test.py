@@ -1022,6 +1022,53 @@ def shard_moved_away_and_back(s):
 
 
 @test
+def roles_through_the_coordinator(s):
+    """Application roles through the coordinator.  The scope belongs to the
+    role that recorded its first step, kept by role name in the type's
+    history (a role's oid differs per node): another role writing under it
+    is refused (42501) on the worker.  A role with only SELECT on the
+    tables is refused the undo (42501); the owner's undo restores.  The
+    worker's lookups of Citus's metadata run as the extension's owner: as
+    the application role they failed with "permission denied for table
+    undoredo_document_scope"."""
+    d, = fresh_docs(s, 1)
+    make_doc_tables(s, "ro", [d])
+    c = s.conn(s.coord)
+    for role, privileges in (("ro_app", "SELECT, INSERT, UPDATE, DELETE"),
+                             ("ro_other", "SELECT, INSERT, UPDATE, DELETE"),
+                             ("ro_reader", "SELECT")):
+        q(c, "CREATE ROLE %s LOGIN" % role)
+        q(c, "GRANT %s ON ro_document, ro_paragraph TO %s" % (privileges, role))
+    conns = {r: psycopg2.connect(s.coord.dsn().replace("user=postgres", "user=" + r))
+             for r in ("ro_app", "ro_other", "ro_reader")}
+    try:
+        with should():
+            edit(s, "ro", d, "v1", conn=conns["ro_app"])
+            try:
+                edit(s, "ro", d, "v2", conn=conns["ro_other"])
+            except psycopg2.Error as e:
+                assert e.pgcode == "42501", (e.pgcode, str(e).strip())
+            else:
+                raise AssertionError("ro_other wrote under ro_app's scope")
+            assert body(s, "ro", d) == "v1"
+            conns["ro_reader"].autocommit = True
+            try:
+                q(conns["ro_reader"], "SELECT * FROM undoredo_undo('document', %s)", (d,))
+            except psycopg2.Error as e:
+                assert e.pgcode == "42501", (e.pgcode, str(e).strip())
+            else:
+                raise AssertionError("a role with SELECT only undid the step")
+            assert body(s, "ro", d) == "v1"
+            conns["ro_app"].autocommit = True
+            assert q1(conns["ro_app"], "SELECT * FROM undoredo_undo('document', %s)",
+                      (d,)) == (0, 1)
+            assert body(s, "ro", d) == "v0"
+    finally:
+        for conn in conns.values():
+            conn.close()
+
+
+@test
 def direct_call_on_holding_worker(s):
     """A scope function called directly on the worker that holds the
     document's shards (not routed by the coordinator) undoes, redoes and
