@@ -1065,6 +1065,55 @@ def roles_through_the_coordinator(s):
 
 
 @test
+def max_steps_and_clear_in_type_tables(s):
+    """undoredo.max_steps (SET LOCAL, propagated) prunes the oldest step
+    of the scope and its changes in the type's tables, not the changes of
+    another document of the same shard that has the same step number
+    (step ids are per scope there); a cleared scope is claimed again by
+    the next capture."""
+    d1, = fresh_docs(s, 1)
+    # a second document in the same shard: the same shards of the history
+    d2 = next(d for d in range(1000, 2000) if d not in _used
+              and shard_id(s, "document", d) == shard_id(s, "document", d1))
+    _used.add(d2)
+    make_doc_tables(s, "mx", [d1, d2])
+    c = s.conn(s.coord)
+
+    def edit_max(doc, text):
+        w = s.coord.connect(autocommit=False)
+        try:
+            q(w, "SET LOCAL citus.propagate_set_commands = 'local'")
+            q(w, "SET LOCAL undoredo.max_steps = 2")
+            q(w, "SET LOCAL undoredo.scope = 'document:%d'" % doc)
+            q(w, "UPDATE mx_paragraph SET body = %s WHERE doc_id = %s AND pos = 1",
+              (text, doc))
+            w.commit()
+        finally:
+            w.close()
+
+    edit(s, "mx", d2, "b1")
+    edit(s, "mx", d2, "b2")
+    for text in ("a1", "a2", "a3"):
+        edit_max(d1, text)
+    with should():
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d1,)) == (2, 0)
+        steps = q(c, "SELECT step, changes FROM undoredo_history('document', %s)", (d1,))
+        assert [n for _, n in steps] == [1, 1], steps
+        # document d2's steps 1 and 2 were not pruned with d1's step 1
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d2,)) == (2, 0)
+        assert q1(c, "SELECT count(*) FROM undoredo_changes('document', %s, %s)",
+                  (d2, q(c, "SELECT step FROM undoredo_history('document', %s)", (d2,))[0][0])) == 1
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s, 2)", (d1,)) == (0, 2)
+        assert body(s, "mx", d1) == "a1"
+        q(c, "SELECT undoredo_clear('document', %s)", (d1,))
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d1,)) == (0, 0)
+        edit(s, "mx", d1, "a4")
+        assert q1(c, "SELECT * FROM undoredo_status('document', %s)", (d1,)) == (1, 0)
+        assert q1(c, "SELECT * FROM undoredo_undo('document', %s)", (d1,)) == (0, 1)
+        assert body(s, "mx", d1) == "a1"
+
+
+@test
 def direct_call_on_holding_worker(s):
     """A scope function called directly on the worker that holds the
     document's shards (not routed by the coordinator) undoes, redoes and
