@@ -429,7 +429,6 @@ undoredo_citus_register(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	char	   *qcolocate;
 	char	   *prefix;
-	const char *c;
 	bool		isnull;
 	int64		colocation;
 	UserContext saved;
@@ -445,11 +444,7 @@ undoredo_citus_register(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to register object type \"%s\" for Citus",
 						object_type),
 				 errdetail("Only the owner of extension undoredo may register an object type.")));
-	for (c = object_type; *c != '\0'; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
-			break;
-	if (*c != '\0' || object_type[0] == '\0' ||
-		strlen(object_type) > UNDOREDO_MAX_TYPE_NAME)
+	if (!undoredo_placement_type_name_ok(object_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("object type \"%s\" cannot be registered for Citus", object_type),

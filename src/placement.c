@@ -207,21 +207,33 @@ capture_function(void)
 }
 
 /*
- * The distributed table "undoredo_<object_type>_<part>" of a registered
- * object type in the extension's schema, or InvalidOid when the type is
- * not registered.  Types are registered with names of lower-case letters,
- * digits and underscores only (citus.c); any other name is not one.
+ * Can the object type be registered for Citus?  Its name names its history
+ * tables: 1 to UNDOREDO_MAX_TYPE_NAME lower-case letters, digits and
+ * underscores.
  */
-Oid
-undoredo_placement_history_table(const char *object_type, const char *part)
+bool
+undoredo_placement_type_name_ok(const char *object_type)
 {
 	const char *c;
 
 	if (strlen(object_type) > UNDOREDO_MAX_TYPE_NAME || object_type[0] == '\0')
-		return InvalidOid;
+		return false;
 	for (c = object_type; *c != '\0'; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
-			return InvalidOid;
+			return false;
+	return true;
+}
+
+/*
+ * The distributed table "undoredo_<object_type>_<part>" of a registered
+ * object type in the extension's schema, or InvalidOid when the type is
+ * not registered (a name that could not be registered is not).
+ */
+Oid
+undoredo_placement_history_table(const char *object_type, const char *part)
+{
+	if (!undoredo_placement_type_name_ok(object_type))
+		return InvalidOid;
 	return get_relname_relid(psprintf("undoredo_%s_%s", object_type, part),
 							 undoredo_extension()->schema);
 }

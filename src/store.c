@@ -369,6 +369,13 @@ registered(const char *object_type)
 		OidIsValid(undoredo_placement_history_table(object_type, "scope"));
 }
 
+/* Is the object type of the scope ("<type>:<id>") registered for Citus? */
+static bool
+scope_registered(const char *scope)
+{
+	return registered(pnstrdup(scope, strchr(scope, ':') - scope));
+}
+
 /* The index of rel whose key columns are exactly the given ones. */
 static Oid
 index_on(Oid relid, int ncolumns, const char *const *columns)
@@ -843,7 +850,7 @@ undoredo_store_scope(const char *scope, Oid owner, Oid relid, ScopeRow *row)
 	Datum		values[5];
 	bool		isnull;
 
-	if (registered(pnstrdup(scope, colon - scope)))
+	if (scope_registered(scope))
 		return distributed_scope_row(scope, owner, relid, true, row);
 	check_scope_ids();
 	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
@@ -925,7 +932,7 @@ undoredo_store_cached_owner(const char *scope, Oid *owner)
 	uint64		hash = scope_hash(scope);
 	ScopeIdEntry *entry;
 
-	if (registered(pnstrdup(scope, strchr(scope, ':') - scope)))
+	if (scope_registered(scope))
 		return false;
 	check_scope_ids();
 	entry = hash_search(scope_ids, &hash, HASH_FIND, NULL);
@@ -950,7 +957,7 @@ undoredo_store_read_owner(const char *scope)
 	HeapTuple	tuple;
 	Oid			owner = InvalidOid;
 
-	if (registered(pnstrdup(scope, colon - scope)))
+	if (scope_registered(scope))
 	{
 		ScopeRow	row;
 

@@ -179,6 +179,7 @@ typedef struct TableInfo
 #define UNDOREDO_MAX_TYPE_NAME 30	/* of an object type registered for Citus */
 
 extern bool undoredo_citus_loaded(void);
+extern bool undoredo_placement_type_name_ok(const char *object_type);
 extern Oid	undoredo_placement_history_table(const char *object_type,
 											 const char *part);
 extern bool undoredo_placement_shards(int n, const Oid *relids, int64 key,
@@ -329,7 +330,6 @@ typedef struct HistoryStep
 	char	   *actor;			/* or NULL */
 	int64		reverts;		/* the step it reverted, or 0 */
 } HistoryStep;
-
 
 extern int64 undoredo_store_scope(const char *scope, Oid owner, Oid relid,
 								  ScopeRow *row);
