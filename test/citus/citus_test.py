@@ -370,21 +370,22 @@ def histories(s, object_type, object_id):
     return out
 
 
-def edit(s, p, doc, body, conn=None, how="set local", docs_written=None):
-    """One transaction under scope document:<doc> that sets the body of
-    <doc>'s first paragraph (of every document in docs_written)."""
+def edit(s, p, doc, body, conn=None, how="set local", docs_written=None, scope=None, pos=1):
+    """One transaction under scope document:<doc> (or `scope`) that sets
+    the body of <doc>'s paragraph `pos` (of every document in
+    docs_written)."""
     c = conn or s.coord.connect(autocommit=False)
     c.autocommit = False
+    scope = scope or "document:%d" % doc
     try:
         cur = c.cursor()
         cur.execute("SET LOCAL citus.propagate_set_commands = 'local'")
         if how == "set local":
-            cur.execute("SET LOCAL undoredo.scope = 'document:%d'" % doc)
+            cur.execute("SET LOCAL undoredo.scope = '%s'" % scope)
         elif how == "set_config":
-            cur.execute("SELECT pg_catalog.set_config('undoredo.scope', %s, true)",
-                        ("document:%d" % doc,))
-        cur.execute("UPDATE %s_paragraph SET body = %%s WHERE doc_id = ANY (%%s) AND pos = 1" % p,
-                    (body, docs_written or [doc]))
+            cur.execute("SELECT pg_catalog.set_config('undoredo.scope', %s, true)", (scope,))
+        cur.execute("UPDATE %s_paragraph SET body = %%s WHERE doc_id = ANY (%%s) AND pos = %%s"
+                    % p, (body, docs_written or [doc], pos))
         c.commit()
     except Exception:
         c.rollback()
@@ -1223,20 +1224,7 @@ def refused(conn, sql, args, code, pattern=None):
 def scoped_edit(s, p, scope, doc, body_, pos=1, conn=None):
     """One transaction under undoredo.scope = `scope` (SET LOCAL, set
     commands propagated) that sets the body of paragraph `pos` of doc."""
-    c = conn or s.coord.connect(autocommit=False)
-    c.autocommit = False
-    try:
-        q(c, "SET LOCAL citus.propagate_set_commands = 'local'")
-        q(c, "SET LOCAL undoredo.scope = '%s'" % scope)
-        q(c, "UPDATE %s_paragraph SET body = %%s WHERE doc_id = %%s AND pos = %%s" % p,
-          (body_, doc, pos))
-        c.commit()
-    except Exception:
-        c.rollback()
-        raise
-    finally:
-        if conn is None:
-            c.close()
+    edit(s, p, doc, body_, conn=conn, scope=scope, pos=pos)
 
 
 def no_history_table(s, object_type, nodes=None):
